@@ -1,0 +1,77 @@
+"""dora node: keyboard teleoperation through pynput (needs an X display; Xvfb in tests).
+
+Input: `frame` from the sim (one action is sent per frame; the target resets when an episode resets).
+Outputs: `action`, `control`. With KEYBOARD_OPTIONAL=1 and no display it logs one line and steps aside.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from sim_teleop.messages import ACTION, CONTROL, FRAME, MessageError, Phase, decode_frame, encode_action, encode_control
+from sim_teleop.node_util import OnceLogger, log
+from sim_teleop.settings import env_bool, env_int
+from sim_teleop.teleop import KeyboardTeleop, key_name
+
+NAME = "keyboard"
+
+
+def _start_listener(teleop: KeyboardTeleop) -> Any:
+    """Start pynput's listener; raises RuntimeError with a readable reason when there is no X display."""
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        raise RuntimeError("no X display (DISPLAY is not set)")
+    try:
+        from pynput import keyboard
+    except ImportError as exc:  # pynput's Linux backend fails to import without an X connection
+        raise RuntimeError(f"cannot use the keyboard: {exc}") from None
+    listener = keyboard.Listener(
+        on_press=lambda key: teleop.press(key_name(key)),
+        on_release=lambda key: teleop.release(key_name(key)),
+    )
+    listener.daemon = True
+    listener.start()
+    listener.wait()
+    return listener
+
+
+def main(node: Any = None) -> None:
+    teleop = KeyboardTeleop()
+    if node is None:  # register with dora first: a node leaving before that makes its peers fail to start
+        from dora import Node
+
+        node = Node()
+    try:
+        listener = _start_listener(teleop)
+    except RuntimeError as exc:
+        if env_bool("KEYBOARD_OPTIONAL", False):
+            log(NAME, f"{exc}: keyboard controls disabled, the dataflow runs unattended")
+            return
+        log(NAME, f"error: {exc}. Run this dataflow in a desktop session (or under Xvfb), "
+            "or record unattended with `dora run dataflow-autopilot.yaml`.")
+        sys.exit(1)
+    dt = 1.0 / env_int("SIM_FPS", 10, minimum=1)
+    log(NAME, "ready: arrows x/y, Shift L/R z down/up, Super = close gripper, Space next, Ctrl re-record, Esc stop")
+    problems = OnceLogger(lambda msg: log(NAME, msg))
+    node.send_output(ACTION, encode_action(teleop.action(0.0)))  # warm-up: the first send is slow
+    for event in node:
+        if event["type"] == "STOP":
+            break
+        if event["type"] != "INPUT" or event["id"] != FRAME:
+            continue
+        try:
+            frame = decode_frame(event["value"])
+        except MessageError as exc:
+            problems(type(exc).__name__, f"ignored bad frame: {exc}")
+            continue
+        if frame.phase is not Phase.RUNNING:
+            teleop.reset()
+        for command in teleop.controls():
+            node.send_output(CONTROL, encode_control(command))
+        node.send_output(ACTION, encode_action(teleop.action(dt if frame.phase is Phase.RUNNING else 0.0)))
+    listener.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""dora node: the gym-hil simulator, stepped on timer ticks with the latest action it holds.
+
+Inputs: `tick` (dora timer), `action`, `control` and any input whose id starts with `control`.
+Output: `frame`, one per tick in every phase. Exits when it receives `stop`, which closes every
+downstream input so the whole dataflow ends by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from sim_teleop.messages import (
+    ACTION,
+    CONTROL,
+    FRAME,
+    TICK,
+    MessageError,
+    decode_action,
+    decode_control,
+    encode_frame,
+)
+from sim_teleop.node_util import OnceLogger, log
+from sim_teleop.settings import ConfigError
+from sim_teleop.sim_env import SimEnv, ensure_offscreen_gl
+from sim_teleop.sim_runner import SimConfig, SimRunner
+
+NAME = "sim"
+
+
+def _open_viewer(sim: SimEnv, mode: str) -> Any | None:
+    """A passive MuJoCo viewer window when asked for (or `auto` and a display exists)."""
+    if mode == "0" or (mode == "auto" and not os.environ.get("DISPLAY")):
+        return None
+    import mujoco.viewer
+
+    return mujoco.viewer.launch_passive(sim.model, sim.data, show_left_ui=False, show_right_ui=False)
+
+
+def main(node: Any = None) -> None:
+    try:
+        config = SimConfig.from_env()
+    except ConfigError as exc:
+        log(NAME, f"configuration error: {exc}")
+        sys.exit(2)
+    gl = ensure_offscreen_gl()
+    sim = SimEnv(config.env_id, seed=config.seed, fast_render=config.fast_render)
+    viewer = None
+    try:
+        viewer = _open_viewer(sim, config.viewer)
+    except Exception as exc:  # no usable display: keep going headless
+        log(NAME, f"viewer unavailable ({exc}); continuing without a window")
+    mode = "MuJoCo viewer window" if viewer is not None else f"offscreen rendering (MUJOCO_GL={gl})"
+    log(NAME, f"{config.env_id}, seed {config.seed}, {config.fps} Hz, {config.time_limit_s:g} s limit: {mode}")
+
+    runner = SimRunner(sim, config, on_step=viewer.sync if viewer is not None else None)
+    problems = OnceLogger(lambda msg: log(NAME, msg))
+
+    if node is None:
+        from dora import Node
+
+        node = Node()
+    for event in node:
+        if event["type"] == "STOP":
+            break
+        if event["type"] != "INPUT":
+            continue
+        input_id = event["id"]
+        if input_id == TICK:
+            node.send_output(FRAME, encode_frame(runner.tick()))
+            runner.advance()
+        elif input_id == ACTION:
+            try:
+                runner.set_action(decode_action(event["value"]))
+            except MessageError as exc:
+                problems(f"{input_id}:{type(exc).__name__}", f"ignored bad {input_id}: {exc}; keeping last action")
+        elif input_id.startswith(CONTROL):
+            try:
+                command = decode_control(event["value"])
+            except MessageError as exc:
+                problems(f"{input_id}:{type(exc).__name__}", f"ignored bad {input_id}: {exc}")
+                continue
+            runner.control(command)
+            if runner.stopped:
+                log(NAME, f"stop received on {input_id}")
+                break
+    if problems.counts:
+        log(NAME, f"bad messages ignored: {problems.summary()}")
+    if viewer is not None:
+        viewer.close()
+    sim.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Simulated teleoperation, recording, scoring and evaluation on dora-rs."""

@@ -1,0 +1,67 @@
+"""Per-episode records kept beside a LeRobotDataset: quality reports, injected-defect ground truth.
+
+One JSON object per line in `<root>/meta/episode_sidecar.jsonl`, keyed by the dataset's episode index.
+Every write rewrites the file atomically (temp file + rename), so a crash leaves the old or the new
+file, never half of one. Deleting episodes renumbers the records exactly as lerobot renumbers episodes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+SIDECAR_RELPATH = Path("meta") / "episode_sidecar.jsonl"
+
+
+class EpisodeSidecar:
+    def __init__(self, root: str | Path) -> None:
+        self.path = Path(root) / SIDECAR_RELPATH
+        self.records: dict[int, dict[str, Any]] = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                if line.strip():
+                    rec = json.loads(line)
+                    self.records[int(rec["episode_index"])] = rec
+
+    def get(self, episode_index: int) -> dict[str, Any] | None:
+        return self.records.get(episode_index)
+
+    def put(self, episode_index: int, **fields: Any) -> None:
+        """Merge `fields` into the record of `episode_index` and persist."""
+        rec = self.records.setdefault(episode_index, {"episode_index": episode_index})
+        rec.update(fields)
+        self._write()
+
+    def drop_after(self, num_episodes: int) -> None:
+        """Forget records of episodes >= num_episodes (not in the dataset, e.g. lost in a crash)."""
+        stale = [i for i in self.records if i >= num_episodes]
+        if stale:
+            for i in stale:
+                del self.records[i]
+            self._write()
+
+    def delete_and_renumber(self, deleted: Iterable[int]) -> None:
+        """Remove the deleted episodes and shift later ones down, keeping order contiguous."""
+        gone = set(deleted)
+        kept = [self.records[i] for i in sorted(self.records) if i not in gone]
+        remaining_old = sorted(i for i in self.records if i not in gone)
+        # New index = old index minus the number of deleted indices below it.
+        self.records = {}
+        for old, rec in zip(remaining_old, kept, strict=True):
+            new = old - sum(1 for d in gone if d < old)
+            rec = {**rec, "episode_index": new}
+            self.records[new] = rec
+        self._write()
+
+    def _write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".jsonl.tmp")
+        with tmp.open("w") as fh:
+            for i in sorted(self.records):
+                fh.write(json.dumps(self.records[i], sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)

@@ -1,0 +1,146 @@
+"""The sim node's per-tick logic, free of dora so it can be tested in-process.
+
+Each tick: emit one frame (the current observation, the action about to be applied, and the episode
+state), then advance the world by one control step if the attempt is still running. So a recorded
+frame pairs an observation with the action executed from it, and the step's cost is paid after the
+frame left, not before.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim_teleop.episode import EpisodeStateMachine
+from sim_teleop.messages import Control, EndReason, Frame, Phase
+from sim_teleop.settings import env_bool, env_float, env_int, env_str
+from sim_teleop.sim_env import NEUTRAL_ACTION, PICK_CUBE, Observation, SimEnv, clamp_action
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    env_id: str = PICK_CUBE
+    seed: int = 0
+    time_limit_s: float = 20.0
+    fps: int = 10
+    fast_render: bool = True
+    viewer: str = "auto"  # auto (when a display exists) / 1 / 0
+
+    @property
+    def max_steps(self) -> int:
+        return max(1, round(self.time_limit_s * self.fps))
+
+    @classmethod
+    def from_env(cls) -> SimConfig:
+        viewer = env_str("SIM_VIEWER", "auto").lower()
+        if viewer not in ("auto", "0", "1"):
+            from sim_teleop.settings import ConfigError
+
+            raise ConfigError(f"SIM_VIEWER={viewer!r}: expected auto, 0 or 1")
+        return cls(
+            env_id=env_str("SIM_ENV", PICK_CUBE),
+            seed=env_int("SIM_SEED", 0),
+            time_limit_s=env_float("SIM_TIME_LIMIT_S", 20.0, minimum=0.1),
+            fps=env_int("SIM_FPS", 10, minimum=1),
+            fast_render=env_bool("SIM_FAST_RENDER", True),
+            viewer=viewer,
+        )
+
+
+class TickCounter:
+    """Counts timer ticks the sim failed to serve, from wall time (a late step makes dora drop ticks)."""
+
+    def __init__(self, period_s: float) -> None:
+        self.period_s = period_s
+        self.start: float | None = None
+        self.served = 0
+
+    def serve(self, now: float) -> tuple[int, int]:
+        """Register one served tick at `now`; return (tick_index, ticks_missed so far)."""
+        if self.start is None:
+            self.start = now
+        expected = int((now - self.start) / self.period_s + 0.5) + 1
+        self.served += 1
+        missed = max(0, expected - self.served)
+        return expected - 1, missed
+
+
+class SimRunner:
+    def __init__(
+        self,
+        sim: SimEnv,
+        config: SimConfig,
+        clock: Callable[[], float] = time.monotonic,
+        on_step: Callable[[], None] | None = None,
+    ) -> None:
+        self.sim = sim
+        self.config = config
+        self.clock = clock
+        self.on_step = on_step  # e.g. sync a viewer window
+        self.machine = EpisodeStateMachine(config.max_steps)
+        self.ticks = TickCounter(1.0 / config.fps)
+        self.action = NEUTRAL_ACTION.copy()
+        self.obs: Observation = sim.reset(placement=0)
+        self.episode_start = clock()
+        self.phase_frames = 0  # frames emitted in a done/resetting phase (for frame_index there)
+
+    @property
+    def stopped(self) -> bool:
+        return self.machine.stopped
+
+    def set_action(self, action: np.ndarray) -> None:
+        """Hold a new (validated) action; it is clamped to the commandable workspace."""
+        self.action = clamp_action(action)
+
+    def control(self, command: Control) -> None:
+        effect = self.machine.control(command)
+        self.phase_frames = 0
+        if effect.reset_env:
+            self.obs = self.sim.reset(placement=self.machine.saved_episodes)
+            self.action = NEUTRAL_ACTION.copy()
+        if effect.start_episode:
+            self.action = NEUTRAL_ACTION.copy()
+            self.episode_start = self.clock()
+
+    def tick(self) -> Frame:
+        """Emit this tick's frame; call `advance()` after sending it."""
+        now = self.clock()
+        tick_index, missed = self.ticks.serve(now)
+        m = self.machine
+        obs = self.obs
+        if m.phase is Phase.RUNNING:
+            frame_index = m.steps
+            end_reason = m.on_running_frame(obs.success, obs.failure)
+            phase = Phase.RUNNING
+        else:
+            frame_index = self.phase_frames
+            self.phase_frames += 1
+            end_reason = m.end_reason
+            phase = m.phase
+        return Frame(
+            episode_index=m.episode_index,
+            frame_index=frame_index,
+            phase=phase,
+            end_reason=end_reason,
+            timestamp=now - self.episode_start,
+            tick_index=tick_index,
+            ticks_missed=missed,
+            state=obs.state,
+            action=self.action.copy(),
+            reward=obs.reward,
+            success=obs.success,
+            front=obs.front,
+            wrist=obs.wrist,
+            cube_pose=obs.cube_pose,
+            contact_force=obs.contact_force,
+        )
+
+    def advance(self) -> None:
+        """Step the world with the held action while the attempt runs; done/resetting stay frozen."""
+        if self.machine.phase is Phase.RUNNING and self.machine.end_reason is EndReason.NONE:
+            self.obs = self.sim.step(self.action)
+            if self.on_step is not None:
+                self.on_step()

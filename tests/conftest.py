@@ -1,0 +1,79 @@
+"""Shared fixtures: a virtual X display, an environment for `dora run`, and a frame probe node."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+PROBE_NODE = REPO / "tests" / "nodes" / "frame_probe.py"
+
+
+@pytest.fixture
+def dora_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for `dora run`: the project venv active (dora picks its interpreter), headless, offline."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MUJOCO_GL", "PYOPENGL_PLATFORM")}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["VIRTUAL_ENV"] = str(VENV_BIN.parent)
+    env["HF_HUB_OFFLINE"] = "1"
+    env["SIM_VIEWER"] = "0"
+    env["RECORD_RERUN"] = "off"
+    return env
+
+
+@pytest.fixture
+def xvfb() -> Iterator[str]:
+    """Start Xvfb on a free display number; yields the DISPLAY value."""
+    if shutil.which("Xvfb") is None:
+        pytest.fail("Xvfb is not installed (apt-get install xvfb xdotool); .ci/run installs it")
+    for number in range(90, 140):
+        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
+            break
+    display = f":{number}"
+    proc = subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail(f"Xvfb did not start on {display}")
+        time.sleep(0.05)
+    try:
+        yield display
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def with_probe(dataflow: Path, out_dir: Path, probe_jsonl: Path, source: str = "sim/frame") -> Path:
+    """Copy a dataflow YAML into `out_dir` with absolute node paths plus a probe node logging frames."""
+    import yaml
+
+    spec = yaml.safe_load(dataflow.read_text())
+    for node in spec["nodes"]:
+        if "path" in node and not Path(node["path"]).is_absolute():
+            node["path"] = str(REPO / node["path"])
+    spec["nodes"].append(
+        {
+            "id": "probe",
+            "path": str(PROBE_NODE),
+            "inputs": {"frame": {"source": source, "queue_size": 1000}},
+            "env": {"PROBE_OUT": str(probe_jsonl)},
+        }
+    )
+    out = out_dir / dataflow.name
+    out.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return out
+
+
+def read_probe(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
