@@ -10,7 +10,16 @@ import os
 import sys
 from typing import Any
 
-from sim_teleop.messages import ACTION, CONTROL, FRAME, MessageError, Phase, decode_frame, encode_action, encode_control
+from sim_teleop.messages import (
+    ACTION,
+    CONTROL,
+    FRAME,
+    MessageError,
+    Phase,
+    decode_frame,
+    encode_action,
+    encode_control,
+)
 from sim_teleop.node_util import OnceLogger, log
 from sim_teleop.settings import env_bool, env_int
 from sim_teleop.teleop import KeyboardTeleop, key_name
@@ -48,11 +57,17 @@ def main(node: Any = None) -> None:
         if env_bool("KEYBOARD_OPTIONAL", False):
             log(NAME, f"{exc}: keyboard controls disabled, the dataflow runs unattended")
             return
-        log(NAME, f"error: {exc}. Run this dataflow in a desktop session (or under Xvfb), "
-            "or record unattended with `dora run dataflow-autopilot.yaml`.")
+        log(
+            NAME,
+            f"error: {exc}. Run this dataflow in a desktop session (or under Xvfb), "
+            "or record unattended with `dora run dataflow-autopilot.yaml`.",
+        )
         sys.exit(1)
     dt = 1.0 / env_int("SIM_FPS", 10, minimum=1)
-    log(NAME, "ready: arrows x/y, Shift L/R z down/up, Super = close gripper, Space next, Ctrl re-record, Esc stop")
+    log(
+        NAME,
+        "ready: arrows x/y, Shift L/R z down/up, Super = close gripper, Space next, Ctrl re-record, Esc stop",
+    )
     problems = OnceLogger(lambda msg: log(NAME, msg))
     node.send_output(ACTION, encode_action(teleop.action(0.0)))  # warm-up: the first send is slow
     for event in node:

@@ -52,7 +52,9 @@ def main(node: Any = None) -> None:
     except Exception as exc:  # no usable display: keep going headless
         log(NAME, f"viewer unavailable ({exc}); continuing without a window")
     mode = "MuJoCo viewer window" if viewer is not None else f"offscreen rendering (MUJOCO_GL={gl})"
-    log(NAME, f"{config.env_id}, seed {config.seed}, {config.fps} Hz, {config.time_limit_s:g} s limit: {mode}")
+    log(
+        NAME, f"{config.env_id}, seed {config.seed}, {config.fps} Hz, {config.time_limit_s:g} s limit: {mode}"
+    )
 
     runner = SimRunner(sim, config, on_step=viewer.sync if viewer is not None else None)
     problems = OnceLogger(lambda msg: log(NAME, msg))
@@ -61,6 +63,7 @@ def main(node: Any = None) -> None:
         from dora import Node
 
         node = Node()
+    first_frame = True
     for event in node:
         if event["type"] == "STOP":
             break
@@ -69,12 +72,17 @@ def main(node: Any = None) -> None:
         input_id = event["id"]
         if input_id == TICK:
             node.send_output(FRAME, encode_frame(runner.tick()))
+            if first_frame:
+                runner.ticks.restart()
+                first_frame = False
             runner.advance()
         elif input_id == ACTION:
             try:
                 runner.set_action(decode_action(event["value"]))
             except MessageError as exc:
-                problems(f"{input_id}:{type(exc).__name__}", f"ignored bad {input_id}: {exc}; keeping last action")
+                problems(
+                    f"{input_id}:{type(exc).__name__}", f"ignored bad {input_id}: {exc}; keeping last action"
+                )
         elif input_id.startswith(CONTROL):
             try:
                 command = decode_control(event["value"])

@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from sim_teleop.sim_env import ensure_offscreen_gl
+
+ensure_offscreen_gl()  # before anything imports mujoco: osmesa when there is no display
+
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 PROBE_NODE = REPO / "tests" / "nodes" / "frame_probe.py"
@@ -39,8 +43,11 @@ def xvfb() -> Iterator[str]:
         if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
             break
     display = f":{number}"
-    proc = subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while not Path(f"/tmp/.X11-unix/X{number}").exists():
         if time.monotonic() > deadline or proc.poll() is not None:

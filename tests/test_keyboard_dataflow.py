@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REPO, read_probe, with_probe
 
 pytestmark = pytest.mark.dataflow
@@ -39,7 +38,9 @@ def test_keyboard_drives_robot_and_esc_stops(tmp_path: Path, xvfb: str, dora_env
     flow = with_probe(REPO / "dataflow-demo.yaml", tmp_path, probe)
     env = {**dora_env, "DISPLAY": xvfb, "SIM_TIME_LIMIT_S": "120"}
     log = (tmp_path / "dora.log").open("w")
-    proc = subprocess.Popen(["dora", "run", str(flow)], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        ["dora", "run", str(flow)], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         _wait_for_frames(probe, 10, proc)
         time.sleep(1.0)  # the keyboard listener starts right after the node registered

@@ -216,7 +216,9 @@ def encode_frame(frame: Frame) -> pa.StructArray:
     for cam in CAMERAS:
         img = frame.image(cam)
         if img.shape != IMAGE_SHAPE or img.dtype != np.uint8:
-            raise MessageError(f"frame: camera {cam} must be uint8 {IMAGE_SHAPE}, got {img.dtype} {img.shape}")
+            raise MessageError(
+                f"frame: camera {cam} must be uint8 {IMAGE_SHAPE}, got {img.dtype} {img.shape}"
+            )
     columns = [
         pa.array([frame.episode_index], pa.int64()),
         pa.array([frame.frame_index], pa.int64()),

@@ -53,7 +53,7 @@ class KeyboardTeleop:
         self._lock = threading.Lock()
         self._held: set[str] = set()
         self._pending: list[Control] = []
-        self.target = np.zeros(3, dtype=np.float32)
+        self.target: np.ndarray = np.zeros(3, dtype=np.float32)
 
     def press(self, name: str) -> None:
         with self._lock:

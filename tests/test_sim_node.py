@@ -1,0 +1,65 @@
+"""The sim node with dora's MockNode: bad messages are logged once and survived."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from dora.testing import MockNode
+
+from sim_teleop.messages import STATE_TCP, Phase, decode_frame, encode_action, encode_control
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_node(name: str):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(f"node_{name}", REPO / "nodes" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TICK = ("tick", pa.array([0]))
+
+
+def test_bad_messages_are_ignored_and_logged_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SIM_VIEWER", "0")
+    good = encode_action([0.08, 0.0, 0.0, 0.0])
+    events = [TICK, ("action", good)] + [TICK] * 10
+    events += [
+        ("action", pa.array([float("nan")] * 4)),
+        ("action", pa.array([1.0, 2.0])),
+        ("action", pa.array(["x"] * 4)),
+        ("control", pa.array(["dance"])),
+        ("control_recorder", pa.array([3])),
+    ]
+    events += [TICK] * 5 + [("control", encode_control("stop")), TICK]
+    node = MockNode(events)
+    load_node("sim").main(node)
+    frames = [decode_frame(v) for v in node.outputs["frame"]]
+    assert len(frames) == 16  # nothing after stop
+    assert all(f.phase is Phase.RUNNING for f in frames)
+    # The last valid action is kept through the bad ones.
+    assert all(np.allclose(f.action, [0.08, 0, 0, 0]) for f in frames[1:])
+    moved = frames[-1].state[STATE_TCP] - frames[0].state[STATE_TCP]
+    assert moved[0] > 0.05
+    err = capsys.readouterr().err
+    assert err.count("ignored bad action") == 1  # logged once, counted after
+    assert "unknown command 'dance'" in err and "ignored bad control_recorder" in err
+    assert "bad messages ignored: action:MessageError: 3" in err
+
+
+def test_bad_config_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SIM_TIME_LIMIT_S", "soon")
+    with pytest.raises(SystemExit) as exc:
+        load_node("sim").main(MockNode([TICK]))
+    assert exc.value.code == 2
+    assert "SIM_TIME_LIMIT_S='soon': expected a number" in capsys.readouterr().err
