@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -132,7 +132,7 @@ class SimEnv:
         self.env_id = env_id
         self.seed = seed
         self.image_obs = image_obs
-        self.env: Any = gym.make(env_id, **kwargs).unwrapped
+        self.env: Any = cast(Any, gym.make(env_id, **kwargs).unwrapped)  # the raw MuJoCo env
         self.model = self.env.model
         self.data = self.env.data
         if fast_render and image_obs:
