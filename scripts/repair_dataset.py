@@ -1,0 +1,48 @@
+"""Repair a dataset left by a killed recorder (the recorder also does this itself on resume).
+
+    python scripts/repair_dataset.py --root outputs/record/sim_teleop_pick [--repo_id local/sim_teleop_pick]
+
+Rolls back an episode commit that was interrupted (its journal in `<root>/.recorder/`), removes the
+streaming encoder's temporary files of an unfinished episode, drops sidecar records of episodes that
+are not in the dataset, then loads the dataset to show it is whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from sim_teleop.dataset_store import DatasetError, read_info, repair
+from sim_teleop.sidecar import EpisodeSidecar
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", required=True, type=Path)
+    ap.add_argument("--repo_id", default="local/dataset")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        report = repair(args.root)
+        total = int(read_info(args.root).get("total_episodes", 0))
+    except (DatasetError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    EpisodeSidecar(args.root).drop_after(total)
+    print(f"repair: {report.summary()}")
+    if total == 0:
+        print(f"{args.root} holds no episode yet (resume the recording to add some)")
+        return 0
+    from lerobot.datasets import LeRobotDataset
+
+    ds = LeRobotDataset(args.repo_id, root=args.root)
+    print(f"{args.root}: {ds.meta.total_episodes} episodes, {ds.meta.total_frames} frames, loads fine")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,384 @@
+"""LeRobotDataset v3.0 storage that survives SIGKILL: one finalized lerobot session per episode + a journal.
+
+Why: lerobot 0.6.1 keeps the data parquet footer and the episodes metadata in memory until
+`finalize()`, so a killed recorder loses its whole session (FACTS.md). Here every episode is written
+by its own short lerobot session: `resume()` (or `create()` for the first), `add_frame()` while frames
+arrive (streaming video encoding), then `save_episode()` + `finalize()`. A resumed session always
+starts new files (`data/.../file-NNN.parquet`, `meta/episodes/...`, `videos/<cam>/...`), so a commit
+only *adds* files and rewrites three small ones (`meta/info.json`, `meta/stats.json`,
+`meta/tasks.parquet`). Before a commit the journal `<root>/.recorder/commit.json` lists the files that
+existed and keeps copies of those three; after `finalize()` the journal is removed (atomic). So at any
+moment the dataset on disk is either the finalized state before a commit, the one after it, or a
+commit in flight with its journal; `repair()` rolls such a commit back (deletes the files it added,
+restores the copies) and removes the streaming encoder's temp directories. A kill mid-episode leaves
+only a temp directory: the dataset loads as is.
+
+Cost: ~0.3 s of writer-thread time per episode and four small files per episode (data, episodes
+metadata, one video per camera); lerobot loads such datasets normally.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim_teleop.messages import ACTION_NAMES, CAMERAS, IMAGE_SHAPE, STATE_NAMES, Frame
+
+JOURNAL_DIR = ".recorder"
+JOURNAL = "commit.json"
+_MUTABLE = ("meta/info.json", "meta/stats.json", "meta/tasks.parquet")
+_ADDED_UNDER = ("data", "meta/episodes", "videos")
+
+CODEC_ALIASES = {
+    "av1": "libsvtav1",
+    "libsvtav1": "libsvtav1",
+    "h264": "h264",
+    "libx264": "h264",
+    "hevc": "hevc",
+}
+
+
+class DatasetError(RuntimeError):
+    """The dataset cannot be used as asked; the text says why and what to do."""
+
+
+def camera_key(camera: str) -> str:
+    return f"observation.images.{camera}"
+
+
+def build_features(cameras: tuple[str, ...] = CAMERAS, image_shape: tuple[int, ...] = IMAGE_SHAPE) -> dict:
+    """The dataset features: the layout lerobot's gym_manipulator records, so lerobot-train takes it."""
+    features: dict[str, dict[str, Any]] = {
+        "action": {"dtype": "float32", "shape": (len(ACTION_NAMES),), "names": list(ACTION_NAMES)},
+        "observation.state": {"dtype": "float32", "shape": (len(STATE_NAMES),), "names": list(STATE_NAMES)},
+    }
+    for cam in cameras:
+        features[camera_key(cam)] = {
+            "dtype": "video",
+            "shape": tuple(image_shape),
+            "names": ["height", "width", "channels"],
+        }
+    features["next.reward"] = {"dtype": "float32", "shape": (1,), "names": None}
+    features["next.success"] = {"dtype": "bool", "shape": (1,), "names": None}
+    features["next.done"] = {"dtype": "bool", "shape": (1,), "names": None}
+    return features
+
+
+def frame_to_row(frame: Frame, task: str, last: bool, cameras: tuple[str, ...] = CAMERAS) -> dict[str, Any]:
+    """A sim frame -> the dict `LeRobotDataset.add_frame` takes. `last`: the episode's final frame."""
+    row: dict[str, Any] = {
+        "action": np.asarray(frame.action, np.float32).copy(),
+        "observation.state": np.asarray(frame.state, np.float32).copy(),
+        "next.reward": np.array([frame.reward], np.float32),
+        "next.success": np.array([bool(frame.success)]),
+        "next.done": np.array([bool(last)]),
+        "task": task,
+    }
+    for cam in cameras:
+        row[camera_key(cam)] = np.array(frame.image(cam), dtype=np.uint8, copy=True)
+    return row
+
+
+# --- compatibility ----------------------------------------------------------------------------------
+
+
+def _norm_feature(ft: dict) -> dict:
+    names = ft.get("names")
+    if isinstance(names, dict):
+        names = {k: list(v) for k, v in names.items()}
+    elif names is not None:
+        names = list(names)
+    return {"dtype": ft.get("dtype"), "shape": list(ft.get("shape", [])), "names": names}
+
+
+def read_info(root: Path) -> dict:
+    """info.json as the last finished commit left it (the journal's copy while a commit is in flight)."""
+    backup = root / JOURNAL_DIR / "backup" / "meta" / "info.json"
+    path = (
+        backup if (root / JOURNAL_DIR / JOURNAL).exists() and backup.exists() else root / "meta" / "info.json"
+    )
+    if not path.exists():
+        raise DatasetError(f"{root} is not a LeRobotDataset (no meta/info.json)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}: unreadable ({exc}); run scripts/repair_dataset.py") from None
+
+
+def compat_problems(info: dict, fps: int, features: dict) -> list[str]:
+    """Why a dataset with `info` cannot be appended to with `fps`/`features` (empty list: it can)."""
+    problems = []
+    if int(info.get("fps", -1)) != int(fps):
+        problems.append(f"fps: dataset has {info.get('fps')}, this recording runs at {fps}")
+    have = {k: v for k, v in info.get("features", {}).items() if k not in _DEFAULT_FEATURE_KEYS}
+    have_cams = sorted(k for k, v in have.items() if v.get("dtype") in ("video", "image"))
+    want_cams = sorted(k for k, v in features.items() if v.get("dtype") in ("video", "image"))
+    if have_cams != want_cams:
+        problems.append(f"cameras: dataset has {have_cams}, this recording has {want_cams}")
+    for key in sorted(set(have) | set(features)):
+        if key not in have:
+            problems.append(f"feature {key!r} is missing from the dataset")
+        elif key not in features:
+            problems.append(f"dataset has feature {key!r} that this recording does not produce")
+        else:
+            a, b = _norm_feature(have[key]), _norm_feature(features[key])
+            if a != b:
+                what = "image size" if key in want_cams and a["shape"] != b["shape"] else "feature"
+                problems.append(f"{what} {key!r}: dataset has {a}, this recording has {b}")
+    return problems
+
+
+_DEFAULT_FEATURE_KEYS = ("timestamp", "frame_index", "episode_index", "index", "task_index")
+
+
+# --- journal / repair ---------------------------------------------------------------------------------
+
+
+def _listed_files(root: Path) -> list[str]:
+    files = []
+    for sub in _ADDED_UNDER:
+        base = root / sub
+        if base.is_dir():
+            files += [p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file()]
+    return sorted(files)
+
+
+def _fsync_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def begin_commit(root: Path, num_episodes: int) -> None:
+    """Write the journal for a commit about to start (the dataset holds `num_episodes` finalized ones)."""
+    jdir = root / JOURNAL_DIR
+    backup = jdir / "backup"
+    if backup.exists():
+        shutil.rmtree(backup)
+    for rel in _MUTABLE:
+        src = root / rel
+        if src.exists():
+            dst = backup / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    journal = {
+        "num_episodes": num_episodes,
+        "files": _listed_files(root),
+        "mutable": [rel for rel in _MUTABLE if (root / rel).exists()],
+        "started": time.time(),
+    }
+    jdir.mkdir(parents=True, exist_ok=True)
+    _fsync_write(jdir / JOURNAL, json.dumps(journal))
+
+
+def end_commit(root: Path) -> None:
+    """The commit is durable: drop the journal (the atomic point), then its backup copies."""
+    jdir = root / JOURNAL_DIR
+    (jdir / JOURNAL).unlink(missing_ok=True)
+    shutil.rmtree(jdir / "backup", ignore_errors=True)
+    with contextlib.suppress(OSError):
+        jdir.rmdir()
+
+
+@dataclass
+class RepairReport:
+    rolled_back: bool = False
+    removed: list[str] | None = None
+    restored: list[str] | None = None
+    num_episodes: int | None = None
+
+    def summary(self) -> str:
+        parts = []
+        if self.rolled_back:
+            parts.append(
+                f"rolled back an unfinished commit: removed {len(self.removed or [])} file(s), "
+                f"restored {', '.join(self.restored or []) or 'nothing'}"
+            )
+        if self.removed and not self.rolled_back:
+            parts.append(f"removed {len(self.removed)} leftover temp path(s)")
+        return "; ".join(parts) or "nothing to repair"
+
+
+def _temp_dirs(root: Path) -> list[Path]:
+    """Leftovers of an interrupted episode: the streaming encoder's mkdtemp dirs and PNG staging."""
+    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith("tmp")]
+    if (root / "images").is_dir():
+        found.append(root / "images")
+    return found
+
+
+def needs_repair(root: Path) -> bool:
+    return (root / JOURNAL_DIR / JOURNAL).exists() or bool(_temp_dirs(root))
+
+
+def repair(root: str | Path) -> RepairReport:
+    """Bring a dataset left by a killed recorder back to its last finished commit (idempotent)."""
+    root = Path(root)
+    report = RepairReport(removed=[], restored=[])
+    journal_path = root / JOURNAL_DIR / JOURNAL
+    if journal_path.exists():
+        journal = json.loads(journal_path.read_text())
+        before = set(journal["files"])
+        for rel in _listed_files(root):
+            if rel not in before:
+                (root / rel).unlink()
+                report.removed.append(rel)  # type: ignore[union-attr]
+        backup = root / JOURNAL_DIR / "backup"
+        for rel in _MUTABLE:
+            if rel in journal["mutable"]:
+                shutil.copy2(backup / rel, root / rel)
+                report.restored.append(rel)  # type: ignore[union-attr]
+            elif (root / rel).exists():
+                (root / rel).unlink()
+                report.removed.append(rel)  # type: ignore[union-attr]
+        report.rolled_back = True
+        report.num_episodes = int(journal["num_episodes"])
+        journal_path.unlink()
+    for tmp in _temp_dirs(root):
+        shutil.rmtree(tmp, ignore_errors=True)
+        report.removed.append(tmp.name)  # type: ignore[union-attr]
+    for sub in _ADDED_UNDER:  # empty chunk directories left by a rolled-back commit
+        base = root / sub
+        if base.is_dir():
+            for d in sorted((p for p in base.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+                if not any(d.iterdir()):
+                    d.rmdir()
+    return report
+
+
+def dataset_files(root: Path) -> dict[str, bytes]:
+    """Every file under root with its bytes (tests compare datasets byte for byte)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --- the per-episode writer ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    codec: str = "libsvtav1"
+    crf: int = 30
+    g: int = 2
+    streaming: bool = True  # False: lerobot's default PNG-then-encode (kept for the benchmark)
+
+
+class EpisodeWriter:
+    """Writes one episode at a time into `root`, each committed by its own finalized lerobot session.
+
+    Not thread-safe: one writer thread owns it. `open_episode()` / `add()` / `commit()` or `discard()`.
+    """
+
+    def __init__(
+        self,
+        repo_id: str,
+        root: Path,
+        fps: int,
+        features: dict,
+        task: str,
+        video: VideoSettings,
+        create: bool,
+        robot_type: str | None = None,
+    ) -> None:
+        from lerobot.configs.video import RGBEncoderConfig
+
+        self.repo_id = repo_id
+        self.root = Path(root)
+        self.fps = fps
+        self.features = features
+        self.task = task
+        self.video = video
+        self.robot_type = robot_type
+        self.encoder = RGBEncoderConfig(
+            vcodec=CODEC_ALIASES.get(video.codec, video.codec), crf=video.crf, g=video.g
+        )
+        self._create = create
+        self._created_here = create
+        self._ds: Any = None
+        self._frames = 0
+        self.num_episodes = 0 if create else int(read_info(self.root).get("total_episodes", 0))
+        self.last_timing: dict[str, float] = {}
+
+    def open_episode(self) -> None:
+        """Prepare a lerobot session for the next episode (create the dataset on first use)."""
+        if self._ds is not None:
+            return
+        from lerobot.datasets import LeRobotDataset
+
+        t0 = time.perf_counter()
+        if self._create:
+            self._ds = LeRobotDataset.create(
+                self.repo_id,
+                self.fps,
+                self.features,
+                root=self.root,
+                robot_type=self.robot_type,
+                use_videos=True,
+                streaming_encoding=self.video.streaming,
+                rgb_encoder=self.encoder,
+            )
+            self._create = False
+        else:
+            self._ds = LeRobotDataset.resume(
+                self.repo_id,
+                root=self.root,
+                streaming_encoding=self.video.streaming,
+                rgb_encoder=self.encoder,
+            )
+        self._frames = 0
+        self.last_timing["open_s"] = time.perf_counter() - t0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.open_episode()
+        self._ds.add_frame(row)
+        self._frames += 1
+
+    def commit(self) -> int:
+        """Save and finalize the open episode; returns its dataset episode index."""
+        if self._ds is None or self._frames == 0:
+            raise DatasetError("commit without frames")
+        index = self.num_episodes
+        t0 = time.perf_counter()
+        begin_commit(self.root, index)
+        self._ds.save_episode()
+        t1 = time.perf_counter()
+        self._ds.finalize()
+        end_commit(self.root)
+        t2 = time.perf_counter()
+        self._ds = None
+        self.num_episodes += 1
+        self.last_timing.update(save_s=t1 - t0, finalize_s=t2 - t1)
+        return index
+
+    def discard(self) -> None:
+        """Drop the open episode's frames (re-record, partial episode at stop)."""
+        if self._ds is not None and self._frames:
+            self._ds.clear_episode_buffer()
+        self._frames = 0
+
+    def close(self) -> None:
+        """Release the open session; its unsaved frames are dropped, nothing is written.
+
+        A dataset this writer created and never committed to is removed again, so an Esc before the
+        first saved episode leaves no root behind that a later run would refuse to overwrite.
+        """
+        if self._ds is not None:
+            self.discard()
+            self._ds.finalize()  # nothing pending: closes the encoder, writes no file
+            self._ds = None
+        if self._created_here and self.num_episodes == 0 and self.root.exists():
+            shutil.rmtree(self.root)
+            return
+        if self.root.exists():
+            for tmp in _temp_dirs(self.root):
+                shutil.rmtree(tmp, ignore_errors=True)

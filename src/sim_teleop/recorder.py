@@ -1,0 +1,457 @@
+"""The recorder: sim frames (+ quality reports, annotations) -> a crash-safe LeRobotDataset v3.0.
+
+Configuration: a JSON file (`configs/record.json`; another one with RECORD_CONFIG=path, as the
+autopilot and eval dataflows do), then environment variables for what users change often.
+Keys accepted in the JSON file (all optional; defaults in brackets):
+
+- `repo_id` ["local/sim_teleop_pick"]               env RECORD_REPO_ID
+- `root` [outputs/record/<name part of repo_id>]   env RECORD_ROOT (relative: from the repository root)
+- `task` ["Pick up the cube."]                      env RECORD_TASK
+- `num_episodes` [10]: stop the dataflow once the dataset holds this many   env RECORD_NUM_EPISODES
+- `resume` [false]: append to an existing dataset  env RESUME_RECORDING=1
+- `fps` [10]: must equal the sim's tick rate (dora/timer/millis/100 -> 10)
+- `robot_type` ["franka_panda_gym_hil"]
+- `video`: {`codec` ["libsvtav1"; "h264" also works], `crf` [30], `gop` [2],
+            `streaming` [true; false = lerobot's PNG-then-encode, slow, for comparisons]}
+- `writer` ["thread"]: "thread" saves off the receive loop; "inline" blocks it like lerobot's script
+- `quality`: {`policy` ["flag": keep every episode, store the verdict | "discard": drop episodes whose
+              score < threshold], `threshold` [0.5], `timeout_s` [60: how long a finished episode
+              waits for its report before it is saved without one, loudly]}   env RECORD_QUALITY_POLICY
+- `rerun` ["auto"; spawn/save/off]                  env RECORD_RERUN
+- `rrd_path` [null; <root>.rrd when rerun=save and unset]   env RECORD_RRD_PATH
+
+Quality reports arrive on their own input, keyed by the sim's attempt index; when the node has a
+`quality` input a finished episode is saved only with its report (or after the timeout), while frames
+of the next attempt keep being received and buffered. Per saved episode the sidecar
+(`meta/episode_sidecar.jsonl`, keyed by the dataset episode index) holds `quality`, `sim_episode_index`,
+`end_reason` and the controller's `annotation` when one arrived.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim_teleop.dataset_store import (
+    DatasetError,
+    EpisodeWriter,
+    VideoSettings,
+    build_features,
+    compat_problems,
+    frame_to_row,
+    needs_repair,
+    read_info,
+    repair,
+)
+from sim_teleop.messages import Frame, QualityReport
+from sim_teleop.recorder_episodes import Add, Commit, Discard, EpisodeTracker, Start
+from sim_teleop.settings import REPO_ROOT, ConfigError, env_bool, env_int, env_str, load_json
+from sim_teleop.sidecar import EpisodeSidecar
+
+DEFAULT_CONFIG = "configs/record.json"
+POLICIES = ("flag", "discard")
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    repo_id: str = "local/sim_teleop_pick"
+    root: Path = REPO_ROOT / "outputs" / "record" / "sim_teleop_pick"
+    task: str = "Pick up the cube."
+    num_episodes: int = 10
+    resume: bool = False
+    fps: int = 10
+    robot_type: str = "franka_panda_gym_hil"
+    video: VideoSettings = field(default_factory=VideoSettings)
+    writer: str = "thread"
+    quality_policy: str = "flag"
+    quality_threshold: float = 0.5
+    quality_timeout_s: float = 60.0
+    rerun: str = "auto"
+    rrd_path: str | None = None
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> RecordConfig:
+        """Read the JSON config (RECORD_CONFIG or configs/record.json) and apply env overrides."""
+        path = path or env_str("RECORD_CONFIG", DEFAULT_CONFIG)
+        data = load_json(path)
+        return cls.from_dict(data, where=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> RecordConfig:
+        known = {
+            "repo_id",
+            "root",
+            "task",
+            "num_episodes",
+            "resume",
+            "fps",
+            "robot_type",
+            "video",
+            "writer",
+            "quality",
+            "rerun",
+            "rrd_path",
+            "comment",
+            "_comment",
+        }
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key(s) {unknown}; known: {sorted(known - {'comment', '_comment'})}"
+            )
+
+        def get(key: str, typ: type, default: Any, section: dict | None = None) -> Any:
+            src = data if section is None else section
+            value = src.get(key, default)
+            if value is None:
+                return default
+            if typ is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+                raise ConfigError(f"{where}: {key!r} must be {typ.__name__}, got {value!r}")
+            return value
+
+        video_d = data.get("video") or {}
+        quality_d = data.get("quality") or {}
+        if not isinstance(video_d, dict) or not isinstance(quality_d, dict):
+            raise ConfigError(f"{where}: 'video' and 'quality' must be JSON objects")
+
+        repo_id = env_str("RECORD_REPO_ID", get("repo_id", str, cls.repo_id))
+        if not repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
+            raise ConfigError(f"repo_id {repo_id!r}: expected '<user>/<name>'")
+        root_s = env_str("RECORD_ROOT", get("root", str, ""))
+        root = Path(root_s) if root_s else Path("outputs") / "record" / repo_id.split("/")[1]
+        if not root.is_absolute():
+            root = REPO_ROOT / root
+        num = env_int("RECORD_NUM_EPISODES", get("num_episodes", int, cls.num_episodes), minimum=1)
+        if num < 1:
+            raise ConfigError(f"{where}: num_episodes must be >= 1, got {num}")
+        fps = get("fps", int, cls.fps)
+        if fps < 1:
+            raise ConfigError(f"{where}: fps must be >= 1")
+        policy = env_str("RECORD_QUALITY_POLICY", get("policy", str, "flag", quality_d)).lower()
+        if policy not in POLICIES:
+            raise ConfigError(f"quality policy {policy!r}: expected one of {POLICIES}")
+        writer = get("writer", str, cls.writer)
+        if writer not in ("thread", "inline"):
+            raise ConfigError(f"{where}: writer {writer!r}: expected 'thread' or 'inline'")
+        rerun = env_str("RECORD_RERUN", get("rerun", str, cls.rerun)).lower()
+        if rerun not in ("auto", "spawn", "save", "off"):
+            raise ConfigError(f"RECORD_RERUN={rerun!r}: expected auto, spawn, save or off")
+        rrd = env_str("RECORD_RRD_PATH", get("rrd_path", str, "")) or None
+        if rerun == "save" and not rrd:
+            rrd = str(root.with_suffix(".rrd"))
+        video = VideoSettings(
+            codec=get("codec", str, "libsvtav1", video_d),
+            crf=get("crf", int, 30, video_d),
+            g=get("gop", int, 2, video_d),
+            streaming=get("streaming", bool, True, video_d),
+        )
+        return cls(
+            repo_id=repo_id,
+            root=root,
+            task=env_str("RECORD_TASK", get("task", str, cls.task)),
+            num_episodes=num,
+            resume=env_bool("RESUME_RECORDING", get("resume", bool, False)),
+            fps=fps,
+            robot_type=get("robot_type", str, cls.robot_type),
+            video=video,
+            writer=writer,
+            quality_policy=policy,
+            quality_threshold=get("threshold", float, 0.5, quality_d),
+            quality_timeout_s=get("timeout_s", float, 60.0, quality_d),
+            rerun=rerun,
+            rrd_path=rrd,
+        )
+
+
+def prepare_dataset(cfg: RecordConfig, log: Callable[[str], None]) -> tuple[bool, int]:
+    """Check the root before anything is written. Returns (create, episodes already in the dataset).
+
+    Refuses (DatasetError, nothing written) when the root exists without resume, or when resuming
+    into a dataset recorded with another fps, features, cameras or image size. Repairs a dataset a
+    killed recorder left behind (only after the compatibility check passed).
+    """
+    root = cfg.root
+    exists = root.exists() and any(root.iterdir())
+    if not cfg.resume:
+        if exists:
+            raise DatasetError(
+                f"{root} already exists and is never overwritten. Either append to it with "
+                f"RESUME_RECORDING=1, or record into a new dataset with another RECORD_ROOT "
+                f"(or RECORD_REPO_ID), or delete that directory yourself."
+            )
+        return True, 0
+    if not exists:
+        log(f"RESUME_RECORDING=1 but {root} does not exist yet: creating a new dataset")
+        return True, 0
+    info = read_info(root)
+    problems = compat_problems(info, cfg.fps, build_features())
+    if problems:
+        raise DatasetError(
+            f"cannot resume {root}: it was recorded with different settings, nothing was written:\n  - "
+            + "\n  - ".join(problems)
+            + "\nRecord into a new dataset (another RECORD_ROOT / RECORD_REPO_ID) or use matching settings."
+        )
+    if needs_repair(root):
+        log(f"repair: {repair(root).summary()}")
+    info = read_info(root)
+    have = int(info.get("total_episodes", 0))
+    EpisodeSidecar(root).drop_after(have)  # records of episodes a crash rolled back
+    codec = ((info.get("features", {}).get("observation.images.front") or {}).get("info") or {}).get(
+        "video.codec"
+    )
+    if codec and {"av1": "libsvtav1"}.get(codec, codec) != cfg.video.codec:
+        log(f"note: the dataset's videos use {codec}; new episodes use {cfg.video.codec}")
+    return False, have
+
+
+@dataclass
+class BoundaryTiming:
+    """Seconds spent at one episode boundary (commit/discard)."""
+
+    attempt: int
+    loop_block_s: float  # time the receive loop was blocked handling the boundary frame
+    wait_quality_s: float = 0.0
+    save_s: float = 0.0
+    finalize_s: float = 0.0
+    open_s: float = 0.0
+    saved_as: int | None = None
+
+
+class Recorder:
+    """Follows the frame stream and writes episodes; dora-free (the node feeds it events)."""
+
+    def __init__(
+        self,
+        cfg: RecordConfig,
+        expects_quality: bool,
+        log: Callable[[str], None],
+        live: Any = None,
+        writer_factory: Callable[..., EpisodeWriter] = EpisodeWriter,
+    ) -> None:
+        self.cfg = cfg
+        self.expects_quality = expects_quality
+        self.log = log
+        self.live = live
+        create, have = prepare_dataset(cfg, log)
+        self.initial_episodes = have
+        self.resumed = not create
+        self.writer = writer_factory(
+            cfg.repo_id, cfg.root, cfg.fps, build_features(), cfg.task, cfg.video, create, cfg.robot_type
+        )
+        self.tracker = EpisodeTracker()
+        self.sidecar: EpisodeSidecar | None = None if create else EpisodeSidecar(cfg.root)
+        self._cond = threading.Condition()
+        self._reports: dict[int, QualityReport] = {}
+        self._annotations: dict[int, dict[str, Any]] = {}
+        self._saved_as: dict[int, int] = {}  # sim attempt -> dataset episode index
+        self._quality_closed = not expects_quality
+        self.saved = have
+        self.discarded_by_policy: list[int] = []
+        self.saved_without_report: list[int] = []
+        self.timings: list[BoundaryTiming] = []
+        self._timing_by_attempt: dict[int, BoundaryTiming] = {}
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._pending_frame: Frame | None = None
+        self._thread: threading.Thread | None = None
+        if cfg.writer == "thread":
+            self._thread = threading.Thread(target=self._writer_loop, name="recorder-writer", daemon=True)
+            self._thread.start()
+
+    # --- inputs (receive loop) -----------------------------------------------------------------------
+
+    @property
+    def target_reached(self) -> bool:
+        return self.saved >= self.cfg.num_episodes
+
+    def on_frame(self, frame: Frame) -> None:
+        t0 = time.perf_counter()
+        decisions = self.tracker.feed(frame)
+        boundary = []
+        for d in decisions:
+            if isinstance(d, Commit | Discard):
+                timing = BoundaryTiming(d.attempt, 0.0)
+                self._timing_by_attempt[d.attempt] = timing
+                boundary.append(timing)
+        for d in decisions:
+            if isinstance(d, Add):
+                # Copy out of the (shared-memory) message buffers before handing over to the writer.
+                d = Add(
+                    d.attempt, dataclasses.replace(frame, front=frame.front.copy(), wrist=frame.wrist.copy())
+                )
+            self._submit(d)
+        for timing in boundary:
+            timing.loop_block_s = time.perf_counter() - t0
+            self.timings.append(timing)
+        if self.live is not None:
+            cur = self.tracker.current
+            recording = cur is not None and cur.index == frame.episode_index and not cur.skipped
+            self.live.frame(frame, recording and frame.phase.value == "running", self.saved)
+
+    def on_quality(self, report: QualityReport) -> None:
+        with self._cond:
+            self._reports[report.episode_index] = report
+            late = self._saved_as.get(report.episode_index)
+            self._cond.notify_all()
+        if late is not None and self.sidecar is not None:  # arrived after the timeout: store it now
+            self.sidecar.put(late, quality=report.to_dict())
+            self.log(f"late quality report for attempt {report.episode_index} stored with episode {late}")
+
+    def on_annotation(self, data: dict[str, Any]) -> None:
+        attempt = int(data["episode_index"])
+        fields = {k: v for k, v in data.items() if k != "episode_index"}
+        with self._cond:
+            self._annotations[attempt] = fields
+            late = self._saved_as.get(attempt)
+        if late is not None and self.sidecar is not None:
+            self.sidecar.put(late, annotation=fields)
+
+    def on_quality_closed(self, quiet: bool = False) -> None:
+        with self._cond:
+            if not self._quality_closed and not quiet:
+                self.log("quality input closed (scorer gone?): remaining episodes are saved without reports")
+            self._quality_closed = True
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Every input closed: settle the open attempt, drain the writer, release everything.
+
+        No report can arrive any more (the event stream delivered everything it had), so episodes
+        still waiting for one are saved without it.
+        """
+        self.on_quality_closed(quiet=True)
+        for d in self.tracker.finish():
+            self._submit(d)
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+        else:
+            self._handle(None)
+        if self.error is not None:
+            raise self.error
+
+    # --- writer side -----------------------------------------------------------------------------------
+
+    def _submit(self, item: Any) -> None:
+        if self._thread is not None:
+            self._queue.put(item)
+        else:
+            self._handle(item)
+
+    def _writer_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                self._handle(item)
+            except BaseException as exc:  # keep draining so the receive loop never blocks on us
+                if self.error is None:
+                    self.error = exc
+                    self.log(f"ERROR in the writer: {type(exc).__name__}: {exc}")
+            if item is None:
+                return
+
+    def _handle(self, item: Any) -> None:
+        if self.error is not None and item is not None:
+            return
+        if item is None:
+            self.writer.close()
+            return
+        if isinstance(item, Start):
+            self._pending_frame = None
+            self.writer.open_episode()
+        elif isinstance(item, Add):
+            if self._pending_frame is not None:
+                self.writer.add(frame_to_row(self._pending_frame, self.cfg.task, last=False))
+            self._pending_frame = item.frame
+        elif isinstance(item, Commit):
+            self._commit(item)
+        elif isinstance(item, Discard):
+            self._pending_frame = None
+            self._timing_by_attempt.pop(item.attempt, None)
+            self.writer.discard()
+            self.log(f"attempt {item.attempt} not saved: {item.why}")
+
+    def _wait_report(self, attempt: int) -> tuple[QualityReport | None, float]:
+        t0 = time.perf_counter()
+        deadline = t0 + self.cfg.quality_timeout_s
+        with self._cond:
+            while attempt not in self._reports and not self._quality_closed:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    break
+                self._cond.wait(timeout=left)
+            return self._reports.get(attempt), time.perf_counter() - t0
+
+    def _commit(self, c: Commit) -> None:
+        timing = self._timing_by_attempt.pop(c.attempt, None) or BoundaryTiming(c.attempt, 0.0)
+        if self._pending_frame is not None:
+            self.writer.add(frame_to_row(self._pending_frame, self.cfg.task, last=True))
+            self._pending_frame = None
+        report: QualityReport | None = None
+        if self.expects_quality:
+            report, timing.wait_quality_s = self._wait_report(c.attempt)
+            if report is None:
+                self.log(
+                    f"WARNING: no quality report for attempt {c.attempt} after "
+                    f"{timing.wait_quality_s:.1f} s: saving it WITHOUT one (scorer slow or gone?)"
+                )
+        if self.saved >= self.cfg.num_episodes:
+            self.writer.discard()
+            self.log(f"attempt {c.attempt} not saved: the dataset already holds {self.saved} episodes")
+            return
+        if (
+            report is not None
+            and self.cfg.quality_policy == "discard"
+            and report.score < self.cfg.quality_threshold
+        ):
+            self.writer.discard()
+            self.discarded_by_policy.append(c.attempt)
+            self.log(
+                f"attempt {c.attempt} DISCARDED by quality policy: score {report.score:.3f} < "
+                f"{self.cfg.quality_threshold} ({', '.join(report.reasons) or 'no reasons'})"
+            )
+            if self.live is not None:
+                self.live.quality(c.attempt, report, None)
+            return
+        index = self.writer.num_episodes
+        if self.sidecar is None:
+            self.sidecar = EpisodeSidecar(self.cfg.root)
+        with self._cond:
+            annotation = self._annotations.get(c.attempt)
+        record: dict[str, Any] = {
+            "quality": report.to_dict() if report is not None else None,
+            "sim_episode_index": c.attempt,
+            "end_reason": c.end_reason.value,
+        }
+        if annotation is not None:
+            record["annotation"] = annotation
+        # Sidecar first: a crash before the dataset commit finishes is cleaned by drop_after() on resume.
+        self.sidecar.put(index, **record)
+        saved_as = self.writer.commit()
+        with self._cond:
+            self._saved_as[c.attempt] = saved_as
+            self.saved = self.writer.num_episodes
+        if report is None and self.expects_quality:
+            self.saved_without_report.append(saved_as)
+        timing.save_s = self.writer.last_timing.get("save_s", 0.0)
+        timing.finalize_s = self.writer.last_timing.get("finalize_s", 0.0)
+        timing.saved_as = saved_as
+        score = f", score {report.score:.3f} ({report.verdict.value})" if report is not None else ""
+        self.log(
+            f"saved attempt {c.attempt} as episode {saved_as} ({c.num_frames} frames, "
+            f"{c.end_reason.value}{score}); {self.saved}/{self.cfg.num_episodes}"
+        )
+        if self.live is not None:
+            self.live.quality(c.attempt, report, saved_as)
+        if self.saved < self.cfg.num_episodes:
+            t0 = time.perf_counter()
+            self.writer.open_episode()  # pay the next session's open now, not on the next frame
+            timing.open_s = time.perf_counter() - t0

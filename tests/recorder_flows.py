@@ -1,0 +1,84 @@
+"""Helpers for the recorder's dataflow tests: YAML variants of dataflow-record.yaml and dataset checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+from conftest import PROBE_NODE, REPO
+
+CONTROLLER_NODE = REPO / "tests" / "nodes" / "script_controller.py"
+
+
+def record_flow(
+    tmp: Path, probe: Path, script: str | None = None, with_scorer: bool = True, name: str = "flow.yaml"
+) -> Path:
+    """dataflow-record.yaml with absolute paths, a frame probe, and (with `script`) the keyboard replaced
+    by the scripted controller."""
+    spec = yaml.safe_load((REPO / "dataflow-record.yaml").read_text())
+    nodes = {n["id"]: n for n in spec["nodes"]}
+    for n in spec["nodes"]:
+        n["path"] = str(REPO / n["path"])
+    if script is not None:
+        kb = nodes["keyboard"]
+        kb["path"] = str(CONTROLLER_NODE)
+        kb["inputs"]["frame"] = {"source": "sim/frame", "queue_size": 1000}
+        kb["env"] = {"SCRIPT": script}
+    if not with_scorer:
+        spec["nodes"] = [n for n in spec["nodes"] if n["id"] != "scorer"]
+        nodes["recorder"]["inputs"] = {"frame": {"source": "sim/frame", "queue_size": 1000}}
+    spec["nodes"].append(
+        {
+            "id": "probe",
+            "path": str(PROBE_NODE),
+            "inputs": {"frame": {"source": "sim/frame", "queue_size": 1000}},
+            "env": {"PROBE_OUT": str(probe)},
+        }
+    )
+    out = tmp / name
+    out.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return out
+
+
+def run_flow(flow: Path, env: dict[str, str], log: Path, timeout: float = 150) -> int:
+    with log.open("w") as fh:
+        proc = subprocess.run(
+            ["dora", "run", str(flow)],
+            cwd=flow.parent,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
+    return proc.returncode
+
+
+def saved_attempt_actions(rows: list[dict], attempts: list[int]) -> list[list[list[float]]]:
+    """Per saved attempt (sim attempt index), the actions of its running frames as the probe saw them."""
+    return [
+        [r["action"] for r in rows if r["phase"] == "running" and r["episode_index"] == a] for a in attempts
+    ]
+
+
+def load_dataset(repo_id: str, root: Path):
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    from lerobot.datasets import LeRobotDataset
+
+    return LeRobotDataset(repo_id, root=root)
+
+
+def video_frame_counts(root: Path, ds) -> dict[str, int]:
+    """Frames decoded from every video file, per camera (must equal the parquet rows)."""
+    import av
+
+    counts: dict[str, int] = {}
+    for key in ds.meta.video_keys:
+        total = 0
+        for path in sorted((root / "videos" / key).rglob("*.mp4")):
+            with av.open(str(path)) as container:
+                total += sum(1 for _ in container.decode(video=0))
+        counts[key] = total
+    return counts

@@ -1,0 +1,109 @@
+"""End to end: `dora run dataflow-record.yaml` (keyboard -> sim -> scorer -> recorder), Xvfb + xdotool."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO, read_probe, with_probe
+from recorder_flows import load_dataset, saved_attempt_actions, video_frame_counts
+
+from sim_teleop.sidecar import EpisodeSidecar
+
+pytestmark = pytest.mark.dataflow
+REPO_ID = "test/keyboard"
+
+
+def _key(display: str, *args: str, pause: float = 0.6) -> None:
+    subprocess.run(["xdotool", *args], env={"DISPLAY": display, "PATH": "/usr/bin:/bin"}, check=True)
+    time.sleep(pause)
+
+
+def _hold(display: str, key: str, seconds: float) -> None:
+    _key(display, "keydown", key, pause=seconds)
+    _key(display, "keyup", key)
+
+
+def _wait_phase(probe: Path, proc: subprocess.Popen, attempt: int, phase: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"dora run exited early with {proc.returncode}"
+        if probe.exists() and any(
+            r["episode_index"] == attempt and r["phase"] == phase for r in read_probe(probe)
+        ):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"attempt {attempt} never reached {phase}")
+
+
+def test_keyboard_recording_space_ctrl_esc(tmp_path: Path, xvfb: str, dora_env: dict[str, str]) -> None:
+    root = tmp_path / "ds"
+    probe = tmp_path / "frames.jsonl"
+    flow = with_probe(REPO / "dataflow-record.yaml", tmp_path, probe)
+    env = {
+        **dora_env,
+        "DISPLAY": xvfb,
+        "SIM_TIME_LIMIT_S": "120",
+        "RECORD_REPO_ID": REPO_ID,
+        "RECORD_ROOT": str(root),
+        "RECORD_NUM_EPISODES": "5",
+    }
+    log = tmp_path / "dora.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen(
+            ["dora", "run", str(flow)], cwd=tmp_path, env=env, stdout=fh, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_phase(probe, proc, 0, "running", timeout=120)
+        time.sleep(1.0)  # the keyboard listener starts right after its node registered
+        _hold(xvfb, "Right", 1.0)  # episode 0: drive, then Space x3 (finish, reset, start the next)
+        _key(xvfb, "key", "space")
+        _wait_phase(probe, proc, 0, "done")
+        _key(xvfb, "key", "space")
+        _wait_phase(probe, proc, 0, "resetting")
+        _key(xvfb, "key", "space")
+        _wait_phase(probe, proc, 1, "running")
+        _hold(xvfb, "Up", 0.8)  # attempt 1: re-recorded with Ctrl
+        _key(xvfb, "key", "ctrl")
+        _wait_phase(probe, proc, 1, "resetting")
+        _key(xvfb, "key", "space")
+        _wait_phase(probe, proc, 2, "running")
+        _hold(xvfb, "Left", 0.8)  # attempt 2: drive, lower, close the gripper, finish with Space
+        _hold(xvfb, "Shift_L", 0.5)
+        _hold(xvfb, "super", 0.5)
+        _key(xvfb, "key", "space")
+        _wait_phase(probe, proc, 2, "done")
+        _key(xvfb, "key", "space")
+        _wait_phase(probe, proc, 2, "resetting")
+        _key(xvfb, "key", "space")
+        _wait_phase(probe, proc, 3, "running")
+        time.sleep(0.8)  # attempt 3 is running when Esc comes: partial, must not be saved
+        _key(xvfb, "key", "Escape")
+        rc = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert rc == 0, text[-4000:]
+    assert re.findall(r"\[recorder\] saved attempt (\d+)", text) == ["0", "2"], text[-3000:]
+
+    rows = read_probe(probe)
+    sent = saved_attempt_actions(rows, [0, 2])
+    ds = load_dataset(REPO_ID, root)
+    assert ds.meta.total_episodes == 2
+    assert list(ds.meta.episodes["length"]) == [len(a) for a in sent]
+    assert set(video_frame_counts(root, ds).values()) == {ds.meta.total_frames}
+    recorded = np.stack([ds[i]["action"].numpy() for i in range(len(ds))])
+    np.testing.assert_allclose(recorded, np.concatenate([np.array(a, np.float32) for a in sent]))
+    ep0 = recorded[: len(sent[0])]
+    assert ep0[:, 0].max() > 0.05, "holding Right moved the x target"
+    ep2 = recorded[len(sent[0]) :]
+    assert ep2[:, 0].min() < -0.05 and ep2[:, 3].max() > 0.5, "Left and Super reached the recorded actions"
+    side = EpisodeSidecar(root)
+    assert [side.get(i)["sim_episode_index"] for i in (0, 1)] == [0, 2]
+    assert all(side.get(i)["quality"] is not None for i in (0, 1)), "each saved episode carries its report"
