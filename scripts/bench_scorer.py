@@ -1,0 +1,406 @@
+"""Benchmark of the quality scorer against injected defects, and of offline scoring speed.
+
+Generates autopilot episodes in-process (SimEnv + scripted expert + the defect injectors of
+`sim_teleop.defects`, several seeds): clean ones, each motion defect family at several severities
+(physics only), and rendered clean episodes seen through each camera defect at several severities
+(camera defects never change the physics, so one rendered episode yields every camera variant).
+Every episode is scored by our accumulators and by the anchor toolkit's formulas (re-implemented in
+`sim_teleop.quality.anchor`). Prints AUROC per defect family (matching sub-score and aggregate; for the
+anchor its best sub-score and its aggregate), the clean false-reject rate at the default threshold, and
+the offline speed of our sparse scorer vs decoding every video frame (the anchor's approach) on a
+v3.0 dataset written by the recorder's writer.
+
+    .venv/bin/python scripts/bench_scorer.py               # ~5 min on the 2-core CPU
+    .venv/bin/python scripts/bench_scorer.py --quick       # smoke run
+    .venv/bin/python scripts/bench_scorer.py --calibrate   # clean raw-metric percentiles too
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from sim_teleop.defects import CAMERA_FAMILIES, MOTION_FAMILIES, EpisodePlan, plan_for_episode
+from sim_teleop.messages import CAMERAS, Verdict
+from sim_teleop.quality import anchor
+from sim_teleop.quality.config import load_quality_config
+from sim_teleop.quality.episodes import (
+    Episode,
+    RecordedFrame,
+    camera_plan,
+    run_episode,
+    single_family_config,
+    with_camera_defect,
+)
+from sim_teleop.quality.scorer import EpisodeScorer
+from sim_teleop.sim_env import SimEnv
+
+MATCH = {
+    "jitter": "jitter",
+    "pause": "idle",
+    "chatter": "gripper_chatter",
+    "detour": "path",
+    "slow": "slow",
+    "drop": "drop",
+}
+
+
+def auroc(clean: list[float], defect: list[float]) -> float:
+    """P(a clean episode scores higher than a defective one), ties counted half."""
+    if not clean or not defect:
+        return float("nan")
+    c = np.asarray(clean)[:, None]
+    d = np.asarray(defect)[None, :]
+    return float(np.mean((c > d) + 0.5 * (c == d)))
+
+
+def score_frames(scorer: EpisodeScorer, frames: Any, success: bool) -> tuple[Any, dict[str, float]]:
+    acc = scorer.new_episode()
+    states: list[np.ndarray] = []
+    actions: list[np.ndarray] = []
+    videos: dict[str, list[np.ndarray]] = {cam: [] for cam in CAMERAS}
+    for i, f in enumerate(frames):
+        acc.add_frame(f.state, f.action, f.success, f.contact_force, f.cube_pose, f.images, frame=i)
+        states.append(f.state)
+        actions.append(f.action)
+        if f.images:
+            for cam, img in f.images.items():
+                videos[cam].append(img)
+    report = scorer.report(0, acc, success=success)
+    vids = [v for v in videos.values() if v]
+    anc = anchor.episode_scores(np.asarray(states, np.float64), np.asarray(actions, np.float64), 0.1, vids)
+    return report, anc
+
+
+def generate(args: argparse.Namespace, cfg: Any) -> list[dict[str, Any]]:
+    scorer = EpisodeScorer(cfg)
+    rows: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+
+    def add(
+        kind: str, family: str, sev: float, camera: str | None, report: Any, anc: dict, ep: Episode
+    ) -> None:
+        rows.append(
+            {
+                "set": kind,
+                "family": family,
+                "severity": sev,
+                "camera": camera,
+                "report": report,
+                "anchor": anc,
+                "success": ep.success,
+                "duration_s": len(ep.frames) * 0.1,
+            }
+        )
+
+    sim = SimEnv(seed=args.seed, image_obs=False)
+    placement = 0
+    for k in range(args.clean):
+        ep = run_episode(sim, placement, EpisodePlan(k), expert_seed=args.seed + k)
+        placement += 1
+        add("motion", "clean", 0.0, None, *score_frames(scorer, ep.frames, ep.success), ep)
+    for fam in MOTION_FAMILIES:
+        for sev in args.severities:
+            for s in range(args.seeds):
+                idx = 1000 + s
+                plan = plan_for_episode(single_family_config(fam, sev, seed=s), s, idx)
+                ep = run_episode(sim, placement, plan, expert_seed=args.seed + placement, defects_seed=s)
+                placement += 1
+                add("motion", fam, sev, None, *score_frames(scorer, ep.frames, ep.success), ep)
+    sim.close()
+    print(f"motion episodes: {len(rows)} in {time.perf_counter() - t0:.0f} s", flush=True)
+
+    rsim = SimEnv(seed=args.seed + 1, image_obs=True)
+    rendered: list[Episode] = []
+    for k in range(args.rendered):
+        ep = run_episode(rsim, 5000 + k, EpisodePlan(k), expert_seed=args.seed + 5000 + k, keep_images=True)
+        rendered.append(ep)
+        add("camera", "clean", 0.0, None, *score_frames(scorer, ep.frames, ep.success), ep)
+        for fam in CAMERA_FAMILIES:
+            for j, sev in enumerate(args.severities):
+                camera = CAMERAS[(k + j) % len(CAMERAS)]
+                plan = camera_plan(fam, sev, seed=k, episode_index=k, camera=camera)
+                frames = list(with_camera_defect(ep, plan))
+                add("camera", fam, sev, camera, *score_frames(scorer, frames, ep.success), ep)
+    rsim.close()
+    print(f"all episodes: {len(rows)} in {time.perf_counter() - t0:.0f} s", flush=True)
+    args._rendered = rendered
+    return rows
+
+
+def finish_anchor(rows: list[dict[str, Any]]) -> None:
+    """The anchor's runtime score needs the whole dataset: one dataset per set, as it would be recorded."""
+    for kind in ("motion", "camera"):
+        sel = [r for r in rows if r["set"] == kind]
+        done = anchor.finish_dataset([r["anchor"] for r in sel], [r["duration_s"] for r in sel])
+        for r, a in zip(sel, done, strict=True):
+            r["anchor"] = a
+
+
+def matching_key(row: dict[str, Any]) -> str:
+    fam = row["family"]
+    return f"{row['camera']}.{fam}" if fam in CAMERA_FAMILIES else MATCH[fam]
+
+
+def table(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"families": {}}
+    anchor_keys = ["visual_clarity", "smoothness", "collision", "runtime", "actuator_sat"]
+    print()
+    print(
+        f"{'family':12s} {'n':>4s} {'ours: match':>12s} {'aggregate':>10s} {'flagged':>8s} "
+        f"{'right reason':>12s}"
+        f" | {'anchor: best sub':>22s} {'aggregate':>10s}"
+    )
+    for fam in (*MOTION_FAMILIES, *CAMERA_FAMILIES):
+        kind = "camera" if fam in CAMERA_FAMILIES else "motion"
+        clean = [r for r in rows if r["set"] == kind and r["family"] == "clean"]
+        bad = [r for r in rows if r["family"] == fam]
+        if not bad:
+            continue
+        key_name = MATCH.get(fam, fam)
+        match_auc = auroc(
+            [
+                min(r["report"].subscores.get(f"{c}.{fam}", 1.0) for c in CAMERAS)
+                if kind == "camera"
+                else r["report"].subscores[key_name]
+                for r in clean
+            ],
+            [r["report"].subscores[matching_key(r)] for r in bad],
+        )
+        agg_auc = auroc([r["report"].score for r in clean], [r["report"].score for r in bad])
+        flagged = np.mean([r["report"].verdict is Verdict.BAD for r in bad])
+        right = np.mean([key_name in r["report"].reasons for r in bad])
+        best_key, best = "-", float("nan")
+        for k in anchor_keys:
+            vals_c = [r["anchor"].get(k) for r in clean]
+            vals_b = [r["anchor"].get(k) for r in bad]
+            if any(v is None for v in vals_c + vals_b):
+                continue
+            a = auroc(vals_c, vals_b)  # type: ignore[arg-type]
+            if not best >= a:
+                best_key, best = k, a
+        anc_agg = auroc([r["anchor"]["aggregate"] for r in clean], [r["anchor"]["aggregate"] for r in bad])
+        out["families"][fam] = {
+            "n": len(bad),
+            "n_clean": len(clean),
+            "auroc_match": match_auc,
+            "auroc_aggregate": agg_auc,
+            "flagged": float(flagged),
+            "right_reason": float(right),
+            "anchor_best_subscore": best_key,
+            "anchor_auroc_best": best,
+            "anchor_auroc_aggregate": anc_agg,
+        }
+        print(
+            f"{fam:12s} {len(bad):4d} {match_auc:12.3f} {agg_auc:10.3f} {flagged:8.0%} {right:12.0%}"
+            f" | {best_key + f' {best:.3f}':>22s} {anc_agg:10.3f}"
+        )
+    clean_all = [r for r in rows if r["family"] == "clean"]
+    fr = float(np.mean([r["report"].verdict is Verdict.BAD for r in clean_all]))
+    fr_thr = float(np.mean([r["report"].score < threshold for r in clean_all]))
+    anc_fr = float(np.mean([r["anchor"]["aggregate"] < 0.5 for r in clean_all]))
+    failed = sum(not r["success"] for r in clean_all)
+    reasons: dict[str, int] = {}
+    for r in clean_all:
+        for x in r["report"].reasons:
+            reasons[x] = reasons.get(x, 0) + 1
+    print(
+        f"\nclean episodes: {len(clean_all)} ({failed} failed the task); "
+        f"false rejects: verdict bad {fr:.1%}, "
+        f"aggregate < {threshold} {fr_thr:.1%} (reasons {reasons or 'none'}); "
+        f"anchor aggregate < 0.5: {anc_fr:.1%}"
+    )
+    out.update(
+        {
+            "clean": len(clean_all),
+            "clean_failed": failed,
+            "clean_false_reject_verdict": fr,
+            "clean_false_reject_threshold": fr_thr,
+            "anchor_clean_false_reject": anc_fr,
+            "episodes": len(rows),
+        }
+    )
+    return out
+
+
+def calibrate(rows: list[dict[str, Any]]) -> None:
+    clean = [r["report"].metrics for r in rows if r["family"] == "clean"]
+    keys = sorted({k for m in clean for k in m})
+    print("\nclean raw metrics: p50 / p95 / p99 / max")
+    for k in keys:
+        v = np.array([m[k] for m in clean if k in m])
+        print(
+            f"  {k:24s} {np.percentile(v, 50):9.4f} {np.percentile(v, 95):9.4f} {np.percentile(v, 99):9.4f} "
+            f"{v.max():9.4f}"
+        )
+
+
+def write_dataset(root: Path, episodes: list[Episode]) -> None:
+    from sim_teleop.dataset_store import EpisodeWriter, VideoSettings, build_features, camera_key
+
+    writer = EpisodeWriter(
+        "bench/scorer", root, 10, build_features(), "Pick up the cube.", VideoSettings(), create=True
+    )
+    for ep in episodes:
+        for i, f in enumerate(ep.frames):
+            assert f.images is not None
+            row: dict[str, Any] = {
+                "action": np.asarray(f.action, np.float32),
+                "observation.state": np.asarray(f.state, np.float32),
+                "next.reward": np.array([float(f.success)], np.float32),
+                "next.success": np.array([bool(f.success)]),
+                "next.done": np.array([i == len(ep.frames) - 1]),
+                "task": "Pick up the cube.",
+            }
+            for cam, img in f.images.items():
+                row[camera_key(cam)] = img
+            writer.add(row)
+        writer.commit()
+    writer.close()
+
+
+def decode_all(path: Path, t0: float, fps: float, n: int) -> list[np.ndarray]:
+    """The anchor's approach: decode every frame of the episode's video span."""
+    import av
+
+    out = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        tb = float(stream.time_base or 0.0)
+        container.seek(int(t0 / tb), stream=stream, backward=True, any_frame=False)
+        for frame in container.decode(stream):
+            idx = round((frame.pts * tb - t0) * fps)
+            if idx >= n:
+                break
+            if idx >= 0:
+                out.append(frame.to_ndarray(format="rgb24"))
+    return out
+
+
+def anchor_cut(path: Path, t0: float, t1: float, tmp: Path) -> Path:
+    """The anchor's v3.0 path: cut the episode's segment out with an ffmpeg subprocess (-c copy)."""
+    import subprocess
+
+    out = tmp / "segment.mp4"
+    cmd = [
+        "ffmpeg",
+        "-y",
+        "-loglevel",
+        "error",
+        "-ss",
+        str(t0),
+        "-i",
+        str(path),
+        "-t",
+        str(t1 - t0),
+        "-c",
+        "copy",
+        "-avoid_negative_ts",
+        "1",
+        str(out),
+    ]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return out
+
+
+def speed(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
+    from sim_teleop.quality.offline import IMAGE_PREFIX, DatasetReader, score_episode
+
+    episodes: list[Episode] = args._rendered[: args.speed_episodes]
+    tmp = Path(tempfile.mkdtemp(prefix="bench_scorer_"))
+    root = tmp / "ds"
+    try:
+        t = time.perf_counter()
+        write_dataset(root, episodes)
+        print(f"\nspeed: wrote {len(episodes)} episodes to a v3.0 dataset in {time.perf_counter() - t:.1f} s")
+        reader = DatasetReader(root)
+        scorer = EpisodeScorer(cfg)
+        ours, theirs, pipeline, frames = [], [], [], 0
+        for _ in range(args.repeat):
+            for i in range(len(reader)):
+                t = time.perf_counter()
+                score_episode(reader, i, scorer, stride=args.stride)
+                ours.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                ep = reader.episode(i)
+                vids = []
+                for key in reader.video_keys:
+                    path, t0 = reader.video_span(i, key)
+                    vids.append(decode_all(path, t0, reader.fps, len(ep.state)))
+                anchor.episode_scores(ep.state, ep.action, 1.0 / reader.fps, vids)
+                theirs.append(time.perf_counter() - t)
+                if shutil.which("ffmpeg"):
+                    t = time.perf_counter()
+                    vids = []
+                    for key in reader.video_keys:
+                        path, t0 = reader.video_span(i, key)
+                        seg = anchor_cut(path, t0, t0 + len(ep.state) / reader.fps, tmp)
+                        vids.append(decode_all(seg, 0.0, reader.fps, len(ep.state)))
+                    anchor.episode_scores(ep.state, ep.action, 1.0 / reader.fps, vids)
+                    pipeline.append(time.perf_counter() - t)
+                frames += len(ep.state)
+        o, a = float(np.median(ours)), float(np.median(theirs))
+        p = float(np.median(pipeline)) if pipeline else float("nan")
+        print(
+            f"offline per episode (median over {len(ours)}; {frames / len(ours):.0f} frames, "
+            f"{len(reader.video_keys)} videos): ours (keyframe every {args.stride} + next) "
+            f"{o * 1000:.1f} ms; decode every frame in-process {a * 1000:.1f} ms -> {a / o:.1f}x; "
+            f"anchor pipeline (ffmpeg cut per video + decode "
+            f"every frame) {p * 1000:.1f} ms -> {p / o:.1f}x"
+        )
+        _ = IMAGE_PREFIX
+        return {
+            "ours_ms": o * 1000,
+            "decode_all_ms": a * 1000,
+            "speedup_vs_decode_all": a / o,
+            "anchor_pipeline_ms": p * 1000,
+            "speedup_vs_anchor_pipeline": p / o,
+            "stride": args.stride,
+        }
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clean", type=int, default=48, help="clean physics-only episodes")
+    ap.add_argument("--seeds", type=int, default=4, help="episodes per motion family and severity")
+    ap.add_argument("--severities", type=float, nargs="+", default=[0.3, 0.65, 1.0])
+    ap.add_argument("--rendered", type=int, default=16, help="rendered clean episodes (camera variants each)")
+    ap.add_argument("--speed-episodes", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--stride", type=int, default=16, help="offline: frames between sampled keyframes")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--config", default=None)
+    ap.add_argument("--json", default=None, help="write the numbers here")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--calibrate", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        args.clean, args.seeds, args.rendered, args.severities, args.speed_episodes = 6, 1, 2, [0.3, 1.0], 2
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    cfg = load_quality_config(args.config)
+    rows = generate(args, cfg)
+    finish_anchor(rows)
+    result = table(rows, cfg.threshold)
+    if args.calibrate:
+        calibrate(rows)
+    result["speed"] = speed(args, cfg)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    _ = RecordedFrame
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Score an existing LeRobotDataset v3.0 offline with the live scorer's metric code; optionally filter it.
+
+    .venv/bin/python scripts/score_dataset.py --root outputs/autopilot/demo
+    .venv/bin/python scripts/score_dataset.py --root DIR --json scores.json --output DIR_good --threshold 0.8
+
+Prints a per-episode table, writes JSON (default `<root>/meta/quality_scores.json`), and with `--output`
+writes a new v3.0 dataset without the episodes scoring below `--threshold` or judged bad (lerobot's own
+`delete_episodes`), which `LeRobotDataset` loads and `lerobot-train` trains on; the sidecar records
+(quality, defect ground truth) follow the kept episodes, renumbered. A dataset with another state/action
+layout gives it in a config (`"layout"` in configs/quality.json format).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from sim_teleop.messages import Verdict
+from sim_teleop.quality.config import load_quality_config
+from sim_teleop.quality.offline import DatasetReader, score_episode
+from sim_teleop.quality.scorer import EpisodeScorer, worst_metric
+from sim_teleop.settings import ConfigError
+from sim_teleop.sidecar import EpisodeSidecar
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", required=True, help="dataset root (contains meta/info.json)")
+    ap.add_argument(
+        "--repo_id", default=None, help="repo id for loading/writing (default: local/<root name>)"
+    )
+    ap.add_argument("--config", default=None, help="quality config (default configs/quality.json)")
+    ap.add_argument(
+        "--json", default=None, help="where to write the scores (default <root>/meta/quality_scores.json)"
+    )
+    ap.add_argument("--output", default=None, help="write a filtered v3.0 dataset here (must not exist)")
+    ap.add_argument(
+        "--threshold", type=float, default=None, help="keep episodes scoring >= this (default: config)"
+    )
+    ap.add_argument(
+        "--keep",
+        choices=("threshold", "good"),
+        default="good",
+        help="good (default): keep episodes with verdict good and score >= threshold; threshold: score only",
+    )
+    ap.add_argument("--stride", type=int, default=16, help="frames between sampled video keyframes")
+    ap.add_argument("--no-cameras", action="store_true", help="skip the video-based metrics")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    root = Path(args.root)
+    try:
+        cfg = load_quality_config(args.config)
+        reader = DatasetReader(root)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    threshold = cfg.threshold if args.threshold is None else args.threshold
+    if not 0.0 <= threshold <= 1.0:
+        print(f"error: --threshold must be in [0, 1], got {threshold}", file=sys.stderr)
+        return 2
+    if args.output and Path(args.output).exists():
+        print(f"error: --output {args.output} exists; choose a new directory", file=sys.stderr)
+        return 2
+    if abs(reader.fps - cfg.fps) > 1e-6:
+        from dataclasses import replace
+
+        cfg = replace(cfg, fps=reader.fps)
+    scorer = EpisodeScorer(cfg)
+    t0 = time.perf_counter()
+    reports = [
+        score_episode(reader, i, scorer, args.stride, cameras=not args.no_cameras) for i in range(len(reader))
+    ]
+    elapsed = time.perf_counter() - t0
+
+    print(
+        f"{'episode':>7s} {'frames':>6s} {'success':>7s} {'score':>6s} {'verdict':>7s}  "
+        f"{'worst metric':24s} reasons"
+    )
+    keep: list[int] = []
+    for r in reports:
+        key, value = worst_metric(r)
+        print(
+            f"{r.episode_index:7d} {r.num_frames:6d} {r.success!s:>7s} {r.score:6.3f} {r.verdict.value:>7s}  "
+            f"{key + f' {value:.2f}':24s} {','.join(r.reasons) or '-'}"
+        )
+        ok = r.score >= threshold and (args.keep == "threshold" or r.verdict is Verdict.GOOD)
+        if ok:
+            keep.append(r.episode_index)
+    n = len(reports)
+    print(
+        f"{n} episodes scored in {elapsed:.2f} s ({elapsed / max(n, 1) * 1000:.1f} ms each); "
+        f"mean score {sum(r.score for r in reports) / max(n, 1):.3f}; "
+        f"{len(keep)} kept, {n - len(keep)} below threshold {threshold} or bad"
+    )
+
+    out_json = Path(args.json) if args.json else root / "meta" / "quality_scores.json"
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    out_json.write_text(
+        json.dumps(
+            {
+                "root": str(root),
+                "threshold": threshold,
+                "keep": keep,
+                "episodes": [r.to_dict() for r in reports],
+            },
+            indent=1,
+        )
+    )
+    print(f"scores written to {out_json}")
+
+    if args.output:
+        drop = [r.episode_index for r in reports if r.episode_index not in keep]
+        if not keep:
+            print("error: every episode is below the threshold; nothing to write", file=sys.stderr)
+            return 1
+        from lerobot.datasets import LeRobotDataset, delete_episodes
+
+        repo_id = args.repo_id or f"local/{root.name}"
+        dataset = LeRobotDataset(repo_id, root=root)
+        out = Path(args.output)
+        if drop:
+            delete_episodes(dataset, episode_indices=drop, output_dir=out, repo_id=repo_id)
+        else:
+            import shutil
+
+            shutil.copytree(root, out)
+        side_in = EpisodeSidecar(root)
+        side_out = EpisodeSidecar(out)
+        side_out.records = {i: dict(rec) for i, rec in side_in.records.items()}
+        by_index = {r.episode_index: r for r in reports}
+        for i in keep:
+            side_out.records.setdefault(i, {"episode_index": i})["offline_quality"] = by_index[i].to_dict()
+        side_out.delete_and_renumber(drop)
+        print(f"filtered dataset ({len(keep)} episodes) written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

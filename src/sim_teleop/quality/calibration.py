@@ -1,0 +1,84 @@
+"""Calibration constants: per-frame thresholds and the "bad" boundary (half) of every metric.
+
+How they were chosen: `scripts/bench_scorer.py --calibrate` scores clean expert episodes (in-process SimEnv
++ scripted expert, several seeds) and prints each raw metric's distribution; each `HALF` value sits well
+above the clean 99th percentile (so a clean episode's sub-score stays near 1) and at or below the raw
+value of the mildest injected defect of the matching family. Per-frame thresholds are physical
+(speeds in m/s, brightness in grey levels) and were checked against rendered PickCube frames.
+Values are overridable in `configs/quality.json`.
+"""
+
+from __future__ import annotations
+
+POWER = 2.0
+"""Sub-score s = 2 ** -((x / half) ** POWER): 0.97 at half/4, 0.5 at half, 0.06 at 2 x half."""
+
+HALF: dict[str, float] = {
+    "jitter": 0.05,  # turning fraction of the commanded/TCP motion (0 straight .. 1 back-and-forth)
+    "idle_pause_s": 0.65,  # longest stretch with no motion (s)
+    "idle_fraction": 0.2,  # fraction of frames with no motion
+    "spike_accel": 3.0,  # peak TCP acceleration (m/s^2)
+    "spike_force": 150.0,  # peak robot-vs-world contact normal force (N)
+    "saturation": 0.15,  # fraction of frames at a workspace / command limit
+    "gripper_chatter": 2.5,  # gripper strokes beyond the one close of a pick (full open<->close units)
+    "drop": 0.015,  # height (m) the held cube fell, or TCP lift (m) at which a held gripper opened
+    "slow": 0.6,  # duration / running reference - 1
+    "crawl": 0.08,  # fraction of frames of steady motion slower than crawl_speed
+    "path": 0.22,  # TCP path length / ideal path length - 1
+    "dark": 0.15,  # mean per-frame darkness degree (0..1)
+    "overexposed": 0.15,  # mean per-frame over-exposure degree (0..1)
+    "blur": 0.15,  # mean per-frame blur degree (0..1)
+    "frozen": 0.10,  # fraction of moving frames whose image did not change
+}
+
+THRESHOLDS: dict[str, float] = {
+    "idle_speed": 0.01,  # m/s: TCP and commanded target slower than this = no motion
+    "idle_grip": 0.02,  # gripper command change per frame (0..1) that starts a grace period ...
+    "grip_grace_s": 0.8,  # ... of this long in which standing still is waiting for the fingers, not idling
+    "crawl_speed": 0.105,  # m/s: steady commanded motion slower than this is crawling (expert: 0.12-0.24)
+    "crawl_steady": 0.01,  # m/s change per frame below which the speed counts as steady (not a ramp)
+    "turn_floor": 0.002,  # m per frame: motion below this adds to the turning metric's denominator only
+    "turn_jump": 0.045,  # m per frame: longer steps (beyond the 0.04 m rate limit) are spikes, not turns
+    "turn_cap": 0.01,  # m per frame: faster steps weigh no more than this in the turning metric
+    "sat_margin": 0.005,  # m: TCP this close to a workspace bound (x, y, top) counts as saturated
+    "grip_close": 0.6,  # gripper command above this = closed (hysteresis with grip_open)
+    "grip_open": 0.4,
+    "drop_min_lift": 0.01,  # m: the cube (or TCP) must have been lifted this much for a drop to count
+    "path_stride": 3,  # frames between path samples: high-frequency jitter does not lengthen the path
+    "path_min_ideal": 0.05,  # m: floor of the ideal path length
+    "backtrack_tol": 0.01,  # m below the approach's highest point at which the descent has begun
+    "dark_rel_hi": 0.7,  # brightness / camera reference below this starts to count as dark ...
+    "dark_rel_lo": 0.3,  # ... and below this is fully dark
+    "over_clip_lo": 0.15,  # fraction of clipped-white pixels that starts to count as over-exposed ...
+    "over_clip_hi": 0.5,  # ... and fully over-exposed
+    "over_rel_hi": 1.5,  # brightness / camera reference above this starts to count as over-exposed ...
+    "over_rel_full": 2.5,  # ... and fully
+    "blur_ref": 1.35,  # sharpness ratio below this starts to count as blurred (clean renders: 1.45-1.7)
+    "frozen_diff": 0.005,  # grey levels: a frozen camera repeats the same buffer (clean wrist pairs: >= 0.01)
+    "frozen_motion": 0.006,  # m of TCP motion between two frames that must show up in the image
+}
+
+BRIGHTNESS_REF: dict[str, float] = {"front": 75.0, "wrist": 55.0, "*": 100.0}
+"""Typical clean mean luma per camera (PickCube, fast render); "*" for cameras of other datasets."""
+
+WEIGHTS: dict[str, float] = {
+    "jitter": 1.0,
+    "idle": 1.0,
+    "spike": 1.0,
+    "saturation": 0.5,
+    "gripper_chatter": 1.0,
+    "drop": 1.0,
+    "slow": 1.0,
+    "path": 1.0,
+    "dark": 0.5,  # visual weights apply per camera
+    "overexposed": 0.5,
+    "blur": 0.5,
+    "frozen": 0.5,
+}
+
+DEFAULT_THRESHOLD = 0.8
+"""Aggregate below this is `bad` (a single sub-score at its bad boundary pulls a clean episode to ~0.93;
+one at 2 x half to ~0.8)."""
+
+REFERENCE_DURATION_S = 4.3
+"""Prior for the running time-to-success reference (clean expert median)."""

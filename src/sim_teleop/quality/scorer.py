@@ -1,0 +1,216 @@
+"""From raw metrics to a `QualityReport`, and the live per-attempt state machine of the scorer node.
+
+Sub-score of a raw value x with calibrated bad boundary `half`:  s = 2 ** -((x / half) ** power)
+(1 at x = 0, 0.5 at the boundary, near 0 beyond twice it; strictly decreasing, so rankings keep every
+difference). The aggregate is the weighted geometric mean  exp(sum w_i ln s_i / sum w_i)  of the
+sub-scores that could be computed, so one failing metric pulls the whole score down; task success is a
+gate, not a term: a failed episode's aggregate is multiplied by `failure_factor` and it is always `bad`.
+Verdict `bad` when the episode failed, any sub-score is below `subscore_bad` (each such metric becomes a
+reason code), or the aggregate is below `threshold`.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from collections.abc import Mapping
+
+from sim_teleop.messages import EndReason, Frame, Phase, QualityReport, Verdict
+from sim_teleop.quality.config import QualityConfig
+from sim_teleop.quality.metrics import EpisodeAccumulator
+
+VISUAL = ("dark", "overexposed", "blur", "frozen")
+MOTION = ("jitter", "idle", "spike", "saturation", "gripper_chatter", "drop", "slow", "path")
+
+
+def subscore(x: float, half: float, power: float) -> float:
+    """Map a raw badness value (>= 0) to [0, 1]; 0.5 at `half`."""
+    if not math.isfinite(x):
+        return 0.0
+    return float(2.0 ** -((max(x, 0.0) / half) ** power))
+
+
+class RunningReference:
+    """Reference episode duration: median of recent good successful episodes plus a calibrated prior."""
+
+    def __init__(self, prior_s: float, window: int) -> None:
+        self.prior_s = prior_s
+        self.recent: deque[float] = deque(maxlen=max(1, window))
+
+    @property
+    def value(self) -> float:
+        return float(statistics.median([self.prior_s, *self.recent]))
+
+    def update(self, duration_s: float) -> None:
+        self.recent.append(duration_s)
+
+
+def subscores_from_raw(
+    raw: Mapping[str, float], config: QualityConfig, reference_s: float
+) -> dict[str, float]:
+    half, p = config.half, config.power
+    s: dict[str, float] = {}
+    s["jitter"] = subscore(raw["jitter"], half["jitter"], p)
+    s["idle"] = min(
+        subscore(raw["idle_pause_s"], half["idle_pause_s"], p),
+        subscore(raw["idle_fraction"], half["idle_fraction"], p),
+    )
+    spike = subscore(raw["spike_accel"], half["spike_accel"], p)
+    if "spike_force" in raw:
+        spike = min(spike, subscore(raw["spike_force"], half["spike_force"], p))
+    s["spike"] = spike
+    s["saturation"] = subscore(raw["saturation"], half["saturation"], p)
+    s["gripper_chatter"] = subscore(raw["gripper_chatter"], half["gripper_chatter"], p)
+    s["drop"] = subscore(raw["drop"], half["drop"], p)
+    s["slow"] = min(
+        subscore(raw["duration_s"] / reference_s - 1.0, half["slow"], p),
+        subscore(raw["crawl_fraction"], half["crawl"], p),
+    )
+    if "path" in raw:
+        s["path"] = subscore(raw["path"], half["path"], p)
+    for cam in config.cameras:
+        if raw.get(f"{cam}.images", 0.0) <= 0:
+            continue
+        for key in VISUAL:
+            s[f"{cam}.{key}"] = subscore(raw[f"{cam}.{key}"], half[key], p)
+    return s
+
+
+def aggregate(subscores: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    """Weighted geometric mean; a per-camera key `cam.metric` takes the weight of `metric`."""
+    num = den = 0.0
+    for key, value in subscores.items():
+        w = weights.get(key, weights.get(key.rsplit(".", 1)[-1], 1.0))
+        if w <= 0:
+            continue
+        num += w * math.log(max(value, 1e-9))
+        den += w
+    return math.exp(num / den) if den else 1.0
+
+
+class EpisodeScorer:
+    """Scores finished episodes in order, keeping the running time reference between them."""
+
+    def __init__(self, config: QualityConfig) -> None:
+        self.config = config
+        self.reference = RunningReference(config.reference_duration_s, config.reference_window)
+
+    def new_episode(self) -> EpisodeAccumulator:
+        return EpisodeAccumulator(self.config)
+
+    def report(
+        self, episode_index: int, acc: EpisodeAccumulator, success: bool | None = None
+    ) -> QualityReport:
+        cfg = self.config
+        raw = acc.raw_metrics()
+        ok = acc.success if success is None else bool(success)
+        ref = self.reference.value
+        subs = subscores_from_raw(raw, cfg, ref)
+        score = aggregate(subs, cfg.weights) * (1.0 if ok else cfg.failure_factor)
+        reasons = []
+        if not ok:
+            reasons.append("failed")
+        worst = sorted(subs.items(), key=lambda kv: kv[1])
+        for key, value in worst:
+            if value < cfg.subscore_bad:
+                code = key.rsplit(".", 1)[-1]
+                if code not in reasons:
+                    reasons.append(code)
+        verdict = Verdict.BAD if (reasons or score < cfg.threshold) else Verdict.GOOD
+        if ok and verdict is Verdict.GOOD:
+            self.reference.update(acc.duration_s)
+        metrics = {k: round(float(v), 6) for k, v in raw.items()}
+        metrics["reference_duration_s"] = round(ref, 4)
+        return QualityReport(
+            episode_index=episode_index,
+            score=round(score, 6),
+            verdict=verdict,
+            reasons=reasons,
+            metrics=metrics,
+            subscores={k: round(v, 6) for k, v in subs.items()},
+            success=ok,
+            num_frames=acc.n,
+        )
+
+
+def worst_metric(report: QualityReport) -> tuple[str, float]:
+    if not report.subscores:
+        return ("-", 1.0)
+    key = min(report.subscores, key=lambda k: report.subscores[k])
+    return key, report.subscores[key]
+
+
+def console_line(report: QualityReport) -> str:
+    key, value = worst_metric(report)
+    reasons = ",".join(report.reasons) if report.reasons else "-"
+    return (
+        f"episode {report.episode_index}: score {report.score:.3f} {report.verdict.value.upper()} "
+        f"(worst {key} {value:.2f}; reasons {reasons}; {report.num_frames} frames, "
+        f"success {report.success})"
+    )
+
+
+class StreamScorer:
+    """Follows the sim's frame stream: one accumulator per attempt, a report on the attempt's end frame.
+
+    Only `running` frames are accumulated (they are the recorded ones). The first frame of an attempt
+    with a non-empty end reason triggers the report; `rerecord` drops the attempt without one. Later
+    done/resetting frames of the same attempt are ignored.
+    """
+
+    def __init__(self, config: QualityConfig, use_images: bool = True) -> None:
+        self.scorer = EpisodeScorer(config)
+        self.use_images = use_images
+        self.attempt: int | None = None
+        self.acc: EpisodeAccumulator | None = None
+        self.finished = False
+        self.reports: list[QualityReport] = []
+        self.discarded = 0
+
+    def on_frame(self, frame: Frame) -> QualityReport | None:
+        if frame.episode_index != self.attempt:
+            self.attempt = frame.episode_index
+            self.acc = self.scorer.new_episode() if frame.phase is Phase.RUNNING else None
+            self.finished = self.acc is None
+        if self.finished or self.acc is None:
+            return None
+        if frame.phase is Phase.RUNNING:
+            images = {"front": frame.front, "wrist": frame.wrist} if self.use_images else None
+            self.acc.add_frame(
+                frame.state,
+                frame.action,
+                success=frame.success,
+                contact_force=frame.contact_force,
+                cube_pose=frame.cube_pose,
+                images=images,
+                frame=frame.frame_index,
+            )
+        if frame.end_reason is EndReason.NONE:
+            return None
+        self.finished = True
+        acc, self.acc = self.acc, None
+        if frame.end_reason is EndReason.RERECORD:
+            self.discarded += 1
+            return None
+        report = self.scorer.report(
+            frame.episode_index, acc, success=acc.success or frame.end_reason is EndReason.SUCCESS
+        )
+        self.reports.append(report)
+        return report
+
+
+def summary_line(reports: list[QualityReport], discarded: int = 0) -> str:
+    if not reports:
+        return f"quality summary: no episode scored ({discarded} discarded)"
+    good = sum(r.verdict is Verdict.GOOD for r in reports)
+    mean = sum(r.score for r in reports) / len(reports)
+    counts: dict[str, int] = {}
+    for r in reports:
+        for reason in r.reasons:
+            counts[reason] = counts.get(reason, 0) + 1
+    top = ", ".join(f"{k} x{v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
+    return (
+        f"quality summary: {len(reports)} episodes scored, {good} good, {len(reports) - good} bad, "
+        f"mean score {mean:.3f}, reasons: {top}; {discarded} discarded attempts"
+    )
