@@ -58,7 +58,12 @@ def record(
                 and f.episode_index in quality
             ):
                 rec.on_quality(
-                    QualityReport(f.episode_index, quality[f.episode_index], Verdict.GOOD, num_frames=n)
+                    QualityReport(
+                        f.episode_index,
+                        score := quality[f.episode_index],
+                        Verdict.GOOD if score >= 0.5 else Verdict.BAD,
+                        num_frames=n,
+                    )
                 )
     rec.close()
     rec.logs = logs  # type: ignore[attr-defined]
@@ -144,7 +149,7 @@ def test_saved_episodes_load_with_their_frames_reports_and_annotations(tmp_path:
 
 def test_discard_policy_drops_low_scores_and_missing_report_times_out_loudly(tmp_path: Path) -> None:
     root = tmp_path / "ds"
-    cfg = make_cfg(root, num_episodes=10, quality={"policy": "discard", "threshold": 0.5, "timeout_s": 0.5})
+    cfg = make_cfg(root, num_episodes=10, quality={"policy": "discard", "timeout_s": 0.5})
     rec, _ = record(cfg, [4, 5, 6], quality={0: 0.9, 1: 0.2}, expects_quality=True)
     assert rec.discarded_by_policy == [1]
     assert rec.saved_without_report == [1]  # attempt 2 got no report: saved after the timeout as episode 1

@@ -14,9 +14,10 @@ Keys accepted in the JSON file (all optional; defaults in brackets):
 - `video`: {`codec` ["libsvtav1"; "h264" also works], `crf` [30], `gop` [2],
             `streaming` [true; false = lerobot's PNG-then-encode, slow, for comparisons]}
 - `writer` ["thread"]: "thread" saves off the receive loop; "inline" blocks it like lerobot's script
-- `quality`: {`policy` ["flag": keep every episode, store the verdict | "discard": drop episodes whose
-              score < threshold], `threshold` [0.5], `timeout_s` [60: how long a finished episode
-              waits for its report before it is saved without one, loudly]}   env RECORD_QUALITY_POLICY
+- `quality`: {`policy` ["flag": keep every episode, store the verdict | "discard": drop episodes the
+              scorer judged bad (its threshold lives in configs/quality.json)],
+              `timeout_s` [60: how long a finished episode waits for its report before it is saved
+              without one, loudly]}   env RECORD_QUALITY_POLICY
 - `rerun` ["auto"; spawn/save/off]                  env RECORD_RERUN
 - `rrd_path` [null; <root>.rrd when rerun=save and unset]   env RECORD_RRD_PATH
 
@@ -49,7 +50,7 @@ from sim_teleop.dataset_store import (
     read_info,
     repair,
 )
-from sim_teleop.messages import Frame, QualityReport
+from sim_teleop.messages import Frame, QualityReport, Verdict
 from sim_teleop.recorder_episodes import Add, Commit, Discard, EpisodeTracker, Start
 from sim_teleop.settings import REPO_ROOT, ConfigError, env_bool, env_int, env_str, load_json
 from sim_teleop.sidecar import EpisodeSidecar
@@ -70,7 +71,6 @@ class RecordConfig:
     video: VideoSettings = field(default_factory=VideoSettings)
     writer: str = "thread"
     quality_policy: str = "flag"
-    quality_threshold: float = 0.5
     quality_timeout_s: float = 60.0
     rerun: str = "auto"
     rrd_path: str | None = None
@@ -164,7 +164,6 @@ class RecordConfig:
             video=video,
             writer=writer,
             quality_policy=policy,
-            quality_threshold=get("threshold", float, 0.5, quality_d),
             quality_timeout_s=get("timeout_s", float, 60.0, quality_d),
             rerun=rerun,
             rrd_path=rrd,
@@ -407,16 +406,12 @@ class Recorder:
             self.writer.discard()
             self.log(f"attempt {c.attempt} not saved: the dataset already holds {self.saved} episodes")
             return
-        if (
-            report is not None
-            and self.cfg.quality_policy == "discard"
-            and report.score < self.cfg.quality_threshold
-        ):
+        if report is not None and self.cfg.quality_policy == "discard" and report.verdict is Verdict.BAD:
             self.writer.discard()
             self.discarded_by_policy.append(c.attempt)
             self.log(
-                f"attempt {c.attempt} DISCARDED by quality policy: score {report.score:.3f} < "
-                f"{self.cfg.quality_threshold} ({', '.join(report.reasons) or 'no reasons'})"
+                f"attempt {c.attempt} DISCARDED by quality policy: verdict bad, score {report.score:.3f} "
+                f"({', '.join(report.reasons) or 'no reasons'})"
             )
             if self.live is not None:
                 self.live.quality(c.attempt, report, None)
