@@ -11,6 +11,7 @@ import os
 import sys
 from typing import Any
 
+from sim_teleop.defects import CameraDefects
 from sim_teleop.messages import (
     ACTION,
     CONTROL,
@@ -41,6 +42,7 @@ def _open_viewer(sim: SimEnv, mode: str) -> Any | None:
 def main(node: Any = None) -> None:
     try:
         config = SimConfig.from_env()
+        camera_defects = CameraDefects.from_env()  # DEFECTS_CONFIG: the expert's ground truth, in the images
     except ConfigError as exc:
         log(NAME, f"configuration error: {exc}")
         sys.exit(2)
@@ -71,7 +73,7 @@ def main(node: Any = None) -> None:
             continue
         input_id = event["id"]
         if input_id == TICK:
-            node.send_output(FRAME, encode_frame(runner.tick()))
+            node.send_output(FRAME, encode_frame(camera_defects.apply(runner.tick())))
             if first_frame:
                 runner.ticks.restart()
                 first_frame = False

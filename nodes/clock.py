@@ -1,0 +1,57 @@
+"""dora node: sim ticks every AUTOPILOT_TICK_MS milliseconds (default 100), see sim_teleop.clock.
+
+Input `frame` (from sim/frame) only tells it when the sim has gone: it exits when that input closes.
+Output `tick` (uint64 tick index). Prints the ticks sent and skipped when it ends.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import pyarrow as pa
+
+from sim_teleop.clock import DEFAULT_TICK_MS, TickSchedule
+from sim_teleop.messages import TICK
+from sim_teleop.node_util import log
+from sim_teleop.settings import ConfigError, env_float
+
+NAME = "clock"
+
+
+def main(node: Any = None) -> None:
+    try:
+        period_ms = env_float("AUTOPILOT_TICK_MS", DEFAULT_TICK_MS, minimum=1.0)
+    except ConfigError as exc:
+        log(NAME, f"configuration error: {exc}")
+        sys.exit(2)
+    if node is None:
+        from dora import Node
+
+        node = Node()
+    schedule = TickSchedule(period_ms / 1000.0)
+    log(NAME, f"ticking every {period_ms:g} ms ({1000.0 / period_ms:.1f} Hz)")
+    # The first send blocks ~1 s (dora): make it tick 0, then start the grid, so it is not counted late.
+    schedule.start(time.monotonic())
+    node.send_output(TICK, pa.array([schedule.fire(schedule.next_due)], type=pa.uint64()))
+    schedule.start(time.monotonic())
+    while True:
+        now = time.monotonic()
+        wait = schedule.wait_s(now)
+        if wait <= 0:
+            node.send_output(TICK, pa.array([schedule.fire(now)], type=pa.uint64()))
+            continue
+        event = node.next(timeout=wait)
+        if event is None or event["type"] in ("STOP", "INPUT_CLOSED"):
+            break
+    log(
+        NAME,
+        f"done: {schedule.sent} ticks sent, {schedule.skipped} skipped (woke up late); lateness "
+        f"p50 {schedule.late_ms(0.5):.1f} ms, p99 {schedule.late_ms(0.99):.1f} ms, "
+        f"max {schedule.late_ms(1.0):.0f} ms",
+    )
+
+
+if __name__ == "__main__":
+    main()

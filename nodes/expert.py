@@ -1,0 +1,101 @@
+"""dora node: the scripted pick expert that replaces the keyboard in dataflow-autopilot.yaml.
+
+Input `frame` (sim/frame). Outputs `action` (every running frame), `control` (`next` after each
+episode, through done and resetting; `stop` after AUTOPILOT_EPISODES saved episodes) and `annotation`
+(the attempt's injected defects, once per attempt as it starts, stored by the recorder as ground truth).
+Prints one line per episode and a summary at the end.
+
+Env: AUTOPILOT_EPISODES (default: `num_episodes` of RECORD_CONFIG, else 10), AUTOPILOT_SEED (0),
+DEFECTS_CONFIG (defects config path; unset = clean demonstrations), AUTOPILOT_TICK_MS (the tick period,
+for the served-ticks count; 100), AUTOPILOT_STATS (optional path: summary JSON written at the end).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sim_teleop.clock import DEFAULT_TICK_MS
+from sim_teleop.defects import config_from_env
+from sim_teleop.expert import AutopilotSession
+from sim_teleop.messages import FRAME, MessageError, decode_frame
+from sim_teleop.node_util import OnceLogger, log
+from sim_teleop.settings import ConfigError, env_float, env_int, env_str, load_json
+
+NAME = "expert"
+DEFAULT_EPISODES = 10
+
+
+def default_episodes() -> int:
+    """`num_episodes` of the recorder's config, so expert and recorder stop at the same count."""
+    path = env_str("RECORD_CONFIG", "")
+    if not path:
+        return DEFAULT_EPISODES
+    value = load_json(path).get("num_episodes", DEFAULT_EPISODES)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{path}: num_episodes must be an integer >= 1, got {value!r}")
+    return value
+
+
+def main(node: Any = None) -> None:
+    try:
+        episodes = env_int("AUTOPILOT_EPISODES", default_episodes(), minimum=1)
+        seed = env_int("AUTOPILOT_SEED", 0, minimum=0)
+        tick_s = env_float("AUTOPILOT_TICK_MS", DEFAULT_TICK_MS, minimum=1.0) / 1000.0
+        defects = config_from_env()
+    except ConfigError as exc:
+        log(NAME, f"configuration error: {exc}")
+        sys.exit(2)
+    stats_path = env_str("AUTOPILOT_STATS", "")
+    if node is None:
+        from dora import Node
+
+        node = Node()
+    session = AutopilotSession(
+        episodes, seed, defects, report=lambda line: print(line, flush=True), tick_s=tick_s
+    )
+    what = f"defects from {defects.source} (p={defects.probability:g})" if defects else "no defects"
+    log(NAME, f"{episodes} episodes, seed {seed}, {what}")
+    for output, payload in session.warmup():
+        node.send_output(output, payload)
+    problems = OnceLogger(lambda msg: log(NAME, msg))
+    for event in node:
+        if event["type"] == "STOP":
+            break
+        if event["type"] != "INPUT" or event["id"] != FRAME:
+            continue
+        try:
+            frame = decode_frame(event["value"])
+        except MessageError as exc:
+            problems(type(exc).__name__, f"ignored bad frame: {exc}")
+            continue
+        for output, payload in session.on_frame(frame):
+            node.send_output(output, payload)
+    summary = session.summary()
+    print(
+        f"[expert] done: {summary['episodes']} episodes, {summary['successes']} successful "
+        f"({100 * summary['success_rate']:.0f} %), mean {summary['mean_steps']:.1f} steps; "
+        f"{summary['frames']} frames in {summary['wall_s']:.1f} s, ticks served "
+        f"{100 * summary['ticks_served']:.2f} % at {summary['tick_ms']:g} ms",
+        flush=True,
+    )
+    if stats_path:
+        summary["results"] = [
+            {
+                "episode_index": r.episode_index,
+                "end_reason": r.end_reason.value,
+                "steps": r.steps,
+                "elapsed_s": round(r.elapsed_s, 3),
+                "defects": r.defects,
+            }
+            for r in session.results
+        ]
+        Path(stats_path).write_text(json.dumps(summary, indent=1))
+    if problems.counts:
+        log(NAME, f"bad messages ignored: {problems.summary()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""A tick source whose period comes from the environment, for faster-than-real-time generation.
+
+dora 1.1 expands `${VAR:-default}` only in `env:` values, not in an input such as
+`dora/timer/millis/100` (a variable there fails the whole file), so the autopilot dataflow takes its
+sim ticks from this node, with the period in env AUTOPILOT_TICK_MS (the YAML gives the default).
+Like dora's timer it keeps a fixed grid (no drift) and never bursts to catch up: a tick that is
+overdue by more than a period is skipped and counted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+DEFAULT_TICK_MS = 100.0
+
+
+@dataclass(slots=True)
+class TickSchedule:
+    period_s: float
+    next_due: float = 0.0
+    sent: int = 0
+    skipped: int = 0
+    lateness: list[float] = field(default_factory=list)  # seconds each tick went out after its due time
+
+    def __post_init__(self) -> None:
+        if not self.period_s > 0:
+            raise ValueError(f"tick period must be > 0, got {self.period_s}")
+
+    def start(self, now: float) -> None:
+        self.next_due = now
+
+    def wait_s(self, now: float) -> float:
+        """Seconds until the next tick is due (<= 0: send it now)."""
+        return self.next_due - now
+
+    def fire(self, now: float) -> int:
+        """Register a tick sent at `now`; returns its index. Grid points already missed are skipped."""
+        index = self.sent
+        self.sent += 1
+        self.lateness.append(now - self.next_due)
+        self.next_due += self.period_s
+        if now >= self.next_due:  # woke up more than a period late: do not burst
+            missed = math.floor((now - self.next_due) / self.period_s) + 1
+            self.skipped += missed
+            self.next_due += missed * self.period_s
+        return index
+
+    def late_ms(self, quantile: float) -> float:
+        """Lateness quantile in milliseconds (0 when nothing was sent)."""
+        if not self.lateness:
+            return 0.0
+        ordered = sorted(self.lateness)
+        return 1000.0 * ordered[min(len(ordered) - 1, int(quantile * len(ordered)))]

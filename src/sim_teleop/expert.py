@@ -1,0 +1,473 @@
+"""Scripted pick expert for unattended recording: approach, descend, close, lift.
+
+The expert reads the privileged cube pose and the tool-centre point from each frame and commands an
+absolute target offset from the attempt's start TCP (the action convention of `SimEnv`). Its commanded
+target follows a trapezoidal speed profile towards stage waypoints, so actions are smooth and within
+the sim's rate limit, and a stage only ends once the measured TCP has arrived: that closed loop is
+what lets injected defects (pauses, detours, slow motion, dropped cubes) disturb a demonstration
+without breaking it. Variation (speed, approach offset, hover height, timing) is drawn per attempt
+from `(seed, attempt index)`, so a run is diverse yet reproducible.
+
+`AutopilotSession` is the whole node logic without dora: frames in, (output id, payload) pairs out.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from sim_teleop.defects import DefectConfig, EpisodePlan, MotionInjector, plan_for_episode
+from sim_teleop.messages import (
+    ACTION,
+    ANNOTATION,
+    CONTROL,
+    GRIPPER_COMMAND_MAX,
+    STATE_GRIPPER,
+    STATE_TCP,
+    Control,
+    EndReason,
+    Frame,
+    Phase,
+    encode_action,
+    encode_annotation,
+    encode_control,
+)
+from sim_teleop.sim_env import MAX_STEP
+
+_PARAMS_DOMAIN = 0xE4BE27  # separates expert draws from other users of the same seed
+
+
+@dataclass(frozen=True, slots=True)
+class ExpertParams:
+    """One attempt's style. Distances in metres, speeds in metres per frame (10 Hz)."""
+
+    speed: float = 0.02
+    accel: float = 0.005
+    approach_offset: tuple[float, float] = (0.0, 0.0)  # xy of the hover point relative to the cube
+    hover_height: float = 0.08  # hover point above the cube centre
+    pregrasp_height: float = 0.04  # straight above the cube before the final descent
+    grasp_depth: float = 0.0  # pinch point relative to the cube centre (z)
+    start_delay: int = 2  # frames of stillness before moving
+    close_frames: int = 4  # frames of a closed gripper before lifting
+    lift_height: float = 0.18
+
+    @classmethod
+    def sample(cls, seed: int, attempt: int) -> ExpertParams:
+        rng = np.random.default_rng([_PARAMS_DOMAIN, seed, attempt])
+        angle = rng.uniform(0, 2 * math.pi)
+        radius = rng.uniform(0.0, 0.04)
+        return cls(
+            speed=float(rng.uniform(0.012, 0.024)),
+            accel=float(rng.uniform(0.003, 0.006)),
+            approach_offset=(radius * math.cos(angle), radius * math.sin(angle)),
+            hover_height=float(rng.uniform(0.06, 0.11)),
+            pregrasp_height=float(rng.uniform(0.03, 0.045)),
+            grasp_depth=float(rng.uniform(-0.004, 0.004)),
+            start_delay=int(rng.integers(1, 6)),
+            close_frames=int(rng.integers(3, 7)),
+            lift_height=float(rng.uniform(0.15, 0.2)),
+        )
+
+
+class Stage(StrEnum):
+    WAIT = "wait"
+    APPROACH = "approach"
+    PREGRASP = "pregrasp"
+    DESCEND = "descend"
+    CLOSE = "close"
+    LIFT = "lift"
+    HOLD = "hold"
+
+
+@dataclass(frozen=True, slots=True)
+class ExpertObservation:
+    tcp: np.ndarray  # world xyz of the tool-centre point
+    cube: np.ndarray  # world xyz of the cube centre (privileged)
+    gripper: float  # gripper command the sim applied, 0 open .. 1 closed
+
+    @classmethod
+    def from_frame(cls, frame: Frame) -> ExpertObservation:
+        return cls(
+            tcp=np.asarray(frame.state[STATE_TCP], dtype=np.float64),
+            cube=np.asarray(frame.cube_pose[:3], dtype=np.float64),
+            gripper=float(frame.state[STATE_GRIPPER]) / GRIPPER_COMMAND_MAX,
+        )
+
+
+ARRIVE_TOL = 0.006  # measured TCP within this of the waypoint ends a stage...
+ARRIVE_TOL_GROWTH = 0.002  # ...relaxed per frame of waiting once the command has arrived (disturbances)
+GRIPPER_OPEN = 0.05
+GRIPPER_CLOSED = 0.95
+CUBE_LOST_GAP = 0.015  # the cube fell this far behind the TCP while lifting: it is no longer held
+
+
+class ScriptedExpert:
+    """Stage machine plus a smooth commanded target; one instance per attempt."""
+
+    def __init__(self, params: ExpertParams, start_tcp: np.ndarray) -> None:
+        self.p = params
+        self.start_tcp = np.asarray(start_tcp, dtype=np.float64)
+        self.cmd: np.ndarray = np.zeros(3)  # commanded offset from the start TCP (what the action carries)
+        self.vel: np.ndarray = np.zeros(3)
+        self.gripper = 0.0
+        self.stage = Stage.WAIT
+        self.stage_frames = 0
+        self.arrived_frames = 0  # frames since the command reached the waypoint
+        self.open_frames = 0  # consecutive frames with the gripper measured open
+        self.closed_frames = 0
+        self.grasp_point: np.ndarray | None = None  # world, fixed when the gripper closes
+        self.grasp_gap = 0.0  # TCP height above the cube centre when the gripper closed
+        self.regrasps = 0
+
+    # -- helpers --
+    def _to(self, stage: Stage) -> None:
+        self.stage = stage
+        self.stage_frames = 0
+        self.arrived_frames = 0
+
+    def lifted(self, obs: ExpertObservation) -> float:
+        """TCP rise above the grasp point while lifting (0 in other stages)."""
+        if self.stage not in (Stage.LIFT, Stage.HOLD) or self.grasp_point is None:
+            return 0.0
+        return max(0.0, float(obs.tcp[2] - self.grasp_point[2]))
+
+    def _move_towards(self, waypoint_world: np.ndarray) -> bool:
+        """Advance the command one frame along a trapezoidal profile; True once it is at the waypoint."""
+        goal = waypoint_world - self.start_tcp
+        delta = goal - self.cmd
+        dist = float(np.linalg.norm(delta))
+        if dist < 1e-5:
+            self.vel[:] = 0.0
+            self.cmd = goal
+            return True
+        vmax = min(self.p.speed, math.sqrt(2 * self.p.accel * dist), MAX_STEP)
+        dv = delta / dist * vmax - self.vel
+        dv_norm = float(np.linalg.norm(dv))
+        if dv_norm > self.p.accel:
+            dv *= self.p.accel / dv_norm
+        self.vel += dv
+        step = float(np.linalg.norm(self.vel))
+        if step >= dist:
+            self.cmd = goal
+            self.vel[:] = 0.0
+            return True
+        self.cmd = self.cmd + self.vel
+        return False
+
+    def _arrived(self, cmd_there: bool, obs: ExpertObservation, waypoint: np.ndarray) -> bool:
+        if not cmd_there:
+            self.arrived_frames = 0
+            return False
+        self.arrived_frames += 1
+        tol = ARRIVE_TOL + ARRIVE_TOL_GROWTH * (self.arrived_frames - 1)
+        return float(np.linalg.norm(obs.tcp - waypoint)) <= tol
+
+    # -- the policy --
+    def act(self, obs: ExpertObservation, hold_before_grasp: bool = False) -> np.ndarray:
+        """The action for this frame. `hold_before_grasp`: hover, do not start the descent yet."""
+        self.stage_frames += 1
+        self.open_frames = self.open_frames + 1 if obs.gripper <= GRIPPER_OPEN else 0
+        self.closed_frames = self.closed_frames + 1 if obs.gripper >= GRIPPER_CLOSED else 0
+        cube = obs.cube
+        p = self.p
+        if self.stage is Stage.WAIT and self.stage_frames > p.start_delay:
+            self._to(Stage.APPROACH)
+        if self.stage is Stage.APPROACH:
+            self.gripper = 0.0
+            hover = cube + np.array([p.approach_offset[0], p.approach_offset[1], p.hover_height])
+            if self._arrived(self._move_towards(hover), obs, hover):
+                self._to(Stage.PREGRASP)
+        elif self.stage is Stage.PREGRASP:
+            self.gripper = 0.0
+            above = cube + np.array([0.0, 0.0, p.pregrasp_height])
+            there = self._arrived(self._move_towards(above), obs, above)
+            if there and not hold_before_grasp and self.open_frames >= 3:
+                self._to(Stage.DESCEND)
+        elif self.stage is Stage.DESCEND:
+            self.gripper = 0.0
+            if self.open_frames < 2:  # fingers not open: back off rather than land on the cube
+                self._move_towards(cube + np.array([0.0, 0.0, p.pregrasp_height]))
+            else:
+                grasp = cube + np.array([0.0, 0.0, p.grasp_depth])
+                if self._arrived(self._move_towards(grasp), obs, grasp):
+                    self.grasp_point = grasp.copy()
+                    self.grasp_gap = float(obs.tcp[2] - cube[2])
+                    self._to(Stage.CLOSE)
+        elif self.stage is Stage.CLOSE:
+            self.gripper = 1.0
+            assert self.grasp_point is not None
+            self._move_towards(self.grasp_point)
+            if self.closed_frames >= p.close_frames:
+                self._to(Stage.LIFT)
+        elif self.stage in (Stage.LIFT, Stage.HOLD):
+            assert self.grasp_point is not None
+            if self.lifted(obs) > 0.01 and (obs.tcp[2] - cube[2]) - self.grasp_gap > CUBE_LOST_GAP:
+                self.regrasps += 1  # the cube slipped or was dropped: go and pick it up again
+                self.gripper = 0.0
+                self._to(Stage.APPROACH)
+            else:
+                self.gripper = 1.0
+                top = self.grasp_point + np.array([0.0, 0.0, p.lift_height])
+                if self._move_towards(top) and self.stage is Stage.LIFT:
+                    self._to(Stage.HOLD)
+        return np.array([*self.cmd, self.gripper], dtype=np.float32)
+
+
+class AutopilotController:
+    """One attempt: the expert behind the attempt's motion defects."""
+
+    def __init__(self, params: ExpertParams, start_tcp: np.ndarray, plan: EpisodePlan, seed: int = 0) -> None:
+        self.expert = ScriptedExpert(params, start_tcp)
+        self.injector = MotionInjector(plan, seed)
+
+    def act(self, frame_index: int, obs: ExpertObservation) -> np.ndarray:
+        inj = self.injector
+        if inj.paused(frame_index):
+            return inj.hold(frame_index)
+        action = self.expert.act(obs, hold_before_grasp=inj.holds_before_grasp(frame_index))
+        return inj.apply(frame_index, action, lifted=self.expert.lifted(obs))
+
+
+# --- the node's logic, without dora -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class EpisodeResult:
+    episode_index: int  # the sim's attempt index
+    end_reason: EndReason
+    steps: int  # running frames of the attempt
+    elapsed_s: float  # wall time from its first running frame to its end frame
+    defects: list[dict[str, Any]] = field(default_factory=list)
+    regrasps: int = 0
+
+    @property
+    def success(self) -> bool:
+        return self.end_reason is EndReason.SUCCESS
+
+    def line(self, number: int, total: int) -> str:
+        names = ",".join(f"{d['family']}:{d['severity']:.2f}" for d in self.defects) or "none"
+        return (
+            f"[expert] episode {number}/{total} (sim attempt {self.episode_index}): "
+            f"success={self.success} reason={self.end_reason.value} steps={self.steps} "
+            f"elapsed={self.elapsed_s:.1f}s defects={names}"
+        )
+
+
+@dataclass(slots=True)
+class TickStats:
+    """Frames seen, and how many ticks the pipeline served, from the frames' arrival times.
+
+    `ticks_expected` counts the tick grid between the first and the last frame's arrival at the known
+    tick period, so it does not depend on the sim's own count (which assumes SIM_FPS ticks a second).
+    """
+
+    period_s: float = 0.1
+    frames: int = 0
+    running_frames: int = 0
+    sim_ticks_missed: int = 0  # the sim's own count, from the latest frame
+    first_arrival: float | None = None
+    last_arrival: float = 0.0
+
+    def update(self, frame: Frame, arrival: float) -> None:
+        self.frames += 1
+        self.running_frames += frame.phase is Phase.RUNNING
+        self.sim_ticks_missed = frame.ticks_missed
+        if self.first_arrival is None:
+            self.first_arrival = arrival
+        self.last_arrival = arrival
+
+    @property
+    def ticks_expected(self) -> int:
+        if self.first_arrival is None:
+            return 0
+        return max(self.frames, round((self.last_arrival - self.first_arrival) / self.period_s) + 1)
+
+    @property
+    def served_fraction(self) -> float:
+        return self.frames / self.ticks_expected if self.ticks_expected else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tick_ms": round(self.period_s * 1000, 3),
+            "frames": self.frames,
+            "running_frames": self.running_frames,
+            "ticks_expected": self.ticks_expected,
+            "ticks_served": round(self.served_fraction, 5),
+            "sim_ticks_missed": self.sim_ticks_missed,
+            "wall_s": round(self.last_arrival - (self.first_arrival or self.last_arrival), 3),
+        }
+
+
+Output = tuple[str, pa.Array]
+
+
+class AutopilotSession:
+    """Drives the sim's episode loop: act while running, `next` through done and resetting, `stop` at N.
+
+    Keyed on the frames' `episode_index`/`phase`/`end_reason` rather than on arrival order, so a dropped
+    or repeated frame changes nothing; a command the sim seems to have missed is sent again.
+    """
+
+    RESEND_AFTER = 20  # frames in the same done/resetting phase before a command is repeated
+
+    def __init__(
+        self,
+        episodes: int,
+        seed: int = 0,
+        defects: DefectConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        report: Callable[[str], None] = print,
+        tick_s: float = 0.1,
+    ) -> None:
+        if episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {episodes}")
+        self.episodes = episodes
+        self.seed = seed
+        self.defects = defects
+        self.clock = clock
+        self.report = report
+        self.results: list[EpisodeResult] = []
+        self.stats = TickStats(period_s=tick_s)
+        self.stopped = False
+        self._attempt: int | None = None
+        self._controller: AutopilotController | None = None
+        self._plan: EpisodePlan | None = None
+        self._attempt_start = 0.0
+        self._last_frame_index = 0
+        self._finished: set[int] = set()
+        self._acked: dict[tuple[int, Phase], int] = {}  # (attempt, phase) -> frames since command sent
+
+    def warmup(self) -> list[Output]:
+        """The neutral action the sim holds anyway: paid the ~1 s first-send cost before it matters."""
+        return [(ACTION, encode_action(np.zeros(4, dtype=np.float32)))]
+
+    def on_frame(self, frame: Frame) -> list[Output]:
+        self.stats.update(frame, self.clock())
+        if self.stopped:
+            return []
+        out: list[Output] = []
+        idx = frame.episode_index
+        if frame.phase is Phase.RUNNING and frame.end_reason is EndReason.NONE:
+            if idx != self._attempt:
+                out.extend(self._start_attempt(frame))
+            assert self._controller is not None
+            self._last_frame_index = frame.frame_index
+            action = self._controller.act(frame.frame_index, ExpertObservation.from_frame(frame))
+            out.append((ACTION, encode_action(action)))
+            return out
+        if frame.end_reason is not EndReason.NONE and idx not in self._finished:
+            self._finish_attempt(frame)
+        if frame.phase is Phase.RESETTING:
+            done = sum(r.end_reason.saved for r in self.results) >= self.episodes
+            command = Control.STOP if done else Control.NEXT
+        else:  # the attempt's end frame (running) or done: move on to resetting
+            command = Control.NEXT
+        key = (idx, Phase.DONE if frame.phase is Phase.RUNNING else frame.phase)
+        waited = self._acked.get(key)
+        if waited is None or waited >= self.RESEND_AFTER:
+            self._acked[key] = 0
+            out.append((CONTROL, encode_control(command)))
+            if command is Control.STOP:
+                self.stopped = True
+        else:
+            self._acked[key] = waited + 1
+        return out
+
+    def _start_attempt(self, frame: Frame) -> list[Output]:
+        idx = frame.episode_index
+        self._attempt = idx
+        self._attempt_start = self.clock()
+        start_tcp = np.asarray(frame.state[STATE_TCP], dtype=np.float64)
+        defects_seed = self.defects.seed if self.defects is not None else 0
+        self._plan = plan_for_episode(self.defects, defects_seed, idx)
+        params = ExpertParams.sample(self.seed, idx)
+        self._controller = AutopilotController(params, start_tcp, self._plan, seed=defects_seed)
+        return [(ANNOTATION, encode_annotation(idx, self._plan.annotation()))]
+
+    def _finish_attempt(self, frame: Frame) -> None:
+        idx = frame.episode_index
+        self._finished.add(idx)
+        if idx != self._attempt:  # ended before we saw it run (e.g. joined late): not ours to count
+            return
+        plan = self._plan
+        controller = self._controller
+        result = EpisodeResult(
+            episode_index=idx,
+            end_reason=frame.end_reason,
+            steps=frame.frame_index + 1 if frame.phase is Phase.RUNNING else self._last_frame_index + 1,
+            elapsed_s=self.clock() - self._attempt_start,
+            defects=plan.annotation()["defects"] if plan is not None else [],
+            regrasps=controller.expert.regrasps if controller is not None else 0,
+        )
+        if frame.end_reason.saved:
+            self.results.append(result)
+            self.report(result.line(len(self.results), self.episodes))
+
+    def summary(self) -> dict[str, Any]:
+        n = len(self.results)
+        ok = sum(r.success for r in self.results)
+        return {
+            "episodes": n,
+            "successes": ok,
+            "success_rate": ok / n if n else 0.0,
+            "mean_steps": float(np.mean([r.steps for r in self.results])) if n else 0.0,
+            **self.stats.to_dict(),
+        }
+
+
+def run_in_process(
+    episodes: int,
+    seed: int = 0,
+    sim_seed: int = 0,
+    defects: DefectConfig | None = None,
+    image_obs: bool = False,
+    time_limit_s: float = 20.0,
+    on_frame: Callable[[Frame], None] | None = None,
+) -> AutopilotSession:
+    """Run the autopilot against an in-process sim with the dataflow's timing, no dora, no wall clock.
+
+    Each tick the sim emits a frame and steps, and the expert's answer to that frame is applied from
+    the next step on: the one-frame latency of the real dataflow. `image_obs=False` is physics only
+    (~7 ms a step). Camera defects are not applied here (the sim node does that).
+    """
+    from sim_teleop.messages import decode_action, decode_control
+    from sim_teleop.sim_env import SimEnv
+    from sim_teleop.sim_runner import SimConfig, SimRunner
+
+    sim_time = [0.0]
+
+    def clock() -> float:
+        return sim_time[0]
+
+    config = SimConfig(seed=sim_seed, time_limit_s=time_limit_s)
+    sim = SimEnv(config.env_id, seed=sim_seed, image_obs=image_obs)
+    try:
+        runner = SimRunner(sim, config, clock=clock)
+        session = AutopilotSession(
+            episodes, seed, defects, clock=clock, report=lambda _line: None, tick_s=1.0 / config.fps
+        )
+        # Bounded: every attempt ends by its time limit, plus a few frames of done/resetting each.
+        max_ticks = (config.max_steps + 50) * (episodes + 1)
+        for _ in range(max_ticks):
+            if session.stopped:
+                break
+            frame = runner.tick()
+            runner.advance()
+            sim_time[0] += 1.0 / config.fps
+            if on_frame is not None:
+                on_frame(frame)
+            for output, payload in session.on_frame(frame):
+                if output == ACTION:
+                    runner.set_action(decode_action(payload))
+                elif output == CONTROL:
+                    runner.control(decode_control(payload))
+        return session
+    finally:
+        sim.close()
