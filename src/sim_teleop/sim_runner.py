@@ -28,6 +28,11 @@ class SimConfig:
     fps: int = 10
     fast_render: bool = True
     viewer: str = "auto"  # auto (when a display exists) / 1 / 0
+    tick_ms: float | None = None  # wall-clock tick period; None = 1000 / fps (faster ticks: bulk generation)
+
+    @property
+    def tick_period_s(self) -> float:
+        return (self.tick_ms if self.tick_ms is not None else 1000.0 / self.fps) / 1000.0
 
     @property
     def max_steps(self) -> int:
@@ -47,6 +52,7 @@ class SimConfig:
             fps=env_int("SIM_FPS", 10, minimum=1),
             fast_render=env_bool("SIM_FAST_RENDER", True),
             viewer=viewer,
+            tick_ms=env_float("SIM_TICK_MS", 0.0, minimum=0.0) or None,
         )
 
 
@@ -86,7 +92,7 @@ class SimRunner:
         self.clock = clock
         self.on_step = on_step  # e.g. sync a viewer window
         self.machine = EpisodeStateMachine(config.max_steps)
-        self.ticks = TickCounter(1.0 / config.fps)
+        self.ticks = TickCounter(config.tick_period_s)
         self.action = NEUTRAL_ACTION.copy()
         self.obs: Observation = sim.reset(placement=0)
         self.episode_start = clock()
