@@ -335,17 +335,22 @@ def encode_quality(report: QualityReport) -> pa.Array:
     return pa.array([json.dumps(report.to_dict())], type=pa.string())
 
 
-def decode_quality(value: Any) -> QualityReport:
-    arr = _as_array(value, "quality")
+def _json_object(value: Any, what: str) -> dict[str, Any]:
+    """One-string Arrow array holding a JSON object -> dict."""
+    arr = _as_array(value, what)
     if not pa.types.is_string(arr.type) or len(arr) != 1 or arr.null_count:
-        raise MessageError(f"quality: expected one JSON string, got {len(arr)} x {arr.type}")
+        raise MessageError(f"{what}: expected one JSON string, got {len(arr)} x {arr.type}")
     try:
         data = json.loads(arr[0].as_py())
     except json.JSONDecodeError as exc:
-        raise MessageError(f"quality: invalid JSON: {exc}") from None
+        raise MessageError(f"{what}: invalid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise MessageError("quality: expected a JSON object")
-    return QualityReport.from_dict(data)
+        raise MessageError(f"{what}: expected a JSON object")
+    return data
+
+
+def decode_quality(value: Any) -> QualityReport:
+    return QualityReport.from_dict(_json_object(value, "quality"))
 
 
 # --- annotation ---------------------------------------------------------------------------------------
@@ -360,13 +365,7 @@ def encode_annotation(episode_index: int, fields: dict[str, Any]) -> pa.Array:
 
 
 def decode_annotation(value: Any) -> dict[str, Any]:
-    arr = _as_array(value, "annotation")
-    if not pa.types.is_string(arr.type) or len(arr) != 1 or arr.null_count:
-        raise MessageError(f"annotation: expected one JSON string, got {len(arr)} x {arr.type}")
-    try:
-        data = json.loads(arr[0].as_py())
-    except json.JSONDecodeError as exc:
-        raise MessageError(f"annotation: invalid JSON: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("episode_index"), int):
+    data = _json_object(value, "annotation")
+    if not isinstance(data.get("episode_index"), int):
         raise MessageError("annotation: expected a JSON object with an integer episode_index")
     return data
