@@ -84,3 +84,22 @@ def with_probe(dataflow: Path, out_dir: Path, probe_jsonl: Path, source: str = "
 
 def read_probe(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run_dataflow(flow: Path, env: dict[str, str], log_path: Path, timeout: float, cwd: Path = REPO) -> str:
+    """`dora run FLOW` until it ends by itself; fails the test, with the log's tail, otherwise."""
+    with log_path.open("w") as log:
+        try:
+            proc = subprocess.run(
+                ["dora", "run", str(flow)],
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail("dora run did not end by itself:\n" + log_path.read_text()[-3000:])
+    text = log_path.read_text()
+    assert proc.returncode == 0, text[-4000:]
+    return text

@@ -4,12 +4,11 @@ injected defects' ground truth beside the dataset and the camera defect really i
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, run_dataflow
 
 from sim_teleop.defects import DefectConfig, plan_for_episode
 from sim_teleop.sidecar import EpisodeSidecar
@@ -49,21 +48,7 @@ def test_autopilot_records_episodes_headless_and_exits(tmp_path: Path, dora_env:
         "AUTOPILOT_STATS": str(stats),
     }
     env.pop("AUTOPILOT_TICK_MS", None)
-    log_path = tmp_path / "dora.log"
-    with log_path.open("w") as log:
-        try:
-            proc = subprocess.run(
-                ["dora", "run", str(REPO / "dataflow-autopilot.yaml")],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=240,
-            )
-        except subprocess.TimeoutExpired:
-            pytest.fail("dora run did not end by itself:\n" + log_path.read_text()[-3000:])
-    text = log_path.read_text()
-    assert proc.returncode == 0, text[-4000:]
+    text = run_dataflow(REPO / "dataflow-autopilot.yaml", env, tmp_path / "dora.log", timeout=240)
     progress = [line for line in text.splitlines() if "[expert] episode " in line]
     assert len(progress) == EPISODES and all("success=True" in line for line in progress), progress
 

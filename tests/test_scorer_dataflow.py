@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, run_dataflow
 
 from sim_teleop.defects import DefectConfig, plan_for_episode
 from sim_teleop.sidecar import EpisodeSidecar
@@ -38,21 +38,7 @@ def _defects_config(tmp_path: Path) -> Path:
 
 
 def _run(env: dict[str, str], log_path: Path) -> str:
-    with log_path.open("w") as log:
-        try:
-            proc = subprocess.run(
-                ["dora", "run", str(REPO / "dataflow-autopilot.yaml")],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=300,
-            )
-        except subprocess.TimeoutExpired:
-            pytest.fail("dora run did not end by itself:\n" + log_path.read_text()[-3000:])
-    text = log_path.read_text()
-    assert proc.returncode == 0, text[-4000:]
-    return text
+    return run_dataflow(REPO / "dataflow-autopilot.yaml", env, log_path, timeout=300)
 
 
 def test_defects_are_flagged_and_reports_survive_delete_and_resume(
