@@ -1,0 +1,236 @@
+"""Closed-loop evaluation results: per-episode outcomes, success rate with a Wilson 95% interval.
+
+The policy node fills an `EvalTracker` live from the frames it sees and writes the summary when the run
+ends; `summary_from_dataset` recomputes the same numbers from the recorded eval dataset alone (its
+`next.success` and `timestamp` columns), so the two can be checked against each other.
+
+Episode length and time to success use the dataset's clock: frame k of an episode is at k / fps, which
+is the timestamp lerobot stores for it. The sim's own clock (`Frame.timestamp`) is kept beside it as
+`sim_time_to_success_s`, so a slow sim shows up as a difference rather than being hidden.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sim_teleop.messages import EndReason, Frame, Phase
+
+SUMMARY_FILENAME = "eval_summary.json"
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion; (0, 1) when there are no trials.
+
+    Chosen over the normal approximation because it stays inside [0, 1] and is honest at 0% and 100%
+    with tens of episodes, which is exactly the eval regime.
+    """
+    if n <= 0:
+        return (0.0, 1.0)
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes={successes} must be within 0..{n}")
+    p = successes / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass(slots=True)
+class EpisodeResult:
+    """One saved eval episode. `episode_index` is the dataset's index (saved attempts in order)."""
+
+    episode_index: int
+    attempt_index: int
+    end_reason: str
+    success: bool
+    num_frames: int
+    time_to_success_s: float | None = None
+    sim_time_to_success_s: float | None = None
+
+
+def summarize(
+    results: list[EpisodeResult], fps: float, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Aggregate per-episode results into the summary written beside the eval dataset."""
+    n = len(results)
+    k = sum(1 for r in results if r.success)
+    lo, hi = wilson_interval(k, n)
+    times = [r.time_to_success_s for r in results if r.success and r.time_to_success_s is not None]
+    reasons: dict[str, int] = {}
+    for r in results:
+        reasons[r.end_reason] = reasons.get(r.end_reason, 0) + 1
+    summary: dict[str, Any] = {
+        "episodes": n,
+        "successes": k,
+        "success_rate": (k / n) if n else 0.0,
+        "success_rate_ci95": [lo, hi],
+        "ci_method": "wilson",
+        "mean_time_to_success_s": (sum(times) / len(times)) if times else None,
+        "end_reasons": reasons,
+        "fps": fps,
+        "per_episode": [asdict(r) for r in results],
+    }
+    if extra:
+        summary.update(extra)
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A few human-readable lines for the log / terminal."""
+    lo, hi = summary["success_rate_ci95"]
+    mean_t = summary["mean_time_to_success_s"]
+    lines = [
+        f"eval: {summary['successes']}/{summary['episodes']} successful = "
+        f"{100 * summary['success_rate']:.1f}% "
+        f"(95% CI {100 * lo:.1f}-{100 * hi:.1f}%, Wilson)",
+        "eval: mean time to success "
+        + (f"{mean_t:.2f} s" if mean_t is not None else "n/a (no success)")
+        + f"; end reasons {summary['end_reasons']}",
+    ]
+    for ep in summary["per_episode"]:
+        t = ep["time_to_success_s"]
+        lines.append(
+            f"  episode {ep['episode_index']:3d}: {'success' if ep['success'] else 'fail   '} "
+            f"{ep['end_reason']:<10} frames={ep['num_frames']:4d}" + (f" t={t:.1f}s" if t is not None else "")
+        )
+    return "\n".join(lines)
+
+
+def write_summary(summary: dict[str, Any], out_dir: str | Path) -> Path:
+    """Write `eval_summary.json` atomically under `out_dir` (created if needed)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / SUMMARY_FILENAME
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+class EvalTracker:
+    """Follows the sim's frames and keeps one result per attempt; saved attempts become episodes.
+
+    Only frames are trusted (the sim owns episode state): an attempt's end reason is whatever its latest
+    frame says, so an operator's re-record during `done` turns a counted episode back into a discarded one.
+    """
+
+    def __init__(self, fps: float) -> None:
+        if fps <= 0:
+            raise ValueError(f"fps must be > 0, got {fps}")
+        self.fps = fps
+        self._attempts: dict[int, dict[str, Any]] = {}
+
+    def observe(self, frame: Frame) -> None:
+        att = self._attempts.setdefault(
+            frame.episode_index,
+            {"reason": EndReason.NONE, "frames": 0, "success_frame": None, "sim_t": None},
+        )
+        if frame.phase is Phase.RUNNING:
+            if frame.success and att["success_frame"] is None:
+                att["success_frame"] = att["frames"]
+                att["sim_t"] = float(frame.timestamp)
+            att["frames"] += 1
+        if frame.end_reason is not EndReason.NONE:
+            att["reason"] = frame.end_reason
+
+    def end_reason(self, attempt_index: int) -> EndReason:
+        att = self._attempts.get(attempt_index)
+        return att["reason"] if att else EndReason.NONE
+
+    @property
+    def saved_episodes(self) -> int:
+        return sum(1 for a in self._attempts.values() if a["reason"].saved)
+
+    def results(self) -> list[EpisodeResult]:
+        out: list[EpisodeResult] = []
+        for attempt in sorted(self._attempts):
+            att = self._attempts[attempt]
+            reason: EndReason = att["reason"]
+            if not reason.saved or att["frames"] == 0:
+                continue
+            success = att["success_frame"] is not None
+            out.append(
+                EpisodeResult(
+                    episode_index=len(out),
+                    attempt_index=attempt,
+                    end_reason=reason.value,
+                    success=success,
+                    num_frames=att["frames"],
+                    time_to_success_s=(att["success_frame"] / self.fps) if success else None,
+                    sim_time_to_success_s=att["sim_t"] if success else None,
+                )
+            )
+        return out
+
+
+def results_from_dataset(root: str | Path) -> tuple[list[EpisodeResult], float]:
+    """Per-episode results read straight from a LeRobotDataset v3.0's parquet files (no lerobot import).
+
+    Success = any `next.success` in the episode; time to success = `timestamp` of the first success frame.
+    End reason and sim attempt index come from the recorder's sidecar when it has them.
+    """
+    import pyarrow.parquet as pq
+
+    from sim_teleop.sidecar import EpisodeSidecar
+
+    root = Path(root)
+    info_path = root / "meta" / "info.json"
+    if not info_path.is_file():
+        raise FileNotFoundError(f"{root} is not a LeRobotDataset (no meta/info.json)")
+    fps = float(json.loads(info_path.read_text())["fps"])
+    files = sorted((root / "data").glob("**/*.parquet"))
+    if not files:
+        return [], fps
+    cols = ["episode_index", "frame_index", "timestamp", "next.success"]
+    episodes: dict[int, list[tuple[int, float, bool]]] = {}
+    for f in files:
+        table = pq.read_table(f, columns=cols)
+        data = table.to_pydict()
+        for ep, fi, ts, ok in zip(
+            data["episode_index"], data["frame_index"], data["timestamp"], data["next.success"], strict=True
+        ):
+            flag = bool(ok[0]) if isinstance(ok, list) else bool(ok)
+            episodes.setdefault(int(ep), []).append((int(fi), float(ts), flag))
+    sidecar = EpisodeSidecar(root)
+    results = []
+    for ep in sorted(episodes):
+        rows = sorted(episodes[ep])
+        first = next((r for r in rows if r[2]), None)
+        rec = sidecar.get(ep) or {}
+        results.append(
+            EpisodeResult(
+                episode_index=ep,
+                attempt_index=int(rec.get("sim_episode_index", -1)),
+                end_reason=str(rec.get("end_reason") or ("success" if first else "unknown")),
+                success=first is not None,
+                num_frames=len(rows),
+                time_to_success_s=first[1] if first else None,
+            )
+        )
+    return results, fps
+
+
+def summary_from_dataset(root: str | Path) -> dict[str, Any]:
+    results, fps = results_from_dataset(root)
+    return summarize(results, fps, extra={"source": str(root)})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m sim_teleop.eval_summary ROOT`: recompute the summary from a recorded eval dataset."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("root", help="eval dataset root, e.g. outputs/eval/<name>")
+    parser.add_argument("--json", action="store_true", help="print the JSON instead of the text summary")
+    args = parser.parse_args(argv)
+    summary = summary_from_dataset(args.root)
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,336 @@
+"""Closed-loop evaluation of a `lerobot-train` checkpoint in the sim: checks, inference, auto-advance.
+
+Three pieces, each usable without dora:
+
+- `validate_checkpoint(path)` finds the checkpoint directory and checks, from its `config.json` alone
+  (no torch, no lerobot import), that the policy consumes exactly what the sim produces (state 18,
+  front/wrist 128x128x3 images) and emits the 4-D action. A bad checkpoint fails here with a message that
+  says what to fix, before the dataflow starts stepping.
+- `PolicyRunner` loads the policy with its pre/post-processors and turns one sim frame into one action.
+- `EvalController` follows the sim's frames and decides, per frame, whether the policy must be reset,
+  whether an action is due, and which control command (if any) to send: `next` through done and
+  resetting, `stop` once the requested number of episodes is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim_teleop.messages import (
+    ACTION_DIM,
+    CAMERAS,
+    IMAGE_SHAPE,
+    STATE_DIM,
+    Control,
+    EndReason,
+    Frame,
+    Phase,
+)
+from sim_teleop.settings import REPO_ROOT, env_int, env_str
+
+STATE_KEY = "observation.state"
+IMAGE_KEYS = {cam: f"observation.images.{cam}" for cam in CAMERAS}
+ACTION_KEY = "action"
+
+SIM_INPUT_SHAPES: dict[str, tuple[int, ...]] = {
+    STATE_KEY: (STATE_DIM,),
+    **{key: (IMAGE_SHAPE[2], IMAGE_SHAPE[0], IMAGE_SHAPE[1]) for key in IMAGE_KEYS.values()},
+}
+"""What the sim can feed a policy, in lerobot's policy-feature shapes (images channel-first)."""
+SIM_ACTION_SHAPE: tuple[int, ...] = (ACTION_DIM,)
+
+CHECKPOINT_SUBDIR = Path("checkpoints") / "last" / "pretrained_model"
+REQUIRED_FILES = ("config.json", "model.safetensors")
+
+
+class PolicyError(RuntimeError):
+    """The checkpoint cannot drive this sim; the text says why and what to do."""
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """Accept a `pretrained_model` dir, a `checkpoints/<step>` dir or a training run's `output_dir`."""
+    p = Path(path)
+    if not p.is_absolute() and not p.exists():
+        p = REPO_ROOT / p
+    if not p.exists():
+        raise PolicyError(
+            f"policy checkpoint not found: {path} (train one with `lerobot-train --config_path "
+            f"configs/train_act_cpu.json`, or set POLICY_CHECKPOINT to a .../pretrained_model directory)"
+        )
+    for cand in (p, p / "pretrained_model", p / CHECKPOINT_SUBDIR):
+        if (cand / "config.json").is_file():
+            missing = [f for f in REQUIRED_FILES if not (cand / f).is_file()]
+            if missing:
+                raise PolicyError(f"policy checkpoint {cand} is incomplete: missing {', '.join(missing)}")
+            return cand
+    raise PolicyError(
+        f"no policy checkpoint under {p}: expected config.json + model.safetensors in it, in "
+        f"pretrained_model/ or in {CHECKPOINT_SUBDIR}/"
+    )
+
+
+def check_features(input_features: dict[str, Any], output_features: dict[str, Any]) -> None:
+    """Raise PolicyError unless the policy's features are ones the sim provides, with the same shapes.
+
+    Features are lerobot's serialized `{"name": {"type": ..., "shape": [...]}}` dicts. Every input the
+    policy wants must come from the sim (it cannot invent an `observation.environment_state`), and it
+    must take the state and at least one camera; the action must be exactly 4-D.
+    """
+    problems: list[str] = []
+    for name, feat in (input_features or {}).items():
+        shape = tuple(int(d) for d in feat.get("shape", ()))
+        expected = SIM_INPUT_SHAPES.get(name)
+        if expected is None:
+            problems.append(f"input {name!r} {shape} is not produced by the sim")
+        elif shape != expected:
+            problems.append(f"input {name!r} has shape {shape}, the sim gives {expected}")
+    if STATE_KEY not in (input_features or {}):
+        problems.append(f"input {STATE_KEY!r} ({STATE_DIM},) is missing")
+    if not any(k in (input_features or {}) for k in IMAGE_KEYS.values()):
+        problems.append(f"no camera input (expected {', '.join(IMAGE_KEYS.values())})")
+    action = (output_features or {}).get(ACTION_KEY)
+    if action is None:
+        problems.append(f"output {ACTION_KEY!r} is missing")
+    else:
+        shape = tuple(int(d) for d in action.get("shape", ()))
+        if shape != SIM_ACTION_SHAPE:
+            problems.append(
+                f"output 'action' has shape {shape}, the sim takes {SIM_ACTION_SHAPE} (x, y, z, gripper)"
+            )
+    extra = sorted(set(output_features or {}) - {ACTION_KEY})
+    if extra:
+        problems.append(f"unexpected outputs {extra}")
+    if problems:
+        raise PolicyError("policy features do not match the sim: " + "; ".join(problems))
+
+
+def validate_checkpoint(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """Resolve and check a checkpoint from its config.json; returns (directory, config dict)."""
+    ckpt = resolve_checkpoint(path)
+    try:
+        cfg = json.loads((ckpt / "config.json").read_text())
+    except json.JSONDecodeError as exc:
+        raise PolicyError(f"{ckpt / 'config.json'}: invalid JSON: {exc}") from None
+    if not isinstance(cfg, dict) or "type" not in cfg:
+        raise PolicyError(f"{ckpt / 'config.json'}: not a lerobot policy config (no 'type')")
+    check_features(cfg.get("input_features") or {}, cfg.get("output_features") or {})
+    return ckpt, cfg
+
+
+def frame_observation(frame: Frame) -> dict[str, np.ndarray]:
+    """The dataset-style observation a policy trained on our recordings expects."""
+    obs: dict[str, np.ndarray] = {STATE_KEY: np.asarray(frame.state, dtype=np.float32)}
+    for cam, key in IMAGE_KEYS.items():
+        obs[key] = frame.image(cam)
+    return obs
+
+
+class PolicyRunner:
+    """A trained policy with its processors: `reset()` per episode, `act(obs)` per tick."""
+
+    def __init__(
+        self,
+        checkpoint: str | Path,
+        device: str = "cpu",
+        threads: int | None = 1,
+        n_action_steps: int | None = None,
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.path, raw_cfg = validate_checkpoint(checkpoint)
+        import torch
+
+        if threads:
+            # Measured here: with the sim busy on the other core, 2 intra-op threads spin and wait,
+            # p99 ~450 ms per network call; 1 thread holds ~37 ms.
+            torch.set_num_threads(threads)
+        from lerobot.configs.policies import PreTrainedConfig
+        from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+
+        cfg = PreTrainedConfig.from_pretrained(self.path)
+        cfg.device = device
+        if hasattr(cfg, "pretrained_backbone_weights"):
+            # The weights come from the checkpoint; never try to fetch ImageNet weights.
+            cfg.pretrained_backbone_weights = None
+        if n_action_steps is not None:
+            # Replan more often than trained for: fewer open-loop steps per chunk, same weights.
+            chunk = int(getattr(cfg, "chunk_size", n_action_steps))
+            if not 1 <= n_action_steps <= chunk:
+                raise PolicyError(
+                    f"POLICY_N_ACTION_STEPS={n_action_steps}: must be in 1..{chunk} (chunk size)"
+                )
+            cfg.n_action_steps = n_action_steps
+        self.config = cfg
+        self.policy_type = str(raw_cfg["type"])
+        self.device = torch.device(device)
+        self.policy = get_policy_class(cfg.type).from_pretrained(self.path, config=cfg)
+        self.policy.eval()
+        self.preprocessor, self.postprocessor = make_pre_post_processors(
+            cfg,
+            pretrained_path=str(self.path),
+            preprocessor_overrides={"device_processor": {"device": device}},
+            postprocessor_overrides={"device_processor": {"device": "cpu"}},
+        )
+        self.input_keys = [k for k in (raw_cfg.get("input_features") or {}) if k in SIM_INPUT_SHAPES]
+        self._torch = torch
+        self.inferences = 0  # calls that produced an action
+
+    def reset(self) -> None:
+        """Clear the action queue / temporal state: call at the start of every episode."""
+        self.policy.reset()
+        if hasattr(self.preprocessor, "reset"):
+            self.preprocessor.reset()
+        if hasattr(self.postprocessor, "reset"):
+            self.postprocessor.reset()
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """One observation (state (18,), images HxWx3 uint8) -> action (4,) float32."""
+        torch = self._torch
+        batch: dict[str, Any] = {}
+        for key in self.input_keys:
+            value = torch.from_numpy(np.array(obs[key], copy=True))  # frame buffers are read-only
+            if key in IMAGE_KEYS.values():
+                value = value.permute(2, 0, 1).to(torch.float32) / 255.0
+            batch[key] = value.unsqueeze(0)
+        batch["task"] = [""]
+        with torch.inference_mode():
+            processed = self.preprocessor(batch)
+            action = self.policy.select_action(processed)
+            action = self.postprocessor(action)
+        self.inferences += 1
+        out = np.asarray(action.detach().cpu().numpy(), dtype=np.float32).reshape(-1)
+        if out.shape != SIM_ACTION_SHAPE or not np.all(np.isfinite(out)):
+            raise PolicyError(f"policy produced an unusable action {out.tolist()}")
+        return out
+
+    def warm_up(self) -> float:
+        """Run one inference on a blank observation (first torch call is slow); returns seconds."""
+        t0 = time.perf_counter()
+        blank: dict[str, np.ndarray] = {STATE_KEY: np.zeros(STATE_DIM, np.float32)}
+        for key in IMAGE_KEYS.values():
+            blank[key] = np.zeros(IMAGE_SHAPE, np.uint8)
+        self.act(blank)
+        self.reset()
+        return time.perf_counter() - t0
+
+
+@dataclass(slots=True)
+class Decision:
+    """What the policy node does with one frame."""
+
+    reset: bool = False  # a new attempt started running: reset the policy first
+    act: bool = False  # the attempt is running: an action is due
+    control: Control | None = None  # command to send to the sim, if any
+
+
+class EvalController:
+    """Auto-advance for unattended eval: one decision per frame, driven only by the frames' stamps.
+
+    - running (no end reason yet): act; on the first frame of a new attempt reset the policy first.
+    - done: send `next` (-> resetting). resetting: `next` (-> the next attempt) or, once `episodes` saved
+      episodes are finished, `stop`. The decision is taken on resetting frames, when the attempt's end
+      reason is final (an operator's re-record during done discards it and it does not count).
+    - A command is sent once per (attempt, phase); if the sim is still in that phase `resend_after`
+      frames later (a lost or ignored command), it is sent again rather than stalling the eval forever.
+    """
+
+    def __init__(self, episodes: int, resend_after: int = 30) -> None:
+        if episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {episodes}")
+        self.episodes = episodes
+        self.resend_after = resend_after
+        self.active_attempt: int | None = None
+        self.finished: dict[int, EndReason] = {}
+        self._sent: tuple[int, Phase] | None = None
+        self._frames_since_sent = 0
+        self.stop_sent = False
+
+    @property
+    def saved_episodes(self) -> int:
+        return sum(1 for r in self.finished.values() if r.saved)
+
+    def on_frame(self, frame: Frame) -> Decision:
+        if frame.end_reason is not EndReason.NONE:
+            self.finished[frame.episode_index] = frame.end_reason
+        if frame.phase is Phase.RUNNING:
+            if frame.end_reason is not EndReason.NONE:
+                return Decision()  # the attempt just ended on this frame: no further action is due
+            reset = frame.episode_index != self.active_attempt
+            self.active_attempt = frame.episode_index
+            return Decision(reset=reset, act=True)
+        key = (frame.episode_index, frame.phase)
+        if frame.phase is Phase.RESETTING and self.saved_episodes >= self.episodes:
+            command = Control.STOP
+        else:
+            command = Control.NEXT
+        if self._sent != key:
+            self._sent = key
+            self._frames_since_sent = 0
+        else:
+            self._frames_since_sent += 1
+            if self._frames_since_sent < self.resend_after:
+                return Decision()
+            self._frames_since_sent = 0
+        if command is Control.STOP:
+            self.stop_sent = True
+        return Decision(control=command)
+
+
+DEFAULT_CHECKPOINT = "outputs/train/act_cpu/checkpoints/last/pretrained_model"
+DEFAULT_EVAL_CONFIG = "configs/eval.json"
+
+
+@dataclass(frozen=True, slots=True)
+class EvalSettings:
+    """Policy-node settings, from the environment (defaults documented in nodes/policy.py)."""
+
+    checkpoint: str = DEFAULT_CHECKPOINT
+    device: str = "cpu"
+    threads: int = 1
+    n_action_steps: int | None = None  # None: as trained
+    episodes: int = 50
+    output_dir: Path = REPO_ROOT / "outputs" / "eval" / "default"
+    fps: int = 10
+
+    @classmethod
+    def from_env(cls) -> EvalSettings:
+        output = env_str("EVAL_OUTPUT", "")
+        out_dir = Path(output).resolve() if output else eval_root()
+        return cls(
+            checkpoint=env_str("POLICY_CHECKPOINT", DEFAULT_CHECKPOINT),
+            device=env_str("POLICY_DEVICE", "cpu"),
+            threads=env_int("POLICY_THREADS", 1, minimum=0),
+            n_action_steps=env_int("POLICY_N_ACTION_STEPS", 0, minimum=0) or None,
+            episodes=env_int("EVAL_EPISODES", 50, minimum=1),
+            output_dir=out_dir,
+            fps=env_int("SIM_FPS", 10, minimum=1),
+        )
+
+
+def eval_root() -> Path:
+    """Where the recorder writes the eval episodes: resolved exactly as the recorder resolves it
+    (RECORD_CONFIG, default configs/eval.json here, then RECORD_ROOT), so the summary lands beside them."""
+    from sim_teleop.recorder import RecordConfig
+
+    return RecordConfig.load(env_str("RECORD_CONFIG", DEFAULT_EVAL_CONFIG)).root
+
+
+def latency_stats(seconds: list[float]) -> dict[str, float]:
+    """p50/p90/p99/max in milliseconds (zeros when nothing was measured)."""
+    if not seconds:
+        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0, "n": 0}
+    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+    return {
+        "p50": float(np.percentile(ms, 50)),
+        "p90": float(np.percentile(ms, 90)),
+        "p99": float(np.percentile(ms, 99)),
+        "max": float(ms.max()),
+        "mean": float(ms.mean()),
+        "n": int(ms.size),
+    }

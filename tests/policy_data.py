@@ -1,0 +1,70 @@
+"""Tiny LeRobotDataset v3.0 made from the real sim, with the recorded features, for the policy tests.
+
+Features come from the recorder's `build_features` (the exact recorded layout); the episodes are a few
+short, crude scripted reaches towards the cube, enough for `lerobot-train` to compute stats and run a
+few steps, made without dora so the policy tests do not depend on the autopilot dataflow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+FPS = 10
+TASK = "pick up the cube"
+
+
+def dataset_features() -> dict[str, dict]:
+    """The features the recorder writes (action 4, state 18, two 128x128 videos, next.*)."""
+    from sim_teleop.dataset_store import build_features
+
+    return build_features()
+
+
+def make_tiny_dataset(
+    root: Path,
+    episodes: int = 3,
+    frames: int = 12,
+    seed: int = 7,
+    features: dict[str, dict] | None = None,
+) -> Path:
+    """Record `episodes` x `frames` sim steps of a scripted reach to `root` (must not exist)."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from sim_teleop.sim_env import SimEnv
+
+    ds = LeRobotDataset.create(
+        repo_id="local/tiny_policy_test",
+        fps=FPS,
+        features=features or dataset_features(),
+        root=root,
+        use_videos=True,
+    )
+    sim = SimEnv(seed=seed)
+    try:
+        for ep in range(episodes):
+            obs = sim.reset(placement=ep)
+            target = np.zeros(4, np.float32)
+            goal = obs.cube_pose[:3] - sim.start_tcp + np.array([0.0, 0.0, 0.05], np.float32)
+            for i in range(frames):
+                target[:3] = goal * min(1.0, (i + 1) / (frames - 2))
+                target[3] = 1.0 if i >= frames - 2 else 0.0
+                ds.add_frame(
+                    {
+                        "action": target.copy(),
+                        "observation.state": obs.state,
+                        "observation.images.front": obs.front,
+                        "observation.images.wrist": obs.wrist,
+                        "next.reward": np.array([obs.reward], np.float32),
+                        "next.success": np.array([obs.success]),
+                        "next.done": np.array([i == frames - 1]),
+                        "task": TASK,
+                    }
+                )
+                obs = sim.step(target)
+            ds.save_episode()
+    finally:
+        sim.close()
+        ds.finalize()
+    return root

@@ -1,0 +1,206 @@
+"""End to end: tiny dataset -> real `lerobot-train` -> checkpoint -> `dora run dataflow-eval.yaml` headless.
+
+The summary the policy node writes must agree with the eval dataset the recorder wrote (episode count,
+per-episode success, length, time to success, end reasons from the sidecar).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import REPO
+from policy_data import make_tiny_dataset
+
+from sim_teleop.eval_summary import results_from_dataset
+
+pytestmark = pytest.mark.dataflow
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few `lerobot-train` steps with the CPU config on a tiny sim dataset; returns the run dir."""
+    tmp = tmp_path_factory.mktemp("train")
+    data = make_tiny_dataset(tmp / "data", episodes=3, frames=12)
+    out = tmp / "run"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [
+            str(VENV_BIN / "lerobot-train"),
+            f"--config_path={REPO / 'configs' / 'train_act_cpu.json'}",
+            f"--dataset.root={data}",
+            "--dataset.repo_id=local/tiny_policy_test",
+            f"--output_dir={out}",
+            "--steps=3",
+            "--save_freq=3",
+            "--batch_size=2",
+            "--num_workers=0",
+            "--log_freq=1",
+        ],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (out / "checkpoints" / "last" / "pretrained_model" / "model.safetensors").is_file()
+    return out
+
+
+def _dora_env() -> dict[str, str]:
+    """As conftest's `dora_env` (module-scoped fixtures cannot use that function-scoped one)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MUJOCO_GL", "PYOPENGL_PLATFORM")}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["VIRTUAL_ENV"] = str(VENV_BIN.parent)
+    env["HF_HUB_OFFLINE"] = "1"
+    env["SIM_VIEWER"] = "0"
+    env["RECORD_RERUN"] = "off"
+    return env
+
+
+def _flow(tmp_path: Path) -> Path:
+    spec = yaml.safe_load((REPO / "dataflow-eval.yaml").read_text())
+    for node in spec["nodes"]:
+        node["path"] = str(REPO / node["path"])
+    out = tmp_path / "dataflow-eval.yaml"
+    out.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return out
+
+
+def test_trained_checkpoint_loads_and_acts(checkpoint: Path) -> None:
+    from sim_teleop.policy_runner import PolicyRunner
+
+    runner = PolicyRunner(checkpoint)
+    assert runner.path.name == "pretrained_model"
+    runner.warm_up()
+    obs = {
+        "observation.state": np.zeros(18, np.float32),
+        "observation.images.front": np.full((128, 128, 3), 90, np.uint8),
+        "observation.images.wrist": np.full((128, 128, 3), 40, np.uint8),
+    }
+    actions = [runner.act(obs) for _ in range(12)]  # crosses an action-chunk boundary (n_action_steps 10)
+    assert all(a.shape == (4,) and np.all(np.isfinite(a)) for a in actions)
+
+
+@pytest.fixture(scope="module")
+def eval_run(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`dora run dataflow-eval.yaml`, 2 episodes of 3 s, headless; returns (eval root, dora log)."""
+    tmp = tmp_path_factory.mktemp("eval")
+    root = tmp / "eval"
+    env = {
+        **_dora_env(),
+        "POLICY_CHECKPOINT": str(checkpoint),
+        "EVAL_EPISODES": "2",
+        "SIM_TIME_LIMIT_S": "3",
+        "RECORD_ROOT": str(root),
+    }
+    log = tmp / "dora.log"
+    with log.open("w") as fh:
+        proc = subprocess.run(
+            ["dora", "run", str(_flow(tmp))],
+            cwd=tmp,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            timeout=240,
+        )
+    text = log.read_text(errors="replace")
+    assert proc.returncode == 0, text[-4000:]
+    return root, text
+
+
+def test_eval_dataflow_two_episodes_summary_matches_dataset(eval_run: tuple[Path, str]) -> None:
+    root, text = eval_run
+    assert "keyboard controls disabled" in text  # the keyboard stepped aside headless
+
+    summary = json.loads((root / "eval_summary.json").read_text())
+    results, fps = results_from_dataset(root)
+    # The recorder's own accounting, shown when a comparison fails (a frame lost in transit is its finding).
+    lines = text.splitlines()
+    recorder_stats = next((line for line in lines if "[recorder] done:" in line), "no recorder line")
+    assert summary["episodes"] == len(results) == 2
+    assert summary["successes"] == sum(r.success for r in results)
+    assert summary["fps"] == fps
+    for live, rec in zip(summary["per_episode"], results, strict=True):
+        assert live["episode_index"] == rec.episode_index
+        assert live["success"] == rec.success
+        assert live["num_frames"] == rec.num_frames, recorder_stats
+        assert live["end_reason"] == rec.end_reason  # the recorder's sidecar says the same
+        assert live["attempt_index"] == rec.attempt_index
+        if rec.success:
+            assert live["time_to_success_s"] == pytest.approx(rec.time_to_success_s, abs=1e-3), recorder_stats
+    lo, hi = summary["success_rate_ci95"]
+    assert 0.0 <= lo <= summary["success_rate"] <= hi <= 1.0
+    # Every step of a running episode was served by the policy (3 s limit -> 30 frames each).
+    assert summary["running_frames"] >= 2 * 29
+    assert summary["policy_steps"] >= summary["running_frames"] - summary["frames_without_fresh_action"]
+    # Quality reports were recorded beside each episode.
+    sidecar = [json.loads(x) for x in (root / "meta" / "episode_sidecar.jsonl").read_text().splitlines()]
+    assert len(sidecar) == 2 and all("quality" in rec for rec in sidecar)
+
+
+def test_eval_gif_from_the_recorded_episodes(eval_run: tuple[Path, str], tmp_path: Path) -> None:
+    from PIL import Image
+
+    root, _ = eval_run
+    out = tmp_path / "eval.gif"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "make_eval_gif.py"),
+            str(root),
+            "--out",
+            str(out),
+            "--stride",
+            "3",
+        ],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    gif = Image.open(out)
+    # Every 3rd frame of each episode plus its last one, then 6 held end frames, 300 ms a frame (PIL merges
+    # identical consecutive frames into one longer frame, so count time, not frames).
+    lengths = [r.num_frames for r in results_from_dataset(root)[0]]
+    shown = sum(len(range(0, n, 3)) + (1 if (n - 1) % 3 else 0) + 6 for n in lengths)
+    total_ms = 0
+    for i in range(gif.n_frames):
+        gif.seek(i)
+        total_ms += gif.info["duration"]
+    assert total_ms == shown * 300, lengths
+    assert gif.n_frames >= 2 * 2
+    assert gif.size[0] > 2 * gif.size[1] * 0.8  # both cameras side by side
+    gif.seek(gif.n_frames - 1)
+    corner = np.asarray(gif.convert("RGB"))[1, 1]
+    # The last episode's held end frame carries its outcome: a green border for success, red otherwise.
+    last_ok = results_from_dataset(root)[0][-1].success
+    assert (corner[1] > 150 and corner[0] < 100) if last_ok else (corner[0] > 150 and corner[1] < 100), corner
+
+
+def test_eval_dataflow_missing_checkpoint_fails_before_stepping(
+    tmp_path: Path, dora_env: dict[str, str]
+) -> None:
+    root = tmp_path / "eval"
+    env = {**dora_env, "POLICY_CHECKPOINT": str(tmp_path / "no_such_run"), "RECORD_ROOT": str(root)}
+    proc = subprocess.run(
+        ["dora", "run", str(_flow(tmp_path))],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "policy checkpoint not found" in out and "no_such_run" in out
+    assert not (root / "meta" / "info.json").exists()  # nothing was recorded
