@@ -22,8 +22,7 @@ VENV_BIN = Path(sys.executable).parent
 PROBE_NODE = REPO / "tests" / "nodes" / "frame_probe.py"
 
 
-@pytest.fixture
-def dora_env(tmp_path: Path) -> dict[str, str]:
+def dora_environment() -> dict[str, str]:
     """Environment for `dora run`: the project venv active (dora picks its interpreter), headless, offline."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MUJOCO_GL", "PYOPENGL_PLATFORM")}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
@@ -32,6 +31,11 @@ def dora_env(tmp_path: Path) -> dict[str, str]:
     env["SIM_VIEWER"] = "0"
     env["RECORD_RERUN"] = "off"
     return env
+
+
+@pytest.fixture
+def dora_env() -> dict[str, str]:
+    return dora_environment()
 
 
 @pytest.fixture

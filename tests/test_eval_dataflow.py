@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, dora_environment
 from policy_data import make_tiny_dataset
 
 from sim_teleop.eval_summary import results_from_dataset
@@ -55,17 +55,6 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _dora_env() -> dict[str, str]:
-    """As conftest's `dora_env` (module-scoped fixtures cannot use that function-scoped one)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MUJOCO_GL", "PYOPENGL_PLATFORM")}
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["VIRTUAL_ENV"] = str(VENV_BIN.parent)
-    env["HF_HUB_OFFLINE"] = "1"
-    env["SIM_VIEWER"] = "0"
-    env["RECORD_RERUN"] = "off"
-    return env
-
-
 def _flow(tmp_path: Path) -> Path:
     spec = yaml.safe_load((REPO / "dataflow-eval.yaml").read_text())
     for node in spec["nodes"]:
@@ -90,13 +79,41 @@ def test_trained_checkpoint_loads_and_acts(checkpoint: Path) -> None:
     assert all(a.shape == (4,) and np.all(np.isfinite(a)) for a in actions)
 
 
+def test_replanning_rate_can_be_overridden(checkpoint: Path) -> None:
+    from sim_teleop.policy_runner import PolicyError, PolicyRunner
+
+    runner = PolicyRunner(checkpoint, n_action_steps=2)
+    assert runner.config.n_action_steps == 2
+    runner.warm_up()
+    obs = {
+        "observation.state": np.zeros(18, np.float32),
+        "observation.images.front": np.full((128, 128, 3), 90, np.uint8),
+        "observation.images.wrist": np.full((128, 128, 3), 40, np.uint8),
+    }
+    runner.reset()
+    network_calls = 0
+    predict = runner.policy.predict_action_chunk
+
+    def counting_predict(*args: object, **kwargs: object) -> object:
+        nonlocal network_calls
+        network_calls += 1
+        return predict(*args, **kwargs)
+
+    runner.policy.predict_action_chunk = counting_predict
+    for _ in range(6):
+        runner.act(obs)
+    assert network_calls == 3  # a new chunk every 2 actions instead of every 10
+    with pytest.raises(PolicyError, match="chunk size"):
+        PolicyRunner(checkpoint, n_action_steps=999)
+
+
 @pytest.fixture(scope="module")
 def eval_run(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """`dora run dataflow-eval.yaml`, 2 episodes of 3 s, headless; returns (eval root, dora log)."""
     tmp = tmp_path_factory.mktemp("eval")
     root = tmp / "eval"
     env = {
-        **_dora_env(),
+        **dora_environment(),
         "POLICY_CHECKPOINT": str(checkpoint),
         "EVAL_EPISODES": "2",
         "SIM_TIME_LIMIT_S": "3",

@@ -83,6 +83,11 @@ def test_tick_counter_counts_missed_ticks() -> None:
     assert c.serve(10.0) == (0, 0)
     assert c.serve(10.1) == (1, 0)
     assert c.serve(10.42) == (4, 2)  # two ticks dropped while a step ran late
+    assert c.serve(10.5) == (5, 2)
+    start = TickCounter(0.1)  # after the first (slow) send, a queued tick arrives right behind the next
+    assert start.serve(20.0) == (0, 0)
+    assert start.serve(20.005) == (1, 0)  # a new index, not a duplicate
+    assert start.serve(20.1) == (2, 0)
 
 
 def test_headless_render_both_cameras_arrange_boxes_too(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -68,10 +68,13 @@ class TickCounter:
         """Register one served tick at `now`; return (tick_index, ticks_missed so far)."""
         if self.start is None:
             self.start = now
-        expected = int((now - self.start) / self.period_s + 0.5) + 1
         self.served += 1
-        missed = max(0, expected - self.served)
-        return expected - 1, missed
+        expected = int((now - self.start) / self.period_s + 0.5) + 1
+        if expected < self.served:
+            # A tick that queued while the node was busy arrived early: re-anchor the grid on it.
+            self.start = now - (self.served - 1) * self.period_s
+            expected = self.served
+        return expected - 1, expected - self.served
 
     def restart(self) -> None:
         """Count from the next tick: dora's first send_output blocks ~1 s while its channel opens."""
