@@ -108,7 +108,7 @@ def main() -> int:
     rows = [json.loads(line) for line in probe.read_text().splitlines() if line.strip()]
     served = len(rows)
     elapsed = rows[-1]["tick_index"] + 1
-    running = {}
+    running: dict[int, list[int]] = {}
     for r in rows:
         if r["phase"] == "running":
             running.setdefault(r["episode_index"], []).append(r["frame_index"])
