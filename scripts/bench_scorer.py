@@ -315,7 +315,7 @@ def anchor_cut(path: Path, t0: float, t1: float, tmp: Path) -> Path:
 
 
 def speed(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
-    from sim_teleop.quality.offline import IMAGE_PREFIX, DatasetReader, score_episode
+    from sim_teleop.quality.offline import IMAGE_PREFIX, DatasetReader, offline_config, score_episode
 
     episodes: list[Episode] = args._rendered[: args.speed_episodes]
     tmp = Path(tempfile.mkdtemp(prefix="bench_scorer_"))
@@ -325,7 +325,7 @@ def speed(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
         write_dataset(root, episodes)
         print(f"\nspeed: wrote {len(episodes)} episodes to a v3.0 dataset in {time.perf_counter() - t:.1f} s")
         reader = DatasetReader(root)
-        scorer = EpisodeScorer(cfg)
+        scorer = EpisodeScorer(offline_config(cfg))
         ours, theirs, pipeline, frames = [], [], [], 0
         for _ in range(args.repeat):
             for i in range(len(reader)):

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from sim_teleop.messages import Verdict
 from sim_teleop.quality.config import load_quality_config
-from sim_teleop.quality.offline import DatasetReader, score_episode
+from sim_teleop.quality.offline import DatasetReader, offline_config, score_episode
 from sim_teleop.quality.scorer import EpisodeScorer, worst_metric
 from sim_teleop.settings import ConfigError
 from sim_teleop.sidecar import EpisodeSidecar
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         from dataclasses import replace
 
         cfg = replace(cfg, fps=reader.fps)
-    scorer = EpisodeScorer(cfg)
+    scorer = EpisodeScorer(offline_config(cfg))
     t0 = time.perf_counter()
     reports = [
         score_episode(reader, i, scorer, args.stride, cameras=not args.no_cameras) for i in range(len(reader))

@@ -68,3 +68,34 @@ def make_tiny_dataset(
         sim.close()
         ds.finalize()
     return root
+
+
+def train_few_steps(data: Path, repo_id: str, out: Path, steps: int = 3) -> Path:
+    """Run the real `lerobot-train` with the CPU config for a few steps; returns the run dir."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "lerobot-train"),
+            f"--config_path={repo / 'configs' / 'train_act_cpu.json'}",
+            f"--dataset.root={data}",
+            f"--dataset.repo_id={repo_id}",
+            f"--output_dir={out}",
+            f"--steps={steps}",
+            f"--save_freq={steps}",
+            "--batch_size=2",
+            "--num_workers=0",
+            "--log_freq=1",
+        ],
+        cwd=out.parent,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (out / "checkpoints" / "last" / "pretrained_model" / "model.safetensors").is_file()
+    return out

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, dora_environment
-from policy_data import make_tiny_dataset
+from policy_data import make_tiny_dataset, train_few_steps
 
 from sim_teleop.eval_summary import results_from_dataset
 
@@ -29,30 +29,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A few `lerobot-train` steps with the CPU config on a tiny sim dataset; returns the run dir."""
     tmp = tmp_path_factory.mktemp("train")
     data = make_tiny_dataset(tmp / "data", episodes=3, frames=12)
-    out = tmp / "run"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(
-        [
-            str(VENV_BIN / "lerobot-train"),
-            f"--config_path={REPO / 'configs' / 'train_act_cpu.json'}",
-            f"--dataset.root={data}",
-            "--dataset.repo_id=local/tiny_policy_test",
-            f"--output_dir={out}",
-            "--steps=3",
-            "--save_freq=3",
-            "--batch_size=2",
-            "--num_workers=0",
-            "--log_freq=1",
-        ],
-        cwd=tmp,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (out / "checkpoints" / "last" / "pretrained_model" / "model.safetensors").is_file()
-    return out
+    return train_few_steps(data, "local/tiny_policy_test", tmp / "run")
 
 
 def _flow(tmp_path: Path) -> Path:

@@ -217,3 +217,16 @@ def test_other_dataset_layout() -> None:
         acc.add_frame(state, action, success=i == len(ep["tcp"]) - 1)
     report = scorer.report(0, acc)
     assert report.verdict is Verdict.GOOD, report
+
+
+def test_offline_config_needs_more_motion_before_a_repeated_decoded_frame_is_frozen() -> None:
+    from sim_teleop.quality.config import QualityConfig
+    from sim_teleop.quality.offline import OFFLINE_FROZEN_MOTION, offline_config
+
+    live = QualityConfig()
+    offline = offline_config(live)
+    assert offline.thresholds["frozen_motion"] == OFFLINE_FROZEN_MOTION > live.thresholds["frozen_motion"]
+    assert {k: v for k, v in offline.thresholds.items() if k != "frozen_motion"} == {
+        k: v for k, v in live.thresholds.items() if k != "frozen_motion"
+    }
+    assert live.thresholds["frozen_motion"] < OFFLINE_FROZEN_MOTION  # the live config is untouched

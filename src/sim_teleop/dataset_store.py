@@ -46,6 +46,12 @@ CODEC_ALIASES = {
 }
 
 
+ENCODER_QUEUE_FRAMES = 2000
+"""Frames buffered per camera for the streaming encoder. lerobot's default (30) *drops* a frame when the
+encoder falls 3 s behind (seen on this 2-core machine under load), leaving the video shorter than the
+parquet; a whole long episode fits here (~100 MB at 128x128)."""
+
+
 class DatasetError(RuntimeError):
     """The dataset cannot be used as asked; the text says why and what to do."""
 
@@ -325,6 +331,7 @@ class EpisodeWriter:
                 robot_type=self.robot_type,
                 use_videos=True,
                 streaming_encoding=self.video.streaming,
+                encoder_queue_maxsize=ENCODER_QUEUE_FRAMES,
                 rgb_encoder=self.encoder,
             )
             self._create = False
@@ -333,6 +340,7 @@ class EpisodeWriter:
                 self.repo_id,
                 root=self.root,
                 streaming_encoding=self.video.streaming,
+                encoder_queue_maxsize=ENCODER_QUEUE_FRAMES,
                 rgb_encoder=self.encoder,
             )
         self._frames = 0

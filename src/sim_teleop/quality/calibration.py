@@ -24,7 +24,7 @@ HALF: dict[str, float] = {
     "drop": 0.015,  # height (m) the held cube fell, or TCP lift (m) at which a held gripper opened
     "slow": 0.6,  # duration / running reference - 1
     "crawl": 0.08,  # fraction of frames of steady motion slower than crawl_speed
-    "path": 0.22,  # TCP path length / ideal path length - 1
+    "path": 0.30,  # TCP path length / ideal path length - 1; clean live dataflow p99 0.27 (99 episodes)
     "dark": 0.15,  # mean per-frame darkness degree (0..1)
     "overexposed": 0.15,  # mean per-frame over-exposure degree (0..1)
     "blur": 0.15,  # mean per-frame blur degree (0..1)

@@ -61,13 +61,16 @@ def run_episode(
         ExpertParams.sample(expert_seed, plan.episode_index), start_tcp, plan, defects_seed
     )
     ep = Episode(key=f"p{placement}", plan=plan)
+    # As in the dataflow: a frame carries the action the sim applies at that tick, which is the
+    # expert's answer to the previous frame (one tick of latency); the first frame's is neutral.
+    action = np.zeros(4, dtype=np.float32)
     for i in range(max_steps):
         eobs = ExpertObservation(
             tcp=np.asarray(obs.state[STATE_TCP], dtype=np.float64),
             cube=np.asarray(obs.cube_pose[:3], dtype=np.float64),
             gripper=float(obs.state[STATE_GRIPPER]) / GRIPPER_COMMAND_MAX,
         )
-        action = ctrl.act(i, eobs)
+        answer = ctrl.act(i, eobs)
         images = None
         if keep_images:
             images = {cam: apply_camera_defect(plan, cam, getattr(obs, cam), i) for cam in CAMERAS}
@@ -83,6 +86,7 @@ def run_episode(
         if i == max_steps - 1:
             break
         obs = sim.step(action)
+        action = answer
     ep.end_reason = "time_limit"
     return ep
 
