@@ -20,8 +20,7 @@ from typing import Any
 from sim_teleop.clock import DEFAULT_TICK_MS
 from sim_teleop.defects import config_from_env
 from sim_teleop.expert import AutopilotSession
-from sim_teleop.messages import FRAME, MessageError, decode_frame
-from sim_teleop.node_util import OnceLogger, log
+from sim_teleop.node_util import OnceLogger, frames, log
 from sim_teleop.settings import ConfigError, env_float, env_int, env_str, load_json
 
 NAME = "expert"
@@ -61,16 +60,7 @@ def main(node: Any = None) -> None:
     for output, payload in session.warmup():
         node.send_output(output, payload)
     problems = OnceLogger(lambda msg: log(NAME, msg))
-    for event in node:
-        if event["type"] == "STOP":
-            break
-        if event["type"] != "INPUT" or event["id"] != FRAME:
-            continue
-        try:
-            frame = decode_frame(event["value"])
-        except MessageError as exc:
-            problems(type(exc).__name__, f"ignored bad frame: {exc}")
-            continue
+    for frame in frames(node, problems):
         for output, payload in session.on_frame(frame):
             node.send_output(output, payload)
     summary = session.summary()

@@ -10,17 +10,8 @@ import os
 import sys
 from typing import Any
 
-from sim_teleop.messages import (
-    ACTION,
-    CONTROL,
-    FRAME,
-    MessageError,
-    Phase,
-    decode_frame,
-    encode_action,
-    encode_control,
-)
-from sim_teleop.node_util import OnceLogger, log
+from sim_teleop.messages import ACTION, CONTROL, Phase, encode_action, encode_control
+from sim_teleop.node_util import OnceLogger, frames, log
 from sim_teleop.settings import env_bool, env_int
 from sim_teleop.teleop import KeyboardTeleop, key_name
 
@@ -70,16 +61,7 @@ def main(node: Any = None) -> None:
     )
     problems = OnceLogger(lambda msg: log(NAME, msg))
     node.send_output(ACTION, encode_action(teleop.action(0.0)))  # warm-up: the first send is slow
-    for event in node:
-        if event["type"] == "STOP":
-            break
-        if event["type"] != "INPUT" or event["id"] != FRAME:
-            continue
-        try:
-            frame = decode_frame(event["value"])
-        except MessageError as exc:
-            problems(type(exc).__name__, f"ignored bad frame: {exc}")
-            continue
+    for frame in frames(node, problems):
         if frame.phase is not Phase.RUNNING:
             teleop.reset()
         for command in teleop.controls():

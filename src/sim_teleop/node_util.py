@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from sim_teleop.messages import FRAME, Frame, MessageError, decode_frame
 
 
 def log(node_name: str, message: str) -> None:
@@ -26,3 +29,16 @@ class OnceLogger:
 
     def summary(self) -> str:
         return ", ".join(f"{k}: {n}" for k, n in sorted(self.counts.items()))
+
+
+def frames(node: Iterable[dict[str, Any]], problems: OnceLogger) -> Iterator[Frame]:
+    """Decoded frames from a node's `frame` input until STOP; malformed ones are logged once and skipped."""
+    for event in node:
+        if event["type"] == "STOP":
+            return
+        if event["type"] != "INPUT" or event["id"] != FRAME:
+            continue
+        try:
+            yield decode_frame(event["value"])
+        except MessageError as exc:
+            problems(type(exc).__name__, f"ignored bad frame: {exc}")
