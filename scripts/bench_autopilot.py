@@ -21,11 +21,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from sim_teleop.dora_launch import dora_environment
 
 REPO = Path(__file__).resolve().parents[1]
 SERVED_TARGET = 0.99
@@ -80,15 +81,8 @@ class FlowRun:
 
 
 def run_flow(tick_ms: float, episodes: int, workdir: Path, defects: str | None) -> FlowRun:
-    bin_dir = Path(sys.executable).parent
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MUJOCO_GL", "PYOPENGL_PLATFORM")}
     stats = workdir / f"stats_{tick_ms:g}.json"
-    env.update(
-        PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-        VIRTUAL_ENV=str(bin_dir.parent),
-        HF_HUB_OFFLINE="1",
-        SIM_VIEWER="0",
-        RECORD_RERUN="off",
+    env = dora_environment(
         AUTOPILOT_EPISODES=str(episodes),
         AUTOPILOT_TICK_MS=f"{tick_ms:g}",
         AUTOPILOT_STATS=str(stats),

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from sim_teleop.dora_launch import dora_environment
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -41,16 +43,7 @@ def main() -> int:
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_recorder_"))
-    venv_bin = Path(sys.executable).parent
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MUJOCO_GL")}
-    env.update(
-        PATH=f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
-        VIRTUAL_ENV=str(venv_bin.parent),
-        HF_HUB_OFFLINE="1",
-        SIM_VIEWER="0",
-        RECORD_RERUN="off",
-        SIM_TIME_LIMIT_S="600",
-    )
+    env = dora_environment(SIM_TIME_LIMIT_S="600")
     configs = {
         "ours": {"video": {"codec": "libsvtav1", "streaming": True}, "writer": "thread"},
         "lerobot_default": {"video": {"codec": "libsvtav1", "streaming": False}, "writer": "inline"},

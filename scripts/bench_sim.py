@@ -13,12 +13,13 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from sim_teleop.dora_launch import dora_environment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,11 +77,7 @@ def ticks_served(seconds: int) -> dict[str, float]:
         queue_size: 1000
 """
         )
-        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MUJOCO_GL")}
-        env.update(
-            SIM_VIEWER="0", SIM_TIME_LIMIT_S="100000", VIRTUAL_ENV=str(Path(sys.executable).parents[1])
-        )
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+        env = dora_environment(SIM_TIME_LIMIT_S="100000")
         subprocess.run(
             ["dora", "run", str(flow), "--stop-after", f"{seconds}s"],
             cwd=tmp,

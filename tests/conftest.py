@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from sim_teleop.dora_launch import dora_environment
 from sim_teleop.sim_env import ensure_offscreen_gl
 
 ensure_offscreen_gl()  # before anything imports mujoco: osmesa when there is no display
 
 REPO = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
 PROBE_NODE = REPO / "tests" / "nodes" / "frame_probe.py"
-
-
-def dora_environment() -> dict[str, str]:
-    """Environment for `dora run`: the project venv active (dora picks its interpreter), headless, offline."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MUJOCO_GL", "PYOPENGL_PLATFORM")}
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["VIRTUAL_ENV"] = str(VENV_BIN.parent)
-    env["HF_HUB_OFFLINE"] = "1"
-    env["SIM_VIEWER"] = "0"
-    env["RECORD_RERUN"] = "off"
-    return env
 
 
 @pytest.fixture
@@ -107,3 +97,13 @@ def run_dataflow(flow: Path, env: dict[str, str], log_path: Path, timeout: float
     text = log_path.read_text()
     assert proc.returncode == 0, text[-4000:]
     return text
+
+
+def load_node(name: str) -> ModuleType:
+    """Import `nodes/<name>.py` as a module, so a test can call its `main(node=MockNode(...))`."""
+    spec = importlib.util.spec_from_file_location(f"{name}_node", REPO / "nodes" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses defined in a node resolve their module
+    spec.loader.exec_module(module)
+    return module

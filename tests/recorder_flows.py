@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -82,3 +83,23 @@ def video_frame_counts(root: Path, ds) -> dict[str, int]:
                 total += sum(1 for _ in container.decode(video=0))
         counts[key] = total
     return counts
+
+
+def run_delete(root: Path, repo_id: str, indices: str) -> subprocess.CompletedProcess:
+    """Run `scripts/delete_episodes.py` on a dataset, as a user would."""
+    return subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "delete_episodes.py"),
+            "--repo_id",
+            repo_id,
+            "--root",
+            str(root),
+            "--episode_indices",
+            indices,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from conftest import load_node
 from dora.testing import MockNode
 
 from sim_teleop.clock import TickSchedule
@@ -26,14 +25,6 @@ from sim_teleop.messages import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"{name}_node", REPO / "nodes" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _frame(index: int, i: int, phase: Phase = Phase.RUNNING, reason: EndReason = EndReason.NONE) -> pa.Array:
@@ -74,7 +65,7 @@ def test_expert_node_runs_one_episode_and_stops(
         ("frame", _frame(0, 0, Phase.RESETTING, EndReason.SUCCESS)),
     ]
     node = MockNode(events)
-    _load("expert").main(node)
+    load_node("expert").main(node)
     actions = [decode_action(a) for a in node.outputs["action"]]
     assert len(actions) == 1 + 4  # warm-up, then one per running frame before the end
     np.testing.assert_array_equal(actions[0], np.zeros(4))
@@ -92,12 +83,12 @@ def test_expert_node_runs_one_episode_and_stops(
 def test_expert_node_reports_bad_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOPILOT_EPISODES", "zero")
     with pytest.raises(SystemExit) as exc:
-        _load("expert").main(MockNode([]))
+        load_node("expert").main(MockNode([]))
     assert exc.value.code == 2
 
 
 def test_episode_count_defaults_to_the_recorder_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = _load("expert")
+    module = load_node("expert")
     monkeypatch.delenv("AUTOPILOT_EPISODES", raising=False)
     monkeypatch.setenv("RECORD_CONFIG", "configs/autopilot.json")
     cfg = json.loads((REPO / "configs" / "autopilot.json").read_text())
@@ -109,7 +100,7 @@ def test_episode_count_defaults_to_the_recorder_config(monkeypatch: pytest.Monke
 def test_clock_node_ends_when_its_input_closes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOPILOT_TICK_MS", "5")
     node = MockNode([{"type": "ERROR", "error": "Timeout"}] * 3 + [{"type": "INPUT_CLOSED", "id": "frame"}])
-    _load("clock").main(node)
+    load_node("clock").main(node)
     assert len(node.outputs["tick"]) >= 1
     assert node.outputs["tick"][0].to_pylist() == [0]
 

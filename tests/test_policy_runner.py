@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_node
 from dora.testing import MockNode
 
 from sim_teleop.eval_summary import EvalTracker, summarize, wilson_interval
@@ -260,16 +261,9 @@ class FakeRunner:
 def _node_run(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, runner: FakeRunner, frames: list[Frame]
 ) -> MockNode:
-    import importlib.util
-
     monkeypatch.setenv("EVAL_EPISODES", "2")
     monkeypatch.setenv("EVAL_OUTPUT", str(tmp_path / "eval"))
-    spec = importlib.util.spec_from_file_location(
-        "policy_node", Path(__file__).parents[1] / "nodes" / "policy.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_node("policy")
     node = MockNode([(FRAME, encode_frame(f)) for f in frames])
     mod.main(node=node, runner=runner)
     return node
@@ -312,17 +306,10 @@ def test_slow_policy_acts_on_the_newest_frame(monkeypatch: pytest.MonkeyPatch, t
 def test_node_exits_with_clear_error_on_bad_checkpoint(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import importlib.util
-
     _checkpoint(tmp_path / "run", outputs={"action": {"type": "ACTION", "shape": [7]}})
     monkeypatch.setenv("POLICY_CHECKPOINT", str(tmp_path / "run"))
     monkeypatch.setenv("EVAL_OUTPUT", str(tmp_path / "eval"))
-    spec = importlib.util.spec_from_file_location(
-        "policy_node", Path(__file__).parents[1] / "nodes" / "policy.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_node("policy")
     node = MockNode([])
     with pytest.raises(SystemExit) as exc:
         mod.main(node=node)

@@ -18,7 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import read_probe
-from recorder_flows import load_dataset, record_flow, run_flow, saved_attempt_actions, video_frame_counts
+from recorder_flows import (
+    load_dataset,
+    record_flow,
+    run_delete,
+    run_flow,
+    saved_attempt_actions,
+    video_frame_counts,
+)
 
 from sim_teleop.dataset_store import dataset_files
 from sim_teleop.recorder import RecordConfig, Recorder
@@ -57,22 +64,7 @@ def test_delete_then_resume_records_contiguously(tmp_path: Path, dora_env: dict[
     counts = video_frame_counts(root, ds)
     assert set(counts.values()) == {ds.meta.total_frames}
 
-    proc = subprocess.run(
-        [
-            str(Path(dora_env["VIRTUAL_ENV"]) / "bin" / "python"),
-            str(REPO / "scripts" / "delete_episodes.py"),
-            "--repo_id",
-            REPO_ID,
-            "--root",
-            str(root),
-            "--episode_indices",
-            "[1]",
-        ],
-        env=dora_env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    proc = run_delete(root, REPO_ID, "[1]")
     assert proc.returncode == 0, proc.stderr[-2000:]
 
     probe2 = tmp_path / "frames2.jsonl"

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from recorder_fakes import ScriptedSim, episode_frames
+from recorder_flows import run_delete
 
 from sim_teleop.dataset_store import (
     DatasetError,
@@ -225,34 +226,15 @@ def test_kill_during_commit_is_rolled_back_and_resume_continues(tmp_path: Path) 
     assert sorted(EpisodeSidecar(root).records) == [0, 1, 2]
 
 
-def run_delete(root: Path, indices: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "scripts" / "delete_episodes.py"),
-            "--repo_id",
-            REPO_ID,
-            "--root",
-            str(root),
-            "--episode_indices",
-            indices,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-
-
 def test_delete_renumbers_sidecar_and_refuses_bad_indices(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     record(make_cfg(root, num_episodes=9), [4, 5, 6], quality={0: 0.1, 1: 0.2, 2: 0.3}, expects_quality=True)
     before = dataset_files(root)
     for bad in ("[3]", "[1, 1]", "1", "[0, 1, 2]", '["a"]'):
-        proc = run_delete(root, bad)
+        proc = run_delete(root, REPO_ID, bad)
         assert proc.returncode == 2 and "Nothing was changed" in proc.stderr, (bad, proc.stderr[-500:])
     assert dataset_files(root) == before
-    proc = run_delete(root, "[1]")
+    proc = run_delete(root, REPO_ID, "[1]")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert list(root.parent.glob("ds.bak-*")), "the original is kept as a backup"
     ds = load(root)

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from conftest import load_node
 from dora.testing import MockNode
 
 from sim_teleop.messages import (
@@ -24,17 +22,6 @@ from sim_teleop.messages import (
 )
 from sim_teleop.quality import QualityConfig
 from sim_teleop.quality.scorer import StreamScorer
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def load_node():
-    spec = importlib.util.spec_from_file_location("scorer_node", REPO / "nodes" / "scorer.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["scorer_node"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def frames_of_attempt(index: int, n: int, end: EndReason, jitter: float = 0.0, seed: int = 0) -> list[Frame]:
@@ -107,7 +94,7 @@ class TimedMockNode(MockNode):
 
 
 def test_node_forwards_reports_and_drops_rerecord() -> None:
-    node_mod = load_node()
+    node_mod = load_node("scorer")
     attempts = [
         frames_of_attempt(0, 40, EndReason.SUCCESS),
         frames_of_attempt(1, 25, EndReason.RERECORD),
@@ -181,7 +168,7 @@ def test_per_frame_cost_does_not_grow() -> None:
 
 
 def test_bad_frame_is_logged_and_skipped() -> None:
-    node_mod = load_node()
+    node_mod = load_node("scorer")
     frames = frames_of_attempt(0, 12, EndReason.SUCCESS)
     inputs = [(FRAME, pa.array([1, 2, 3]))] + [(FRAME, encode_frame(f)) for f in frames]
     node = MockNode(inputs)

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
 import pytest
+from conftest import load_node
 from dora.testing import MockNode
 
 from sim_teleop.messages import STATE_TCP, Phase, decode_frame, encode_action, encode_control
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def load_node(name: str):  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location(f"node_{name}", REPO / "nodes" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 TICK = ("tick", pa.array([0]))
 
