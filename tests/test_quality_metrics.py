@@ -62,13 +62,14 @@ def score(ep: dict[str, np.ndarray], config: QualityConfig | None = None, succes
     return scorer.report(0, acc, success=success)
 
 
-def low_only(report, metric: str) -> None:
-    """`metric` is below the bad boundary and every other motion sub-score stays high."""
-    assert report.subscores[metric] < 0.5, (metric, report.subscores)
+def low_only(report, *metrics: str) -> None:
+    """Each of `metrics` is below the bad boundary and every other motion sub-score stays high."""
+    for metric in metrics:
+        assert report.subscores[metric] < 0.5, (metric, report.subscores)
+        assert metric in report.reasons
     for other in MOTION:
-        if other != metric:
-            assert report.subscores[other] > 0.8, (metric, other, report.subscores)
-    assert metric in report.reasons
+        if other not in metrics:
+            assert report.subscores[other] > 0.8, (metrics, other, report.subscores)
     assert report.verdict is Verdict.BAD
 
 
@@ -171,7 +172,56 @@ def test_path_detour() -> None:
     ep["cube"] = np.concatenate([np.repeat(ep["cube"][:1], 12, 0), ep["cube"]])[:n]
     ep["force"] = np.zeros(n)
     report = score(ep, QualityConfig(reference_duration_s=n / FPS))
-    low_only(report, "path")
+    # Out sideways by 28 cm and 20 cm back in one movement: retraced, and a longer path.
+    assert report.metrics["detour"] == pytest.approx(0.20, abs=0.005)
+    low_only(report, "detour", "path")
+
+
+def _approach_via(corner: np.ndarray, hold: int) -> dict[str, np.ndarray]:
+    """The clean pick, but reaching the point above the cube via `corner`, standing there `hold` frames."""
+    ep = clean_pick()
+    head = [
+        START[None],
+        _segment(START, corner, 8),
+        np.repeat(corner[None], hold, 0),
+        _segment(corner, ABOVE, 14),
+    ]
+    tcp = np.concatenate([*head, ep["tcp"][13:]])
+    extra = len(tcp) - len(ep["tcp"])
+    ep["tcp"] = tcp
+    ep["grip"] = np.concatenate([np.zeros(extra), ep["grip"]])
+    ep["cube"] = np.concatenate([np.repeat(ep["cube"][:1], extra, 0), ep["cube"]])
+    ep["force"] = np.zeros(len(tcp))
+    return ep
+
+
+def test_detour_is_retraced_motion_not_a_turn() -> None:
+    """Only motion that goes out and comes back within one movement is a detour."""
+    cfg = QualityConfig(reference_duration_s=6.0)
+    # An L-shaped reach (every axis monotonic) retraces nothing, stopping at the corner or not.
+    corner = np.array([START[0], ABOVE[1], 0.25])
+    for hold in (0, 5):
+        assert score(_approach_via(corner, hold), cfg).metrics["detour"] == pytest.approx(0.0, abs=1e-6)
+    # Out 10 cm sideways and back: the far end is a one-frame standstill, a turn inside the movement.
+    side = START + np.array([0.0, -0.10, 0.0])
+    report = score(_approach_via(side, 1), cfg)
+    assert report.metrics["detour"] == pytest.approx(0.10, abs=0.005)
+    low_only(report, "detour", "path")
+    # Standing there for half a second first makes it two movements: a waypoint, not an excursion
+    # (its extra length is still the path metric's business).
+    assert score(_approach_via(side, 5), cfg).metrics["detour"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_reach_down_then_lift_is_not_a_detour() -> None:
+    """Closing the gripper separates the descent from the lift even without a standstill."""
+    ep = clean_pick()
+    keep = np.ones(len(ep["tcp"]), bool)
+    close_at = 1 + 12 + 8
+    keep[close_at : close_at + 3] = False  # no standstill at the grasp
+    ep = {k: v[keep] for k, v in ep.items()}
+    report = score(ep)
+    assert report.metrics["detour"] == pytest.approx(0.0, abs=1e-6)
+    assert report.subscores["detour"] == 1.0
 
 
 def test_slow_against_running_reference() -> None:

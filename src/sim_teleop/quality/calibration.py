@@ -24,6 +24,7 @@ HALF: dict[str, float] = {
     "drop": 0.015,  # height (m) the held cube fell, or TCP lift (m) at which a held gripper opened
     "slow": 0.6,  # duration / running reference - 1
     "crawl": 0.08,  # fraction of frames of steady motion slower than crawl_speed
+    "detour": 0.015,  # m gone out and back within one commanded movement; clean expert 0, 4 cm bump >= 0.02
     "path": 0.30,  # TCP path length / ideal path length - 1; clean live dataflow p99 0.27 (99 episodes)
     "dark": 0.15,  # mean per-frame darkness degree (0..1)
     "overexposed": 0.15,  # mean per-frame over-exposure degree (0..1)
@@ -47,6 +48,8 @@ THRESHOLDS: dict[str, float] = {
     "path_stride": 3,  # frames between path samples: high-frequency jitter does not lengthen the path
     "path_min_ideal": 0.05,  # m: floor of the ideal path length
     "backtrack_tol": 0.01,  # m below the approach's highest point at which the descent has begun
+    "detour_still_speed": 0.005,  # m/s: a command slower than this stands still (keyboard/expert stops: 0)
+    "detour_turn_s": 0.1,  # s: a standstill this short is a turning point inside a movement, not a stop
     "dark_rel_hi": 0.7,  # brightness / camera reference below this starts to count as dark ...
     "dark_rel_lo": 0.3,  # ... and below this is fully dark
     "over_clip_lo": 0.15,  # fraction of clipped-white pixels that starts to count as over-exposed ...
@@ -69,6 +72,7 @@ WEIGHTS: dict[str, float] = {
     "gripper_chatter": 1.0,
     "drop": 1.0,
     "slow": 1.0,
+    "detour": 1.0,
     "path": 1.0,
     "dark": 0.5,  # visual weights apply per camera
     "overexposed": 0.5,

@@ -21,6 +21,13 @@ Raw metrics (dt = 1 / fps; p = TCP position, c = commanded target, g = gripper c
   start -> grasp point -> end; vertically, an approach may rise to a safe height and then descend, and a
   lift only rises, so every vertical motion against that (rising again after descending, sinking while
   carrying) is a detour counted twice (out and back); the rest of the vertical path is needed.
+- detour: how far the command went out of its way and came back (m): its path is cut into movements at
+  standstills longer than `detour_turn_s` and at gripper changes; per movement, half of (distance
+  travelled - net displacement) summed over the axes. A straight move, an L-shaped or a curved one
+  (each axis monotonic) scores 0; a stop-and-turn at a waypoint starts a new movement; an excursion
+  that goes 5 cm out and comes back scores 0.05 m, even through the one zero-velocity frame at its far
+  end. Needs the commanded target: the TCP lags the command and rounds off every waypoint stop, so on
+  the TCP alone clean approaches look like excursions.
 - slow: duration / running reference (see `scorer.RunningReference`) - 1, computed by the scorer, and
   `crawl_fraction`: frames of steady commanded motion (TCP motion without a command) slower than
   `crawl_speed`, excluding speed-up / slow-down ramps.
@@ -92,6 +99,60 @@ class TurningMeter:
     @property
     def value(self) -> float:
         return self.num / (self.den + self.count * self.floor2) if self.count else 0.0
+
+
+class RetraceMeter:
+    """Distance gone out and back within continuous motion (`detour` in the module docstring), O(1) a point.
+
+    Per movement it keeps the start, the latest point and the per-axis distance travelled; a movement
+    ends after more than `join` consecutive still steps (a turn through zero velocity lasts one sample)
+    or at `cut()`.
+    """
+
+    __slots__ = ("done", "end", "join", "last", "moving", "start", "still", "still_run", "travel")
+
+    def __init__(self, still: float, join: int) -> None:
+        self.still = still  # a step at most this long (m) is standing still
+        self.join = join
+        self.done = 0.0
+        self.last: np.ndarray | None = None
+        self.start: np.ndarray | None = None
+        self.end: np.ndarray | None = None
+        self.travel = np.zeros(3)
+        self.moving = False
+        self.still_run = 0
+
+    def add(self, c: np.ndarray) -> None:
+        last, self.last = self.last, c
+        if last is None:
+            return
+        step = c - last
+        if float(np.linalg.norm(step)) > self.still:
+            if not self.moving:
+                self.moving, self.start, self.travel = True, last, np.zeros(3)
+            self.still_run = 0
+        else:
+            self.still_run += 1
+            if self.still_run > self.join:
+                self.cut()
+                return
+        if self.moving:
+            self.travel += np.abs(step)
+            self.end = c
+
+    def cut(self) -> None:
+        """End the current movement (a gripper change: reaching down then lifting is not a detour)."""
+        self.done += self._open()
+        self.moving = False
+
+    def _open(self) -> float:
+        if not self.moving or self.start is None or self.end is None:
+            return 0.0
+        return max(0.0, 0.5 * float(self.travel.sum() - np.abs(self.end - self.start).sum()))
+
+    @property
+    def value(self) -> float:
+        return self.done + self._open()
 
 
 class CameraMeter:
@@ -179,6 +240,9 @@ class EpisodeAccumulator:
         self.success = False
         self.tcp_turn = TurningMeter(th["turn_floor"], th["turn_cap"], th["turn_jump"])
         self.cmd_turn = TurningMeter(th["turn_floor"], th["turn_cap"], th["turn_jump"])
+        self.retrace = RetraceMeter(
+            th["detour_still_speed"] * self.dt, max(1, int(th["detour_turn_s"] / self.dt + 1e-9))
+        )
         self.idle = 0
         self.idle_run = 0
         self.idle_run_max = 0
@@ -262,6 +326,9 @@ class EpisodeAccumulator:
             self.p_last = p
         if c is not None:
             cmd_step = self.cmd_turn.add(c)
+            if g is not None and self.prev_g is not None and abs(g - self.prev_g) >= th["idle_grip"]:
+                self.retrace.cut()  # the step that comes with a gripper change begins a new movement
+            self.retrace.add(c)
             if cmd_step is not None:
                 self._crawl(float(np.linalg.norm(cmd_step)) / self.dt)
         if g is not None:
@@ -390,6 +457,8 @@ class EpisodeAccumulator:
             out["spike_force"] = self.force_peak
         out["jitter"] = max(out["jitter_tcp"], out["jitter_cmd"])
         out["drop"] = max(self.release_lift, self.cube_fall)
+        if self.axyz_idx is not None and self.n > 0:
+            out["detour"] = self.retrace.value
         if self.p0 is not None and self.p_last is not None:
             assert self.path_sample is not None
             d = self.p_last - self.path_sample

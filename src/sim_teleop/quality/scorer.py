@@ -21,7 +21,7 @@ from sim_teleop.quality.config import QualityConfig
 from sim_teleop.quality.metrics import EpisodeAccumulator
 
 VISUAL = ("dark", "overexposed", "blur", "frozen")
-MOTION = ("jitter", "idle", "spike", "saturation", "gripper_chatter", "drop", "slow", "path")
+MOTION = ("jitter", "idle", "spike", "saturation", "gripper_chatter", "drop", "slow", "detour", "path")
 
 
 def subscore(x: float, half: float, power: float) -> float:
@@ -67,6 +67,8 @@ def subscores_from_raw(
         subscore(raw["duration_s"] / reference_s - 1.0, half["slow"], p),
         subscore(raw["crawl_fraction"], half["crawl"], p),
     )
+    if "detour" in raw:
+        s["detour"] = subscore(raw["detour"], half["detour"], p)
     if "path" in raw:
         s["path"] = subscore(raw["path"], half["path"], p)
     for cam in config.cameras:
