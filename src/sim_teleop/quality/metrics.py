@@ -54,6 +54,11 @@ def _leg(a: np.ndarray, b: np.ndarray) -> float:
     return float(math.hypot(d[0], d[1]))
 
 
+def _norm(v: np.ndarray) -> float:
+    """Length of a short vector (np.linalg.norm's generality costs more than the metric on 3 values)."""
+    return math.sqrt(float(v @ v))
+
+
 def _clip01(x: float) -> float:
     return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
 
@@ -127,7 +132,7 @@ class RetraceMeter:
         if last is None:
             return
         step = c - last
-        if float(np.linalg.norm(step)) > self.still:
+        if _norm(step) > self.still:
             if not self.moving:
                 self.moving, self.start, self.travel = True, last, np.zeros(3)
             self.still_run = 0
@@ -274,9 +279,20 @@ class EpisodeAccumulator:
         self.prev_speed: float | None = None
         self.path_full = 0.0  # every-frame path (for motion between camera frames)
         self.cams: dict[str, CameraMeter] = {}
-        low = np.asarray(lay.workspace_low, np.float64) if lay.workspace_low is not None else None
-        high = np.asarray(lay.workspace_high, np.float64) if lay.workspace_high is not None else None
-        self.ws_low, self.ws_high = low, high
+        # Saturation bounds as plain floats: x, y low and x, y, top high, each moved in by the margin.
+        margin = th["sat_margin"]
+        low, high = lay.workspace_low, lay.workspace_high
+        self.sat_box: tuple[float, ...] | None = None
+        if low is not None and high is not None:
+            self.sat_box = (
+                low[0] + margin,
+                low[1] + margin,
+                high[0] - margin,
+                high[1] - margin,
+                high[2] - margin,
+            )
+        limit = lay.action_xyz_limit
+        self.sat_cmd = limit - 1e-3 if limit is not None else None
 
     # --- per frame --------------------------------------------------------------------------------
     def add_frame(
@@ -309,15 +325,13 @@ class EpisodeAccumulator:
                 self.p0 = p
                 self.path_sample = p
             if v is not None:
-                step = float(np.linalg.norm(v))
+                step = _norm(v)
                 self.path_full += step
                 tcp_moving = step / self.dt >= th["idle_speed"]
                 if c is None:
                     self._crawl(step / self.dt)
                 if self.prev_v is not None:
-                    self.accel_peak = max(
-                        self.accel_peak, float(np.linalg.norm(v - self.prev_v)) / self.dt**2
-                    )
+                    self.accel_peak = max(self.accel_peak, _norm(v - self.prev_v) / self.dt**2)
                 self.prev_v = v
             if self.n > 1 and (index % int(th["path_stride"]) == 0):
                 assert self.path_sample is not None
@@ -330,7 +344,7 @@ class EpisodeAccumulator:
                 self.retrace.cut()  # the step that comes with a gripper change begins a new movement
             self.retrace.add(c)
             if cmd_step is not None:
-                self._crawl(float(np.linalg.norm(cmd_step)) / self.dt)
+                self._crawl(_norm(cmd_step) / self.dt)
         if g is not None:
             if self.prev_g is not None:
                 dg = abs(g - self.prev_g)
@@ -418,15 +432,12 @@ class EpisodeAccumulator:
                 self.release_lift = max(self.release_lift, lift)
 
     def _saturated(self, p: np.ndarray | None, c: np.ndarray | None) -> bool:
-        lay, margin = self.cfg.layout, self.th["sat_margin"]
-        limit = lay.action_xyz_limit
-        if c is not None and limit is not None and float(np.max(np.abs(c))) >= limit - 1e-3:
+        if c is not None and self.sat_cmd is not None and max(abs(x) for x in c.tolist()) >= self.sat_cmd:
             return True
-        if p is not None and self.ws_low is not None and self.ws_high is not None:
-            if np.any(p[:2] <= self.ws_low[:2] + margin) or np.any(p[:2] >= self.ws_high[:2] - margin):
-                return True
-            if p[2] >= self.ws_high[2] - margin:
-                return True
+        if p is not None and self.sat_box is not None:
+            x, y, z = p.tolist()
+            lo_x, lo_y, hi_x, hi_y, hi_z = self.sat_box
+            return x <= lo_x or y <= lo_y or x >= hi_x or y >= hi_y or z >= hi_z
         return False
 
     # --- end of episode ---------------------------------------------------------------------------
