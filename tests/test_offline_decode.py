@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from synthetic_images import box_blur
 
 from sim_teleop.quality.config import QualityConfig
 from sim_teleop.quality.metrics import CameraMeter
@@ -40,13 +41,6 @@ def scene(i: int) -> np.ndarray:
     img[40:70, x : x + 25] = [220, 30, 40]
     img[90:110, 100 - x // 2 : 125 - x // 2] = [235, 235, 235]
     return img.clip(0, 255).astype(np.uint8)
-
-
-def box_blur(img: np.ndarray, r: int) -> np.ndarray:
-    out = img.astype(np.float32)
-    for axis in (0, 1):
-        out = sum(np.roll(out, k, axis=axis) for k in range(-r, r + 1)) / (2 * r + 1)
-    return out.astype(np.uint8)
 
 
 VARIANTS = {

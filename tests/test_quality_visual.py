@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic_images import box_blur
 
 from sim_teleop.quality import QualityConfig
 from sim_teleop.quality.metrics import EpisodeAccumulator
@@ -23,13 +24,6 @@ def scene(i: int) -> np.ndarray:
     img = np.stack([tiles, tiles * 0.9, tiles * 0.8], axis=-1)
     img[40:70, (20 + 2 * i) % 100 : (20 + 2 * i) % 100 + 25] = [200, 180, 160]
     return img.clip(0, 255).astype(np.uint8)
-
-
-def box_blur(img: np.ndarray, r: int) -> np.ndarray:
-    out = img.astype(np.float32)
-    for axis in (0, 1):
-        out = sum(np.roll(out, k, axis=axis) for k in range(-r, r + 1)) / (2 * r + 1)
-    return out.astype(np.uint8)
 
 
 def camera_scores(transform) -> dict[str, float]:
