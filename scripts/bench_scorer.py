@@ -37,7 +37,6 @@ from sim_teleop.quality import anchor
 from sim_teleop.quality.config import load_quality_config
 from sim_teleop.quality.episodes import (
     Episode,
-    RecordedFrame,
     camera_plan,
     run_episode,
     single_family_config,
@@ -315,7 +314,7 @@ def anchor_cut(path: Path, t0: float, t1: float, tmp: Path) -> Path:
 
 
 def speed(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
-    from sim_teleop.quality.offline import IMAGE_PREFIX, DatasetReader, offline_config, score_episode
+    from sim_teleop.quality.offline import DatasetReader, offline_config, score_episode
 
     if getattr(args, "_rendered", None) is None:  # --speed-only: render just the episodes timed here
         rsim = SimEnv(seed=args.seed + 1, image_obs=True)
@@ -369,7 +368,6 @@ def speed(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
             f"anchor pipeline (ffmpeg cut per video + decode "
             f"every frame) {p * 1000:.1f} ms -> {p / o:.1f}x"
         )
-        _ = IMAGE_PREFIX
         return {
             "ours_ms": o * 1000,
             "decode_all_ms": a * 1000,
@@ -412,7 +410,6 @@ def main() -> None:
     result["speed"] = speed(args, cfg)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
-    _ = RecordedFrame
 
 
 if __name__ == "__main__":

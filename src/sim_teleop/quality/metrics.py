@@ -114,27 +114,25 @@ class RetraceMeter:
     or at `cut()`.
     """
 
-    __slots__ = ("done", "end", "join", "last", "moving", "start", "still", "still_run", "travel")
+    __slots__ = ("done", "end", "join", "moving", "start", "still", "still_run", "travel")
 
     def __init__(self, still: float, join: int) -> None:
         self.still = still  # a step at most this long (m) is standing still
         self.join = join
         self.done = 0.0
-        self.last: np.ndarray | None = None
         self.start: np.ndarray | None = None
         self.end: np.ndarray | None = None
         self.travel = np.zeros(3)
         self.moving = False
         self.still_run = 0
 
-    def add(self, c: np.ndarray) -> None:
-        last, self.last = self.last, c
-        if last is None:
+    def add(self, c: np.ndarray, step: np.ndarray | None) -> None:
+        """Point `c`, reached by `step` from the previous point (None for the first point)."""
+        if step is None:
             return
-        step = c - last
         if _norm(step) > self.still:
             if not self.moving:
-                self.moving, self.start, self.travel = True, last, np.zeros(3)
+                self.moving, self.start, self.travel = True, c - step, np.zeros(3)
             self.still_run = 0
         else:
             self.still_run += 1
@@ -342,7 +340,7 @@ class EpisodeAccumulator:
             cmd_step = self.cmd_turn.add(c)
             if g is not None and self.prev_g is not None and abs(g - self.prev_g) >= th["idle_grip"]:
                 self.retrace.cut()  # the step that comes with a gripper change begins a new movement
-            self.retrace.add(c)
+            self.retrace.add(c, cmd_step)
             if cmd_step is not None:
                 self._crawl(_norm(cmd_step) / self.dt)
         if g is not None:
