@@ -1,4 +1,6 @@
-"""dora node: sim ticks every AUTOPILOT_TICK_MS milliseconds (default 100), see sim_teleop.clock.
+"""dora node: sim ticks every CLOCK_TICK_MS milliseconds (default 100), see sim_teleop.clock.
+
+The dataflow sets CLOCK_TICK_MS from its own variable (AUTOPILOT_TICK_MS, EVAL_TICK_MS).
 
 Input `frame` (from sim/frame) only tells it when the sim has gone: it exits when that input closes.
 Output `tick` (uint64 tick index). Prints the ticks sent and skipped when it ends.
@@ -22,7 +24,7 @@ NAME = "clock"
 
 def main(node: Any = None) -> None:
     try:
-        period_ms = env_float("AUTOPILOT_TICK_MS", DEFAULT_TICK_MS, minimum=1.0)
+        period_ms = env_float("CLOCK_TICK_MS", DEFAULT_TICK_MS, minimum=1.0)
     except ConfigError as exc:
         log(NAME, f"configuration error: {exc}")
         sys.exit(2)

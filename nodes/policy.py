@@ -11,7 +11,9 @@ book-kept and the next action is computed from the newest of them.
 Env: POLICY_CHECKPOINT (default outputs/train/act_cpu/checkpoints/last/pretrained_model), POLICY_DEVICE
 (cpu), POLICY_THREADS (1; 0 = torch's default), POLICY_N_ACTION_STEPS (actions per inference; default
 as trained), EVAL_EPISODES (50), EVAL_OUTPUT (where
-eval_summary.json goes; default: the recorder's root, from RECORD_CONFIG/RECORD_ROOT), SIM_FPS (10).
+eval_summary.json goes; default: the recorder's root, from RECORD_CONFIG/RECORD_ROOT), SIM_FPS (10),
+EVAL_TICK_MS (the tick period, 1000 / SIM_FPS), POLICY_TEMPORAL_ENSEMBLE (ACT temporal-ensembling
+coefficient; off by default).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sim_teleop.messages import (
     ACTION,
     CONTROL,
     FRAME,
+    TICK,
     MessageError,
     Phase,
     decode_frame,
@@ -59,6 +62,7 @@ def main(node: Any = None, runner: Any = None) -> None:
                 device=settings.device,
                 threads=settings.threads,
                 n_action_steps=settings.n_action_steps,
+                temporal_ensemble=settings.temporal_ensemble,
             )
             warm = runner.warm_up()
             log(
@@ -80,12 +84,13 @@ def main(node: Any = None, runner: Any = None) -> None:
     controller = EvalController(settings.episodes)
     tracker = EvalTracker(fps=settings.fps)
     problems = OnceLogger(lambda msg: log(NAME, msg))
-    period = 1.0 / settings.fps
+    period = settings.tick_period_s  # an answer later than this misses the next tick
     latencies: list[float] = []
     running_frames = 0
     stale_frames = 0
     slow = False  # the last inference overran a tick: catch up on queued frames before acting again
     stopping = False
+    first_frame_at = last_frame_at = 0.0  # wall clock of the first and the latest frame (throughput)
 
     while not stopping:
         event = node.next()
@@ -110,6 +115,8 @@ def main(node: Any = None, runner: Any = None) -> None:
                 problems(f"frame:{type(exc).__name__}", f"ignored bad frame: {exc}")
                 continue
             tracker.observe(frame)
+            last_frame_at = time.monotonic()
+            first_frame_at = first_frame_at or last_frame_at
             decision = controller.on_frame(frame)
             if decision.control is not None:
                 node.send_output(CONTROL, encode_control(decision.control))
@@ -134,7 +141,10 @@ def main(node: Any = None, runner: Any = None) -> None:
             problems("act", f"{exc}; holding the last action")
             action = None
         if action is not None:
-            node.send_output(ACTION, encode_action(np.asarray(action, dtype=np.float32)))
+            # Stamped with the frame it answers, so the sim can count steps that ran on an older action.
+            node.send_output(
+                ACTION, encode_action(np.asarray(action, dtype=np.float32)), {TICK: pending.tick_index}
+            )
         dt = time.perf_counter() - t0
         latencies.append(dt)
         slow = dt > 0.5 * period
@@ -146,6 +156,8 @@ def main(node: Any = None, runner: Any = None) -> None:
         "policy_steps": len(latencies),
         "running_frames": running_frames,
         "frames_without_fresh_action": stale_frames,
+        "tick_ms": 1000 * period,
+        "wall_s": last_frame_at - first_frame_at,
         "late_actions": sum(1 for t in latencies if t > period),  # the sim stepped once more on the old one
         "latency_ms": stats,
         "stop_sent": controller.stop_sent,

@@ -28,6 +28,7 @@ from sim_teleop.sim_env import SimEnv, ensure_offscreen_gl
 from sim_teleop.sim_runner import SimConfig, SimRunner
 
 NAME = "sim"
+RECORDER_CONTROL = "control_recorder"  # the recorder's control input, in every recording dataflow
 
 
 def _open_viewer(sim: SimEnv, mode: str) -> Any | None:
@@ -37,6 +38,15 @@ def _open_viewer(sim: SimEnv, mode: str) -> Any | None:
     import mujoco.viewer
 
     return mujoco.viewer.launch_passive(sim.model, sim.data, show_left_ui=False, show_right_ui=False)
+
+
+def _answered_tick(event: dict) -> int | None:
+    """The tick of the frame an action answers, when its sender stamped it (metadata `tick`)."""
+    value = (event.get("metadata") or {}).get(TICK)
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def main(node: Any = None) -> None:
@@ -69,6 +79,10 @@ def main(node: Any = None) -> None:
     for event in node:
         if event["type"] == "STOP":
             break
+        if event["type"] == "INPUT_CLOSED" and event.get("id") == RECORDER_CONTROL:
+            # The recorder only goes before the sim when it died: simulating on would record nothing.
+            log(NAME, "the recorder has gone: stopping (no further episode could be saved)")
+            break
         if event["type"] != "INPUT":
             continue
         input_id = event["id"]
@@ -80,7 +94,7 @@ def main(node: Any = None) -> None:
             runner.advance()
         elif input_id == ACTION:
             try:
-                runner.set_action(decode_action(event["value"]))
+                runner.set_action(decode_action(event["value"]), _answered_tick(event))
             except MessageError as exc:
                 problems(
                     f"{input_id}:{type(exc).__name__}", f"ignored bad {input_id}: {exc}; keeping last action"
@@ -97,6 +111,14 @@ def main(node: Any = None) -> None:
                 break
     if problems.counts:
         log(NAME, f"bad messages ignored: {problems.summary()}")
+    if runner.answers.steps:
+        steps, late = runner.answers.steps, runner.answers.late
+        period_ms = 1000 * config.tick_period_s
+        log(
+            NAME,
+            f"{steps} controller steps: {steps - late} on the answer to the previous frame, {late} on an "
+            f"older action (inference overran the {period_ms:g} ms tick)",
+        )
     if viewer is not None:
         viewer.close()
     sim.close()

@@ -70,8 +70,32 @@ def make_tiny_dataset(
     return root
 
 
+def resize_for_training(data: Path, out: Path, size: int = 64) -> Path:
+    """The recipe's `scripts/resize_dataset.py` step, run as a user runs it; returns the new root."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(repo / "scripts" / "resize_dataset.py"),
+            f"--root={data}",
+            f"--output={out}",
+            f"--size={size}",
+        ],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
 def train_few_steps(data: Path, repo_id: str, out: Path, steps: int = 3) -> Path:
-    """Run the real `lerobot-train` with the CPU config for a few steps; returns the run dir."""
+    """Run the real `lerobot-train` with the headline CPU config for a few steps; returns the run dir."""
     import os
     import subprocess
     import sys

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, dora_environment
-from policy_data import make_tiny_dataset, train_few_steps
+from policy_data import make_tiny_dataset, resize_for_training, train_few_steps
 
 from sim_teleop.eval_summary import results_from_dataset
 
@@ -29,7 +30,8 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A few `lerobot-train` steps with the CPU config on a tiny sim dataset; returns the run dir."""
     tmp = tmp_path_factory.mktemp("train")
     data = make_tiny_dataset(tmp / "data", episodes=3, frames=12)
-    return train_few_steps(data, "local/tiny_policy_test", tmp / "run")
+    small = resize_for_training(data, tmp / "data_64", size=64)  # the headline recipe's training images
+    return train_few_steps(small, "local/tiny_policy_test", tmp / "run")
 
 
 def _flow(tmp_path: Path) -> Path:
@@ -46,6 +48,7 @@ def test_trained_checkpoint_loads_and_acts(checkpoint: Path) -> None:
 
     runner = PolicyRunner(checkpoint)
     assert runner.path.name == "pretrained_model"
+    assert runner.image_sizes == {"observation.images.front": (64, 64), "observation.images.wrist": (64, 64)}
     runner.warm_up()
     obs = {
         "observation.state": np.zeros(18, np.float32),
@@ -86,7 +89,7 @@ def test_replanning_rate_can_be_overridden(checkpoint: Path) -> None:
 
 @pytest.fixture(scope="module")
 def eval_run(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """`dora run dataflow-eval.yaml`, 2 episodes of 3 s, headless; returns (eval root, dora log)."""
+    """`dora run dataflow-eval.yaml`, 2 episodes of 3 s at a 50 ms tick, headless; (eval root, dora log)."""
     tmp = tmp_path_factory.mktemp("eval")
     root = tmp / "eval"
     env = {
@@ -94,6 +97,7 @@ def eval_run(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
         "POLICY_CHECKPOINT": str(checkpoint),
         "EVAL_EPISODES": "2",
         "SIM_TIME_LIMIT_S": "3",
+        "EVAL_TICK_MS": "50",
         "RECORD_ROOT": str(root),
     }
     log = tmp / "dora.log"
@@ -136,6 +140,14 @@ def test_eval_dataflow_two_episodes_summary_matches_dataset(eval_run: tuple[Path
     # Every step of a running episode was served by the policy (3 s limit -> 30 frames each).
     assert summary["running_frames"] >= 2 * 29
     assert summary["policy_steps"] >= summary["running_frames"] - summary["frames_without_fresh_action"]
+    assert summary["tick_ms"] == pytest.approx(50.0)
+    # The sim counted every policy step (all but each attempt's first) as fresh or late, and said so.
+    late = re.search(
+        r"\[sim\] (\d+) controller steps: (\d+) on the answer to the previous frame, (\d+) on an", text
+    )
+    assert late, "the sim did not report its late-action count"
+    steps, fresh, stale = (int(g) for g in late.groups())
+    assert steps == fresh + stale and steps >= 2 * 28
     # Quality reports were recorded beside each episode.
     sidecar = [json.loads(x) for x in (root / "meta" / "episode_sidecar.jsonl").read_text().splitlines()]
     assert len(sidecar) == 2 and all("quality" in rec for rec in sidecar)

@@ -113,3 +113,33 @@ def test_missed_ticks_follow_the_configured_tick_period(physics_sim: SimEnv) -> 
     frames = [runner.tick() for _ in range(4)]
     assert [f.tick_index for f in frames] == [0, 2, 4, 6]  # a 50 ms tick served every 100 ms
     assert frames[-1].ticks_missed == 3
+
+
+def test_steps_on_an_older_action_are_counted_as_late(physics_sim: SimEnv) -> None:
+    runner = SimRunner(physics_sim, SimConfig(time_limit_s=100), clock=FakeClock())
+    action = np.zeros(4, np.float32)
+    frames = [runner.tick()]
+    runner.advance()  # first step of the attempt: neutral action, never counted
+    for _ in range(5):
+        runner.set_action(action, answers_tick=frames[-1].tick_index)  # answers the frame just sent
+        frames.append(runner.tick())
+        runner.advance()
+    assert (runner.answers.steps, runner.answers.late) == (5, 0)
+    # an inference overruns: two ticks pass with the answer to an older frame
+    for _ in range(2):
+        frames.append(runner.tick())
+        runner.advance()
+    assert (runner.answers.steps, runner.answers.late) == (7, 2)  # both ran on the answer to frame 4
+    runner.set_action(action, answers_tick=frames[-1].tick_index)  # caught up: answers the newest frame
+    runner.tick()
+    runner.advance()
+    assert (runner.answers.steps, runner.answers.late) == (8, 2)
+
+
+def test_unstamped_actions_are_not_counted(physics_sim: SimEnv) -> None:
+    runner = SimRunner(physics_sim, SimConfig(time_limit_s=100), clock=FakeClock())
+    for _ in range(4):
+        runner.set_action(np.zeros(4, np.float32))  # the keyboard and the expert do not stamp
+        runner.tick()
+        runner.advance()
+    assert (runner.answers.steps, runner.answers.late) == (0, 0)

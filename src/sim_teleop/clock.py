@@ -1,8 +1,9 @@
 """A tick source whose period comes from the environment, for faster-than-real-time generation.
 
 dora 1.1 expands `${VAR:-default}` only in `env:` values, not in an input such as
-`dora/timer/millis/100` (a variable there fails the whole file), so the autopilot dataflow takes its
-sim ticks from this node, with the period in env AUTOPILOT_TICK_MS (the YAML gives the default).
+`dora/timer/millis/100` (a variable there fails the whole file), so the autopilot and eval dataflows
+take their sim ticks from this node, with the period in env CLOCK_TICK_MS (each YAML sets it from
+AUTOPILOT_TICK_MS / EVAL_TICK_MS).
 Like dora's timer it keeps a fixed grid (no drift) and never bursts to catch up: a tick that is
 overdue by more than a period is skipped and counted.
 """

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from sim_teleop.image_prep import resize_image
 from sim_teleop.messages import (
     ACTION_DIM,
     CAMERAS,
@@ -33,7 +34,7 @@ from sim_teleop.messages import (
     Frame,
     Phase,
 )
-from sim_teleop.settings import REPO_ROOT, env_int, env_str
+from sim_teleop.settings import REPO_ROOT, env_float, env_int, env_str
 
 STATE_KEY = "observation.state"
 IMAGE_KEYS = {cam: f"observation.images.{cam}" for cam in CAMERAS}
@@ -43,7 +44,9 @@ SIM_INPUT_SHAPES: dict[str, tuple[int, ...]] = {
     STATE_KEY: (STATE_DIM,),
     **{key: (IMAGE_SHAPE[2], IMAGE_SHAPE[0], IMAGE_SHAPE[1]) for key in IMAGE_KEYS.values()},
 }
-"""What the sim can feed a policy, in lerobot's policy-feature shapes (images channel-first)."""
+"""What the sim can feed a policy, in lerobot's policy-feature shapes (images channel-first). A camera
+input may also be smaller (trained on `scripts/resize_dataset.py` output): the runner then resizes
+every sim image to it with `image_prep.resize_image`, the function that made the training images."""
 SIM_ACTION_SHAPE: tuple[int, ...] = (ACTION_DIM,)
 
 CHECKPOINT_SUBDIR = Path("checkpoints") / "last" / "pretrained_model"
@@ -89,6 +92,12 @@ def check_features(input_features: dict[str, Any], output_features: dict[str, An
         expected = SIM_INPUT_SHAPES.get(name)
         if expected is None:
             problems.append(f"input {name!r} {shape} is not produced by the sim")
+        elif name in IMAGE_KEYS.values():
+            if not _image_fits(shape, expected):
+                problems.append(
+                    f"input {name!r} has shape {shape}: the sim gives {expected}, or smaller "
+                    f"(3, h, w) images by resizing, never larger"
+                )
         elif shape != expected:
             problems.append(f"input {name!r} has shape {shape}, the sim gives {expected}")
     if STATE_KEY not in (input_features or {}):
@@ -109,6 +118,15 @@ def check_features(input_features: dict[str, Any], output_features: dict[str, An
         problems.append(f"unexpected outputs {extra}")
     if problems:
         raise PolicyError("policy features do not match the sim: " + "; ".join(problems))
+
+
+def _image_fits(shape: tuple[int, ...], sim_shape: tuple[int, ...]) -> bool:
+    return (
+        len(shape) == 3
+        and shape[0] == sim_shape[0]
+        and 0 < shape[1] <= sim_shape[1]
+        and 0 < shape[2] <= sim_shape[2]
+    )
 
 
 def validate_checkpoint(path: str | Path) -> tuple[Path, dict[str, Any]]:
@@ -141,6 +159,7 @@ class PolicyRunner:
         device: str = "cpu",
         threads: int | None = 1,
         n_action_steps: int | None = None,
+        temporal_ensemble: float | None = None,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.path, raw_cfg = validate_checkpoint(checkpoint)
@@ -166,6 +185,13 @@ class PolicyRunner:
                     f"POLICY_N_ACTION_STEPS={n_action_steps}: must be in 1..{chunk} (chunk size)"
                 )
             cfg.n_action_steps = n_action_steps
+        if temporal_ensemble is not None:
+            # ACT only: run the network every step and average the overlapping chunks' predictions
+            # for the current step, weighted exp(-coeff * age) (coeff 0 = plain mean).
+            if not hasattr(cfg, "temporal_ensemble_coeff"):
+                raise PolicyError(f"temporal ensembling is an ACT option; this policy is {raw_cfg['type']}")
+            cfg.temporal_ensemble_coeff = temporal_ensemble
+            cfg.n_action_steps = 1
         self.config = cfg
         self.policy_type = str(raw_cfg["type"])
         self.device = torch.device(device)
@@ -177,7 +203,13 @@ class PolicyRunner:
             preprocessor_overrides={"device_processor": {"device": device}},
             postprocessor_overrides={"device_processor": {"device": "cpu"}},
         )
-        self.input_keys = [k for k in (raw_cfg.get("input_features") or {}) if k in SIM_INPUT_SHAPES]
+        inputs = raw_cfg.get("input_features") or {}
+        self.input_keys = [k for k in inputs if k in SIM_INPUT_SHAPES]
+        self.image_sizes = {
+            k: (int(inputs[k]["shape"][1]), int(inputs[k]["shape"][2]))
+            for k in self.input_keys
+            if k in IMAGE_KEYS.values()
+        }
         self._torch = torch
         self.inferences = 0  # calls that produced an action
 
@@ -194,7 +226,10 @@ class PolicyRunner:
         torch = self._torch
         batch: dict[str, Any] = {}
         for key in self.input_keys:
-            value = torch.from_numpy(np.array(obs[key], copy=True))  # frame buffers are read-only
+            raw = obs[key]
+            if key in self.image_sizes:
+                raw = resize_image(raw, *self.image_sizes[key])
+            value = torch.from_numpy(np.array(raw, copy=True))  # frame buffers are read-only
             if key in IMAGE_KEYS.values():
                 value = value.permute(2, 0, 1).to(torch.float32) / 255.0
             batch[key] = value.unsqueeze(0)
@@ -294,9 +329,15 @@ class EvalSettings:
     device: str = "cpu"
     threads: int = 1
     n_action_steps: int | None = None  # None: as trained
+    temporal_ensemble: float | None = None  # ACT temporal-ensembling coefficient; None: off
     episodes: int = 50
     output_dir: Path = REPO_ROOT / "outputs" / "eval" / "default"
     fps: int = 10
+    tick_ms: float | None = None  # wall-clock tick period (EVAL_TICK_MS); None = 1000 / fps
+
+    @property
+    def tick_period_s(self) -> float:
+        return (self.tick_ms if self.tick_ms is not None else 1000.0 / self.fps) / 1000.0
 
     @classmethod
     def from_env(cls) -> EvalSettings:
@@ -307,10 +348,19 @@ class EvalSettings:
             device=env_str("POLICY_DEVICE", "cpu"),
             threads=env_int("POLICY_THREADS", 1, minimum=0),
             n_action_steps=env_int("POLICY_N_ACTION_STEPS", 0, minimum=0) or None,
+            temporal_ensemble=_env_optional_float("POLICY_TEMPORAL_ENSEMBLE"),
             episodes=env_int("EVAL_EPISODES", 50, minimum=1),
             output_dir=out_dir,
             fps=env_int("SIM_FPS", 10, minimum=1),
+            tick_ms=env_float("EVAL_TICK_MS", 0.0, minimum=0.0) or None,
         )
+
+
+def _env_optional_float(name: str) -> float | None:
+    raw = env_str(name, "")
+    if not raw or raw.lower() in ("off", "none"):
+        return None
+    return env_float(name, 0.0, minimum=0.0)
 
 
 def eval_root() -> Path:

@@ -82,6 +82,41 @@ class TickCounter:
         self.served = 0
 
 
+class AnswerCounter:
+    """Counts steps that applied an action computed from an older frame than the previous one.
+
+    The best a controller can do is answer frame t-1 before the step of tick t (frame t leaves just
+    before that step). When its inference overruns, the sim applies the action it holds, an older
+    answer, and counts the step as late. Only controllers that stamp their actions with the frame's
+    tick (the policy node) are counted; the first step of an attempt (neutral action) is not.
+    """
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.answered_tick: int | None = None
+        self.previous_tick: int | None = None
+        self.current_tick: int | None = None
+        self.first = True
+        self.steps = 0
+        self.late = 0
+
+    def on_action(self, answers_tick: int | None) -> None:
+        if answers_tick is not None:
+            self.enabled = True
+            self.answered_tick = answers_tick
+
+    def on_frame(self, tick_index: int, first: bool) -> None:
+        self.previous_tick, self.current_tick = self.current_tick, tick_index
+        self.first = first
+
+    def on_step(self) -> None:
+        if not self.enabled or self.first or self.previous_tick is None:
+            return
+        self.steps += 1
+        if self.answered_tick is None or self.answered_tick < self.previous_tick:
+            self.late += 1
+
+
 class SimRunner:
     def __init__(
         self,
@@ -100,14 +135,20 @@ class SimRunner:
         self.obs: Observation = sim.reset(placement=0)
         self.episode_start = clock()
         self.phase_frames = 0  # frames emitted in a done/resetting phase (for frame_index there)
+        self.answers = AnswerCounter()
+
+    def set_action(self, action: np.ndarray, answers_tick: int | None = None) -> None:
+        """Hold a new (validated) action; it is clamped to the commandable workspace.
+
+        `answers_tick`: the tick index of the frame the controller computed it from, when it says so
+        (the policy node does); then every step counts whether its action answered the previous frame.
+        """
+        self.action = clamp_action(action)
+        self.answers.on_action(answers_tick)
 
     @property
     def stopped(self) -> bool:
         return self.machine.stopped
-
-    def set_action(self, action: np.ndarray) -> None:
-        """Hold a new (validated) action; it is clamped to the commandable workspace."""
-        self.action = clamp_action(action)
 
     def control(self, command: Control) -> None:
         effect = self.machine.control(command)
@@ -125,6 +166,7 @@ class SimRunner:
         tick_index, missed = self.ticks.serve(now)
         m = self.machine
         obs = self.obs
+        self.answers.on_frame(tick_index, first=m.phase is Phase.RUNNING and m.steps == 0)
         if m.phase is Phase.RUNNING:
             frame_index = m.steps
             end_reason = m.on_running_frame(obs.success, obs.failure)
@@ -155,6 +197,7 @@ class SimRunner:
     def advance(self) -> None:
         """Step the world with the held action while the attempt runs; done/resetting stay frozen."""
         if self.machine.phase is Phase.RUNNING and self.machine.end_reason is EndReason.NONE:
+            self.answers.on_step()
             self.obs = self.sim.step(self.action)
             if self.on_step is not None:
                 self.on_step()
