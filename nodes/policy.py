@@ -72,6 +72,12 @@ def main(node: Any = None, runner: Any = None) -> None:
             )
     except (PolicyError, ConfigError) as exc:
         log(NAME, f"error: {exc}")
+        if node is None:
+            # Register before leaving: a node that never reaches Node() makes every peer fail to start
+            # (a traceback each); registered, its closed `action` output stops the sim cleanly.
+            from dora import Node
+
+            Node()
         sys.exit(2)
     log(NAME, f"eval: {settings.episodes} episodes; summary -> {settings.output_dir}")
 

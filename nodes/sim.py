@@ -28,7 +28,9 @@ from sim_teleop.sim_env import SimEnv, ensure_offscreen_gl
 from sim_teleop.sim_runner import SimConfig, SimRunner
 
 NAME = "sim"
-RECORDER_CONTROL = "control_recorder"  # the recorder's control input, in every recording dataflow
+GONE_MEANS_STOP = {ACTION: "the controller", "control_recorder": "the recorder"}
+"""Inputs whose source never leaves before the sim in a healthy run (the keyboard's `control` may:
+it steps aside in the eval dataflow)."""
 
 
 def _open_viewer(sim: SimEnv, mode: str) -> Any | None:
@@ -79,9 +81,10 @@ def main(node: Any = None) -> None:
     for event in node:
         if event["type"] == "STOP":
             break
-        if event["type"] == "INPUT_CLOSED" and event.get("id") == RECORDER_CONTROL:
-            # The recorder only goes before the sim when it died: simulating on would record nothing.
-            log(NAME, "the recorder has gone: stopping (no further episode could be saved)")
+        if event["type"] == "INPUT_CLOSED" and event.get("id") in GONE_MEANS_STOP:
+            # Controller and recorder only go before the sim when they failed (a missing display or
+            # checkpoint, a crash): ticking on would drive or record nothing.
+            log(NAME, f"{GONE_MEANS_STOP[event['id']]} has gone: stopping")
             break
         if event["type"] != "INPUT":
             continue

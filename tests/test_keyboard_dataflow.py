@@ -78,3 +78,19 @@ def test_keyboard_drives_robot_and_esc_stops(tmp_path: Path, xvfb: str, dora_env
     closed = np.flatnonzero(actions[:, 3] > 0.5)
     assert closed.size >= 5
     assert gripper[closed[-1]] > 200 and gripper[-1] < 50
+
+
+def test_demo_without_a_display_ends_by_itself(tmp_path: Path, dora_env: dict[str, str]) -> None:
+    """The keyboard cannot start: it says why in one line, and the sim stops instead of ticking forever."""
+    flow = with_probe(REPO / "dataflow-demo.yaml", tmp_path, tmp_path / "frames.jsonl")
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        ["dora", "run", str(flow)], cwd=tmp_path, env=dora_env, capture_output=True, text=True, timeout=60
+    )
+    took = time.monotonic() - t0
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert took < 30, f"took {took:.0f} s"
+    assert "[keyboard] error: no X display" in out
+    assert "[sim] the controller has gone: stopping" in out
+    assert "Traceback" not in out, out[-3000:]
