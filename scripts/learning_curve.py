@@ -18,13 +18,27 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from sim_teleop.learning_curve import CurvePoint, checkpoint_minutes, plot_curve, step_checkpoints
+
+
+def reused_points(path: Path, settings: dict[str, Any], steps: set[int]) -> list[CurvePoint]:
+    """Points of an earlier run of this script, refused when it was evaluated differently."""
+    data = json.loads(path.read_text())
+    differs = {k: (data.get(k), v) for k, v in settings.items() if data.get(k) != v}
+    if differs:
+        raise ValueError(f"{path} was evaluated with other settings (earlier, now): {differs}")
+    return [
+        CurvePoint(int(p["step"]), p.get("minutes"), int(p["successes"]), int(p["episodes"]))
+        for p in data["points"]
+        if int(p["step"]) in steps
+    ]
+
 
 def main(argv: list[str] | None = None) -> int:
-    from sim_teleop.learning_curve import CurvePoint, checkpoint_minutes, plot_curve, step_checkpoints
-
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -42,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         "--plot", type=Path, default=None, help="PNG to write (e.g. media/learning_curve.png)"
     )
     parser.add_argument("--title", default=None, help="plot title")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        action="append",
+        default=[],
+        help="an earlier run's JSON: its points are taken as they are, not evaluated again (repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
@@ -66,9 +87,23 @@ def main(argv: list[str] | None = None) -> int:
     from sim_teleop.rollout import evaluate
     from sim_teleop.sim_env import SimEnv
 
-    sim = SimEnv(seed=args.seed)
     points: list[CurvePoint] = []
+    settings = {
+        k: getattr(args, k) for k in ("episodes", "seed", "time_limit", "n_action_steps", "temporal_ensemble")
+    }
+    for earlier in args.reuse:
+        try:
+            points += reused_points(earlier, settings, set(checkpoints))
+        except ValueError as exc:
+            print(f"[curve] {exc}", file=sys.stderr)
+            return 2
+    done = {p.step for p in points}
+    for p in points:
+        print(f"[curve] step {p.step}: {p.successes}/{p.episodes} (reused)")
+    sim = SimEnv(seed=args.seed)
     for step, path in checkpoints.items():
+        if step in done:
+            continue
         runner = PolicyRunner(
             path,
             threads=args.threads,
@@ -88,10 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     sim.close()
+    points.sort(key=lambda p: p.step)
     out_json = args.json or args.run / "learning_curve.json"
-    settings = {
-        k: getattr(args, k) for k in ("episodes", "seed", "time_limit", "n_action_steps", "temporal_ensemble")
-    }
     out_json.write_text(
         json.dumps({"run": str(args.run), **settings, "points": [p.as_dict() for p in points]}, indent=2)
         + "\n"

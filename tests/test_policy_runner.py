@@ -116,9 +116,14 @@ def test_checkpoint_found_from_run_dir_step_dir_and_model_dir(tmp_path: Path) ->
             "shape \\(17,\\)",
         ),
         (
-            {**GOOD_INPUTS, "observation.images.front": {"type": "VISUAL", "shape": [3, 96, 96]}},
+            {**GOOD_INPUTS, "observation.images.front": {"type": "VISUAL", "shape": [3, 256, 256]}},
             GOOD_OUTPUTS,
-            "observation.images.front",
+            "observation.images.front.*never larger",
+        ),
+        (
+            {**GOOD_INPUTS, "observation.images.wrist": {"type": "VISUAL", "shape": [1, 64, 64]}},
+            GOOD_OUTPUTS,
+            "observation.images.wrist",
         ),
         (GOOD_INPUTS, {"action": {"type": "ACTION", "shape": [7]}}, "output 'action' has shape \\(7,\\)"),
         (
@@ -316,3 +321,9 @@ def test_node_exits_with_clear_error_on_bad_checkpoint(
     assert exc.value.code == 2
     assert "policy features do not match the sim" in capsys.readouterr().err
     assert node.outputs == {}  # nothing was sent: the sim never got an action or a command
+
+
+def test_smaller_camera_inputs_are_accepted() -> None:
+    """A checkpoint trained on resize_dataset.py output: the runner resizes the sim's images to it."""
+    small = {k: {"type": "VISUAL", "shape": [3, 64, 48]} for k in GOOD_INPUTS if "images" in k}
+    check_features({**GOOD_INPUTS, **small}, GOOD_OUTPUTS)

@@ -88,15 +88,16 @@ def plot_curve(points: list[CurvePoint], out: Path, title: str) -> Path:
     ax.errorbar(xs, rates, yerr=[lower, upper], fmt="o-", capsize=4, color="tab:blue")
     for x, p in zip(xs, points, strict=True):
         ax.annotate(
-            f"{p.successes}/{p.episodes}",
+            f"{p.successes}/{p.episodes}\nstep {p.step}" if use_minutes else f"{p.successes}/{p.episodes}",
             (x, 100 * p.rate),
             textcoords="offset points",
-            xytext=(0, 8),
-            ha="center",
-            fontsize=8,
+            xytext=(6, -22),
+            fontsize=7,
         )
+    ax.axhline(80, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel("training wall time (min, 2-core CPU)" if use_minutes else "training steps")
     ax.set_ylabel("closed-loop success (%)")
+    ax.set_xlim(0, max(xs) * 1.1)
     ax.set_ylim(0, 105)
     ax.grid(alpha=0.3)
     ax.set_title(title, fontsize=10)

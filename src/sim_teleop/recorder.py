@@ -313,10 +313,10 @@ class Recorder:
         if late is not None and self.sidecar is not None:
             self.sidecar.put(late, annotation=fields)
 
-    def on_quality_closed(self, quiet: bool = False) -> None:
+    def on_quality_closed(self) -> None:
+        """No report can arrive any more. Said nothing: the frames come through the scorer too, so this
+        happens at every normal end; episodes saved without a report are listed in the final summary."""
         with self._cond:
-            if not self._quality_closed and not quiet:
-                self.log("quality input closed (scorer gone?): remaining episodes are saved without reports")
             self._quality_closed = True
             self._cond.notify_all()
 
@@ -326,7 +326,7 @@ class Recorder:
         No report can arrive any more (the event stream delivered everything it had), so episodes
         still waiting for one are saved without it.
         """
-        self.on_quality_closed(quiet=True)
+        self.on_quality_closed()
         for d in self.tracker.finish():
             self._submit(d)
         if self._thread is not None:
