@@ -97,7 +97,7 @@ def test_action_round_trip() -> None:
     np.testing.assert_array_equal(
         decode_action(encode_action([0.1, 0.2, -0.3, 1.0])), np.array([0.1, 0.2, -0.3, 1.0], np.float32)
     )
-    assert decode_action(pa.array([1, 2, 3, 0])).dtype == np.float32  # integers are numbers too
+    assert decode_action(pa.array([0.1, 0.2, -0.3, 1.0], pa.float64())).dtype == np.float32
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,10 @@ def test_action_round_trip() -> None:
         (pa.array([0.1, 0.2, 0.3, 0.4, 0.5]), "expected 4 values"),
         (pa.array([0.1, float("nan"), 0.3, 0.0]), "NaN or inf"),
         (pa.array([0.1, float("inf"), 0.3, 0.0]), "NaN or inf"),
-        (pa.array(["a", "b", "c", "d"]), "expected numbers"),
+        (pa.array(["a", "b", "c", "d"]), "expected float32 or float64"),
+        (pa.array([1, 2, 3, 0]), "got Arrow type int64"),  # integers are not an action
+        (pa.array(list(b"abcd"), pa.uint8()), "got Arrow type uint8"),  # what dora makes of raw bytes
+        (pa.array([0.1, 0.2, 0.3, 0.0], pa.float16()), "got Arrow type halffloat"),
         (pa.array([0.1, None, 0.3, 0.0]), "nulls"),
         ([0.1, 0.2, 0.3, 0.0], "Arrow array"),
     ],

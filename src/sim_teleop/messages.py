@@ -121,11 +121,16 @@ def encode_action(action: Any) -> pa.Array:
     return pa.array(_finite_vector(action, ACTION_DIM, "action"), type=pa.float32())
 
 
+_ACTION_TYPES = (pa.float32(), pa.float64())
+
+
 def decode_action(value: Any) -> np.ndarray:
-    """Arrow array -> float32 (4,); raises MessageError on wrong type, length, NaN or inf."""
+    """float32/float64 Arrow array -> float32 (4,); MessageError on any other type, length, NaN or inf."""
     arr = _as_array(value, "action")
-    if not (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type)):
-        raise MessageError(f"action: expected numbers, got Arrow type {arr.type}")
+    if arr.type not in _ACTION_TYPES:
+        # Integers and raw bytes (dora turns `bytes` into uint8) are never an action: refusing them keeps
+        # b"abcd" from becoming the target [97, 98, 99, 100].
+        raise MessageError(f"action: expected float32 or float64 values, got Arrow type {arr.type}")
     if arr.null_count:
         raise MessageError("action: contains nulls")
     return _finite_vector(arr.to_numpy(zero_copy_only=False), ACTION_DIM, "action")
