@@ -25,7 +25,7 @@ from sim_teleop.messages import (
     decode_quality,
     encode_control,
 )
-from sim_teleop.node_util import OnceLogger, log
+from sim_teleop.node_util import OnceLogger, log, quiet_libraries
 
 NAME = "recorder"
 
@@ -43,6 +43,7 @@ def _declared_inputs(node: Any) -> set[str]:
 
 def main(node: Any = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local dataset must never fall through to the Hub
+    quiet_libraries()  # encoder banners and progress bars, per episode (SIM_TELEOP_VERBOSE=1 keeps them)
     # Import lerobot (~10 s) before registering: dora holds every node until all reached Node(), so
     # the sim does not start ticking while the recorder is still starting.
     import lerobot.datasets  # noqa: F401

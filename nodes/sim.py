@@ -99,14 +99,12 @@ def main(node: Any = None) -> None:
             try:
                 runner.set_action(decode_action(event["value"]), _answered_tick(event))
             except MessageError as exc:
-                problems(
-                    f"{input_id}:{type(exc).__name__}", f"ignored bad {input_id}: {exc}; keeping last action"
-                )
+                problems(f"{input_id}:{exc.kind}", f"ignored bad {input_id}: {exc}; keeping last action")
         elif input_id.startswith(CONTROL):
             try:
                 command = decode_control(event["value"])
             except MessageError as exc:
-                problems(f"{input_id}:{type(exc).__name__}", f"ignored bad {input_id}: {exc}")
+                problems(f"{input_id}:{exc.kind}", f"ignored bad {input_id}: {exc}")
                 continue
             runner.control(command)
             if runner.stopped:

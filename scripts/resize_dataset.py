@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.size < 8:
         print(f"[resize] --size {args.size}: must be >= 8", file=sys.stderr)
         return 2
+    from sim_teleop.node_util import quiet_libraries
+
+    quiet_libraries()
     t0 = time.perf_counter()
     n = resize_dataset(args.root, args.output, args.size, args.repo_id)
     took = time.perf_counter() - t0

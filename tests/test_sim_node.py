@@ -21,8 +21,11 @@ def test_bad_messages_are_ignored_and_logged_once(
     events = [TICK, ("action", good)] + [TICK] * 10
     events += [
         ("action", pa.array([float("nan")] * 4)),
+        ("action", pa.array([float("inf")] * 4)),
         ("action", pa.array([1.0, 2.0])),
         ("action", pa.array(["x"] * 4)),
+        ("action", pa.array(list(b"abcd"), pa.uint8())),  # raw bytes, as dora delivers them
+        ("action", pa.array([1, 2, 3, 0])),
         ("control", pa.array(["dance"])),
         ("control_recorder", pa.array([3])),
     ]
@@ -37,9 +40,12 @@ def test_bad_messages_are_ignored_and_logged_once(
     moved = frames[-1].state[STATE_TCP] - frames[0].state[STATE_TCP]
     assert moved[0] > 0.05
     err = capsys.readouterr().err
-    assert err.count("ignored bad action") == 1  # logged once, counted after
+    # Each kind of bad action logged once (NaN, wrong length, wrong type), the repeats only counted.
+    assert err.count("ignored bad action") == 3
+    assert "NaN or inf" in err and "expected 4 values" in err and "got Arrow type string" in err
+    assert "got Arrow type uint8" not in err  # a second 'type' problem: counted, not logged
     assert "unknown command 'dance'" in err and "ignored bad control_recorder" in err
-    assert "bad messages ignored: action:MessageError: 3" in err
+    assert "action:length: 1, action:not_finite: 2, action:type: 3" in err
 
 
 def test_bad_config_is_a_clear_error(

@@ -55,7 +55,15 @@ CUBE_POSE_DIM = len(CUBE_POSE_NAMES)
 
 
 class MessageError(ValueError):
-    """A message that cannot be decoded; the text says what was wrong."""
+    """A message that cannot be decoded; the text says what was wrong, `kind` which sort of wrong.
+
+    Nodes count bad messages per kind and log each kind once, so a peer that sends raw bytes and
+    later NaNs shows both problems without flooding the console.
+    """
+
+    def __init__(self, message: str, kind: str = "malformed") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class Control(StrEnum):
@@ -97,11 +105,11 @@ def _finite_vector(values: Any, size: int, what: str) -> np.ndarray:
     try:
         arr = np.asarray(values, dtype=np.float32).reshape(-1)
     except (TypeError, ValueError) as exc:
-        raise MessageError(f"{what}: expected {size} numbers, got {type(values).__name__}") from exc
+        raise MessageError(f"{what}: expected {size} numbers, got {type(values).__name__}", "type") from exc
     if arr.size != size:
-        raise MessageError(f"{what}: expected {size} values, got {arr.size}")
+        raise MessageError(f"{what}: expected {size} values, got {arr.size}", "length")
     if not np.all(np.isfinite(arr)):
-        raise MessageError(f"{what}: contains NaN or inf: {arr.tolist()}")
+        raise MessageError(f"{what}: contains NaN or inf: {arr.tolist()}", "not_finite")
     return arr
 
 
@@ -109,7 +117,7 @@ def _as_array(value: Any, what: str) -> pa.Array:
     if isinstance(value, pa.ChunkedArray):
         value = value.combine_chunks()
     if not isinstance(value, pa.Array):
-        raise MessageError(f"{what}: expected an Arrow array, got {type(value).__name__}")
+        raise MessageError(f"{what}: expected an Arrow array, got {type(value).__name__}", "not_arrow")
     return value
 
 
@@ -130,9 +138,9 @@ def decode_action(value: Any) -> np.ndarray:
     if arr.type not in _ACTION_TYPES:
         # Integers and raw bytes (dora turns `bytes` into uint8) are never an action: refusing them keeps
         # b"abcd" from becoming the target [97, 98, 99, 100].
-        raise MessageError(f"action: expected float32 or float64 values, got Arrow type {arr.type}")
+        raise MessageError(f"action: expected float32 or float64 values, got Arrow type {arr.type}", "type")
     if arr.null_count:
-        raise MessageError("action: contains nulls")
+        raise MessageError("action: contains nulls", "nulls")
     return _finite_vector(arr.to_numpy(zero_copy_only=False), ACTION_DIM, "action")
 
 
@@ -146,13 +154,13 @@ def encode_control(command: Control | str) -> pa.Array:
 def decode_control(value: Any) -> Control:
     arr = _as_array(value, "control")
     if not pa.types.is_string(arr.type) or len(arr) != 1 or arr.null_count:
-        raise MessageError(f"control: expected one string, got {len(arr)} x {arr.type}")
+        raise MessageError(f"control: expected one string, got {len(arr)} x {arr.type}", "type")
     text = arr[0].as_py()
     try:
         return Control(text)
     except ValueError:
         known = ", ".join(c.value for c in Control)
-        raise MessageError(f"control: unknown command {text!r} (known: {known})") from None
+        raise MessageError(f"control: unknown command {text!r} (known: {known})", "unknown_command") from None
 
 
 # --- frame --------------------------------------------------------------------------------------------

@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sim_teleop.messages import FRAME, Frame, MessageError, decode_frame
+
+VERBOSE_ENV = "SIM_TELEOP_VERBOSE"
+
+
+def quiet_libraries() -> bool:
+    """Silence the libraries' per-episode chatter unless SIM_TELEOP_VERBOSE=1; returns True if silenced.
+
+    Measured in a 205-episode autopilot run: 8241 of 12045 console lines were SVT-AV1's encoder banner
+    (~20 per camera per episode) and 205 were `datasets` progress bars. SVT reads SVT_LOG when an
+    encoder starts (1 = errors only), so this must run before the first episode is encoded.
+    """
+    if os.environ.get(VERBOSE_ENV, "").strip() in ("1", "true", "yes"):
+        return False
+    os.environ.setdefault("SVT_LOG", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", message="Cannot enable progress bars")
+    try:
+        import av
+
+        av.logging.set_level(av.logging.ERROR)  # "[mp4 @ ...] Starting second pass ..." per video file
+    except ImportError:
+        pass
+    return True
 
 
 def log(node_name: str, message: str) -> None:
