@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from sim_teleop.dataset_store import needs_repair, read_info
+from sim_teleop.root_lock import RootInUse, RootLock
 from sim_teleop.sidecar import SIDECAR_RELPATH, EpisodeSidecar
 
 
@@ -103,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--episode_indices", required=True, help='JSON list, e.g. "[41, 42]"')
     args = ap.parse_args(argv)
     try:
-        delete_in_place(args.repo_id, args.root, args.episode_indices)
+        with RootLock(args.root, "delete_episodes.py"):
+            delete_in_place(args.repo_id, args.root, args.episode_indices)
+    except RootInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except UsageError as exc:
         print(f"error: {exc}. Nothing was changed.", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from sim_teleop.dataset_store import DatasetError, read_info, repair
+from sim_teleop.root_lock import RootInUse, RootLock
 from sim_teleop.sidecar import EpisodeSidecar
 
 
@@ -26,13 +27,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repo_id", default="local/dataset")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    lock = RootLock(args.root, "repair_dataset.py")
+    try:
+        lock.acquire()
+    except RootInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         report = repair(args.root)
         total = int(read_info(args.root).get("total_episodes", 0))
+        EpisodeSidecar(args.root).drop_after(total)
     except (DatasetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    EpisodeSidecar(args.root).drop_after(total)
+    finally:
+        lock.release()
     print(f"repair: {report.summary()}")
     if total == 0:
         print(f"{args.root} holds no episode yet (resume the recording to add some)")

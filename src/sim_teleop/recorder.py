@@ -52,6 +52,7 @@ from sim_teleop.dataset_store import (
 )
 from sim_teleop.messages import Frame, QualityReport, Verdict
 from sim_teleop.recorder_episodes import Add, Commit, Discard, EpisodeTracker, Start
+from sim_teleop.root_lock import RootInUse, RootLock
 from sim_teleop.settings import REPO_ROOT, ConfigError, env_bool, env_int, env_str, load_json
 from sim_teleop.sidecar import EpisodeSidecar
 
@@ -239,7 +240,16 @@ class Recorder:
         self.expects_quality = expects_quality
         self.log = log
         self.live = live
-        create, have = prepare_dataset(cfg, log)
+        # One writer per root: a second recorder (or a delete/repair script) refuses before touching it.
+        try:
+            self._lock = RootLock(cfg.root, "a recorder").acquire()
+        except RootInUse as exc:
+            raise DatasetError(str(exc)) from None
+        try:
+            create, have = prepare_dataset(cfg, log)
+        except BaseException:
+            self._lock.release()
+            raise
         self.initial_episodes = have
         self.resumed = not create
         self.writer = writer_factory(
@@ -334,6 +344,7 @@ class Recorder:
             self._thread.join()
         else:
             self._handle(None)
+        self._lock.release()
         if self.error is not None:
             raise self.error
 
