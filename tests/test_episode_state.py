@@ -56,3 +56,13 @@ def test_stop_from_any_phase_and_ignores_later_commands() -> None:
         phase = m.phase
         assert m.control(Control.NEXT) == type(m.control(Control.NEXT))()
         assert m.phase is phase
+
+
+def test_a_resumed_session_continues_attempt_and_placement_numbering() -> None:
+    m = EpisodeStateMachine(max_steps=5, first_episode=7)
+    assert (m.episode_index, m.saved_episodes) == (7, 7)
+    m.control(Control.NEXT)  # finish attempt 7
+    m.control(Control.NEXT)  # resetting: the sim resets to placement saved_episodes
+    assert m.saved_episodes == 8
+    m.control(Control.NEXT)
+    assert m.episode_index == 8

@@ -71,9 +71,14 @@ def test_delete_then_resume_records_contiguously(tmp_path: Path, dora_env: dict[
     flow2 = record_flow(tmp_path, probe2, script="8,9", with_scorer=False, name="flow2.yaml")
     log2 = tmp_path / "dora2.log"
     assert run_flow(flow2, flow_env(dora_env, root, 3, resume=True), log2) == 0, log2.read_text()[-3000:]
-    assert saved_attempts(log2.read_text()) == [0], "only the one missing episode is recorded"
+    # Only the one missing episode is recorded, and its attempt (so its placement) continues after every
+    # attempt the dataset remembers (saved attempts 0 and 3 remain after the delete): attempt 4.
+    assert saved_attempts(log2.read_text()) == [4], "only the one missing episode is recorded"
+    cube = {r["episode_index"]: r["cube_xy"] for r in read_probe(probe) if r["phase"] == "running"}
+    resumed_cube = next(r["cube_xy"] for r in read_probe(probe2) if r["episode_index"] == 4)
+    assert resumed_cube not in (cube[0], cube[3]), (resumed_cube, cube)  # not a placement the dataset holds
     ds = load_dataset(REPO_ID, root)
-    new = saved_attempt_actions(read_probe(probe2), [0])[0]
+    new = saved_attempt_actions(read_probe(probe2), [4])[0]
     assert list(ds.meta.episodes["episode_index"]) == [0, 1, 2]
     assert list(ds.meta.episodes["length"]) == [len(sent[0]), len(sent[2]), len(new)]
     assert set(video_frame_counts(root, ds).values()) == {ds.meta.total_frames}

@@ -26,15 +26,20 @@ class Effect:
 
 
 class EpisodeStateMachine:
-    def __init__(self, max_steps: int) -> None:
+    def __init__(self, max_steps: int, first_episode: int = 0) -> None:
+        """`first_episode`: episodes a resumed dataset already holds. Attempt indices and the saved count
+        start there, so placements and everything seeded per attempt continue the earlier sessions'
+        sequence instead of repeating it."""
         if max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+        if first_episode < 0:
+            raise ValueError(f"first_episode must be >= 0, got {first_episode}")
         self.max_steps = max_steps
         self.phase = Phase.RUNNING
-        self.episode_index = 0
+        self.episode_index = first_episode
         self.steps = 0  # running frames emitted in the current attempt
         self.end_reason = EndReason.NONE
-        self.saved_episodes = 0  # attempts that ended with a reason that keeps them
+        self.saved_episodes = first_episode  # attempts that ended with a reason that keeps them
         self.stopped = False
 
     def control(self, command: Control) -> Effect:

@@ -29,6 +29,7 @@ class SimConfig:
     fast_render: bool = True
     viewer: str = "auto"  # auto (when a display exists) / 1 / 0
     tick_ms: float | None = None  # wall-clock tick period; None = 1000 / fps (faster ticks: bulk generation)
+    first_episode: int = 0  # episodes already in a resumed dataset: placements continue from there
 
     @property
     def tick_period_s(self) -> float:
@@ -53,7 +54,34 @@ class SimConfig:
             fast_render=env_bool("SIM_FAST_RENDER", True),
             viewer=viewer,
             tick_ms=env_float("SIM_TICK_MS", 0.0, minimum=0.0) or None,
+            first_episode=resumed_episodes(),
         )
+
+
+def resumed_episodes() -> int:
+    """Where a resumed recording's attempts (and so placements) start (RESUME_RECORDING=1), else 0.
+
+    The root is resolved exactly as the recorder resolves it (RECORD_CONFIG, RECORD_ROOT). A session's
+    placement is its first attempt index plus the episodes saved so far, never more than the attempt
+    index; starting after every attempt the dataset's sidecar remembers (and at least at its episode
+    count) means no placement in the dataset can come back, even after deletes renumbered it.
+    """
+    if not env_bool("RESUME_RECORDING", False):
+        return 0
+    from sim_teleop.dataset_store import DatasetError, read_info
+    from sim_teleop.recorder import RecordConfig
+    from sim_teleop.settings import ConfigError
+    from sim_teleop.sidecar import EpisodeSidecar
+
+    root = RecordConfig.load().root
+    if not (root / "meta" / "info.json").is_file():
+        return 0
+    try:
+        total = int(read_info(root).get("total_episodes", 0))
+    except DatasetError as exc:
+        raise ConfigError(f"RESUME_RECORDING=1: {exc}") from None
+    attempts = [int(r.get("sim_episode_index", -1)) for r in EpisodeSidecar(root).records.values()]
+    return max([total, *(a + 1 for a in attempts)])
 
 
 class TickCounter:
@@ -129,10 +157,10 @@ class SimRunner:
         self.config = config
         self.clock = clock
         self.on_step = on_step  # e.g. sync a viewer window
-        self.machine = EpisodeStateMachine(config.max_steps)
+        self.machine = EpisodeStateMachine(config.max_steps, first_episode=config.first_episode)
         self.ticks = TickCounter(config.tick_period_s)
         self.action = NEUTRAL_ACTION.copy()
-        self.obs: Observation = sim.reset(placement=0)
+        self.obs: Observation = sim.reset(placement=self.machine.saved_episodes)
         self.episode_start = clock()
         self.phase_frames = 0  # frames emitted in a done/resetting phase (for frame_index there)
         self.answers = AnswerCounter()

@@ -28,6 +28,7 @@ def main() -> None:
                 "ticks_missed": f.ticks_missed,
                 "tick_index": f.tick_index,
                 "front_mean": float(f.front.mean()),
+                "cube_xy": [round(float(v), 4) for v in f.cube_pose[:2]],
             }
             out.write(json.dumps(row) + "\n")
             out.flush()
