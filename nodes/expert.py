@@ -21,7 +21,7 @@ from sim_teleop.clock import DEFAULT_TICK_MS
 from sim_teleop.defects import config_from_env
 from sim_teleop.expert import AutopilotSession
 from sim_teleop.node_util import OnceLogger, frames, log
-from sim_teleop.settings import ConfigError, env_float, env_int, env_str, load_json
+from sim_teleop.settings import ConfigError, env_bool, env_float, env_int, env_str, load_json
 
 NAME = "expert"
 DEFAULT_EPISODES = 10
@@ -52,8 +52,14 @@ def main(node: Any = None) -> None:
         from dora import Node
 
         node = Node()
+    # The recorder ends the run (it may still be committing when the last attempt ends): no `stop` here.
     session = AutopilotSession(
-        episodes, seed, defects, report=lambda line: print(line, flush=True), tick_s=tick_s
+        episodes,
+        seed,
+        defects,
+        report=lambda line: print(line, flush=True),
+        tick_s=tick_s,
+        stop_sim=env_bool("AUTOPILOT_STOPS_SIM", False),
     )
     what = f"defects from {defects.source} (p={defects.probability:g})" if defects else "no defects"
     log(NAME, f"{episodes} episodes, seed {seed}, {what}")

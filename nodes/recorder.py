@@ -126,6 +126,8 @@ def main(node: Any = None) -> None:
             break
         if recorder.target_reached and not stop_sent:
             send_stop(f"{recorder.saved} episodes recorded (target {cfg.num_episodes})")
+        elif recorder.controller_finished and not stop_sent:
+            send_stop(f"the controller has finished; {recorder.saved} episodes in the dataset")
 
     try:
         recorder.close()

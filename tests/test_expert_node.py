@@ -69,8 +69,10 @@ def test_expert_node_runs_one_episode_and_stops(
     actions = [decode_action(a) for a in node.outputs["action"]]
     assert len(actions) == 1 + 4  # warm-up, then one per running frame before the end
     np.testing.assert_array_equal(actions[0], np.zeros(4))
-    assert [decode_control(c) for c in node.outputs["control"]] == [Control.NEXT, Control.STOP]
-    (note,) = [decode_annotation(a) for a in node.outputs["annotation"]]
+    # No `stop`: the sim is left idle and the recorder ends the run once the last attempt is committed.
+    assert [decode_control(c) for c in node.outputs["control"]] == [Control.NEXT]
+    note, done = [decode_annotation(a) for a in node.outputs["annotation"]]
+    assert done == {"episode_index": 0, "controller_done": True}
     assert note["episode_index"] == 0 and note["defects"][0]["family"] == "blur"
     assert note["defects"][0]["camera"] == "wrist"
     out = capsys.readouterr()

@@ -241,3 +241,23 @@ def test_delete_renumbers_sidecar_and_refuses_bad_indices(tmp_path: Path) -> Non
     assert list(ds.meta.episodes["length"]) == [4, 6]
     side = EpisodeSidecar(root)
     assert side.get(1)["quality"]["score"] == 0.3 and side.get(1)["sim_episode_index"] == 2
+
+
+def test_controller_done_ends_the_run_only_after_its_last_attempt_is_committed(tmp_path: Path) -> None:
+    """The autopilot leaves the sim idle after its last attempt; the recorder may still be behind."""
+    cfg = make_cfg(tmp_path / "ds", num_episodes=10, writer="inline")
+    rec = Recorder(cfg, expects_quality=False, log=lambda _m: None)
+    sim = ScriptedSim()
+    first = episode_frames(sim, 4)
+    second = episode_frames(sim, 3)
+    # The "done" annotation overtakes the frames (inputs are not ordered across each other).
+    rec.on_annotation({"episode_index": 1, "controller_done": True})
+    assert not rec.controller_finished
+    for f in first:
+        rec.on_frame(f)
+    assert rec.saved == 1 and not rec.controller_finished  # attempt 0 committed, attempt 1 still open
+    for f in second:
+        rec.on_frame(f)
+    assert rec.saved == 2 and rec.controller_finished
+    assert rec.sidecar is None or all("controller_done" not in str(r) for r in rec.sidecar.records.values())
+    rec.close()

@@ -28,6 +28,7 @@ from sim_teleop.messages import (
     ACTION,
     ANNOTATION,
     CONTROL,
+    CONTROLLER_DONE,
     GRIPPER_COMMAND_MAX,
     STATE_GRIPPER,
     STATE_TCP,
@@ -325,10 +326,15 @@ class AutopilotSession:
         clock: Callable[[], float] = time.monotonic,
         report: Callable[[str], None] = print,
         tick_s: float = 0.1,
+        stop_sim: bool = True,
     ) -> None:
+        """`stop_sim=False` (the autopilot dataflow): after the last attempt send no `stop` but a
+        `controller_done` annotation and leave the sim idle in resetting, so the recorder, which may
+        still be committing a backlog, ends the run when it is done instead of being cut off."""
         if episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {episodes}")
         self.episodes = episodes
+        self.stop_sim = stop_sim
         self.seed = seed
         self.defects = defects
         self.clock = clock
@@ -366,6 +372,9 @@ class AutopilotSession:
             self._finish_attempt(frame)
         if frame.phase is Phase.RESETTING:
             done = sum(r.end_reason.saved for r in self.results) >= self.episodes
+            if done and not self.stop_sim:
+                self.stopped = True
+                return [(ANNOTATION, encode_annotation(idx, {CONTROLLER_DONE: True}))]
             command = Control.STOP if done else Control.NEXT
         else:  # the attempt's end frame (running) or done: move on to resetting
             command = Control.NEXT

@@ -377,6 +377,11 @@ def encode_annotation(episode_index: int, fields: dict[str, Any]) -> pa.Array:
     return pa.array([json.dumps({"episode_index": int(episode_index), **fields})], type=pa.string())
 
 
+CONTROLLER_DONE = "controller_done"
+"""Annotation field: the controller has produced its last attempt (the one named by `episode_index`) and
+leaves the sim idle; the recorder ends the run once that attempt is settled (see sim_teleop.recorder)."""
+
+
 def decode_annotation(value: Any) -> dict[str, Any]:
     data = _json_object(value, "annotation")
     if not isinstance(data.get("episode_index"), int):

@@ -50,7 +50,7 @@ from sim_teleop.dataset_store import (
     read_info,
     repair,
 )
-from sim_teleop.messages import Frame, QualityReport, Verdict
+from sim_teleop.messages import CONTROLLER_DONE, Frame, QualityReport, Verdict
 from sim_teleop.recorder_episodes import Add, Commit, Discard, EpisodeTracker, Start
 from sim_teleop.root_lock import RootInUse, RootLock
 from sim_teleop.settings import REPO_ROOT, ConfigError, env_bool, env_int, env_str, load_json
@@ -263,6 +263,8 @@ class Recorder:
         self._saved_as: dict[int, int] = {}  # sim attempt -> dataset episode index
         self._quality_closed = not expects_quality
         self.saved = have
+        self._settled: set[int] = set()  # attempts the writer has committed or discarded
+        self.controller_done_after: int | None = None  # last attempt, once the controller says so
         self.discarded_by_policy: list[int] = []
         self.saved_without_report: list[int] = []
         self.timings: list[BoundaryTiming] = []
@@ -314,8 +316,17 @@ class Recorder:
             self.sidecar.put(late, quality=report.to_dict())
             self.log(f"late quality report for attempt {report.episode_index} stored with episode {late}")
 
+    @property
+    def controller_finished(self) -> bool:
+        """The controller said its last attempt was `controller_done_after` and that attempt is settled
+        (committed or discarded by the writer, so every earlier one is too): nothing more will come."""
+        return self.controller_done_after is not None and self.controller_done_after in self._settled
+
     def on_annotation(self, data: dict[str, Any]) -> None:
         attempt = int(data["episode_index"])
+        if data.get(CONTROLLER_DONE):
+            self.controller_done_after = attempt
+            return
         fields = {k: v for k, v in data.items() if k != "episode_index"}
         with self._cond:
             self._annotations[attempt] = fields
@@ -383,11 +394,13 @@ class Recorder:
             self._pending_frame = item.frame
         elif isinstance(item, Commit):
             self._commit(item)
+            self._settled.add(item.attempt)
         elif isinstance(item, Discard):
             self._pending_frame = None
             self._timing_by_attempt.pop(item.attempt, None)
             self.writer.discard()
             self.log(f"attempt {item.attempt} not saved: {item.why}")
+            self._settled.add(item.attempt)
 
     def _wait_report(self, attempt: int) -> tuple[QualityReport | None, float]:
         t0 = time.perf_counter()
