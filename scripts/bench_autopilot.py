@@ -20,13 +20,12 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim_teleop.dora_launch import dora_environment
+from sim_teleop.dora_launch import dora_environment, run_dora
 
 REPO = Path(__file__).resolve().parents[1]
 SERVED_TARGET = 0.99
@@ -89,20 +88,7 @@ def run_flow(tick_ms: float, episodes: int, workdir: Path, defects: str | None) 
         RECORD_ROOT=str(workdir / f"dataset_{tick_ms:g}"),
         DEFECTS_CONFIG=defects or "",
     )
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            ["dora", "run", str(REPO / "dataflow-autopilot.yaml")],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120 + 30 * episodes,
-        )
-        rc, out = proc.returncode, proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        rc, out = 124, str(exc.stdout or "") + str(exc.stderr or "")
-    total = time.perf_counter() - t0
+    rc, out, total = run_dora(REPO / "dataflow-autopilot.yaml", env, REPO, 120 + 30 * episodes)
     (workdir / f"dora_{tick_ms:g}.log").write_text(out)
     s = json.loads(stats.read_text()) if stats.exists() else {}
     rec = re.search(r"frames received (\d+), recorded (\d+)", out)

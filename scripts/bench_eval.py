@@ -17,13 +17,11 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim_teleop.dora_launch import dora_environment
+from sim_teleop.dora_launch import dora_environment, run_dora
 
 REPO = Path(__file__).resolve().parents[1]
 ANSWERED_TARGET = 0.99
@@ -69,20 +67,7 @@ def run_eval(
         RECORD_ROOT=str(root),
         **extra_env,
     )
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            ["dora", "run", str(REPO / "dataflow-eval.yaml")],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180 + 25 * episodes,
-        )
-        rc, out = proc.returncode, proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        rc, out = 124, str(exc.stdout or "") + str(exc.stderr or "")
-    total = time.perf_counter() - t0
+    rc, out, total = run_dora(REPO / "dataflow-eval.yaml", env, REPO, 180 + 25 * episodes)
     (workdir / f"dora_{tick_ms:g}.log").write_text(out)
     summary_path = root / "eval_summary.json"
     s = json.loads(summary_path.read_text()) if summary_path.exists() else {}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 
@@ -20,3 +22,16 @@ def dora_environment(**overrides: str) -> dict[str, str]:
     )
     env.update(overrides)
     return env
+
+
+def run_dora(flow: Path, env: dict[str, str], cwd: Path, timeout_s: float) -> tuple[int, str, float]:
+    """`dora run FLOW` to its end: (exit code, output, seconds); code 124 and the output so far on timeout."""
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            ["dora", "run", str(flow)], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s
+        )
+        rc, out = proc.returncode, proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        rc, out = 124, str(exc.stdout or "") + str(exc.stderr or "")
+    return rc, out, time.perf_counter() - t0
