@@ -100,10 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     done = {p.step for p in points}
     for p in points:
         print(f"[curve] step {p.step}: {p.successes}/{p.episodes} (reused)")
-    sim = SimEnv(seed=args.seed)
-    for step, path in checkpoints.items():
-        if step in done:
-            continue
+    todo = {step: path for step, path in checkpoints.items() if step not in done}
+    sim = SimEnv(seed=args.seed) if todo else None
+    for step, path in todo.items():
         runner = PolicyRunner(
             path,
             threads=args.threads,
@@ -122,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             f"(95% CI {100 * lo:.0f}-{100 * hi:.0f}%), eval {time.perf_counter() - t0:.0f} s",
             flush=True,
         )
-    sim.close()
+    if sim is not None:
+        sim.close()
     points.sort(key=lambda p: p.step)
     out_json = args.json or args.run / "learning_curve.json"
     out_json.write_text(

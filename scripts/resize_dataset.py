@@ -25,14 +25,13 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-SKIP = {"timestamp", "frame_index", "episode_index", "index", "task_index"}
-
 
 def resize_dataset(root: Path, output: Path, size: int, repo_id: str | None = None) -> int:
     """Write the resized copy; returns the number of episodes written."""
     from lerobot.configs.video import RGBEncoderConfig
     from lerobot.datasets import LeRobotDataset
     from lerobot.datasets.video_utils import decode_video_frames
+    from lerobot.utils.constants import DEFAULT_FEATURES  # lerobot adds these itself on add_frame
 
     from sim_teleop.dataset_store import ENCODER_QUEUE_FRAMES, VideoSettings
     from sim_teleop.image_prep import resize_image
@@ -42,7 +41,7 @@ def resize_dataset(root: Path, output: Path, size: int, repo_id: str | None = No
     video_keys = list(src.meta.video_keys)
     if not video_keys:
         raise SystemExit(f"{root}: no camera streams to resize")
-    features = {k: dict(v) for k, v in src.meta.features.items() if k not in SKIP}
+    features = {k: dict(v) for k, v in src.meta.features.items() if k not in DEFAULT_FEATURES}
     for key in video_keys:
         shape = features[key]["shape"]
         if size > min(shape[0], shape[1]):

@@ -26,6 +26,7 @@ import numpy as np
 from sim_teleop.episode import EpisodeStateMachine
 from sim_teleop.eval_summary import EpisodeResult
 from sim_teleop.messages import EndReason
+from sim_teleop.policy_runner import IMAGE_KEYS, STATE_KEY
 from sim_teleop.sim_env import NEUTRAL_ACTION, Observation, SimEnv
 
 
@@ -36,11 +37,7 @@ class Policy(Protocol):
 
 def observation_dict(obs: Observation) -> dict[str, np.ndarray]:
     """What the policy sees of an observation: the state and both cameras (never the cube pose)."""
-    return {
-        "observation.state": obs.state,
-        "observation.images.front": obs.front,
-        "observation.images.wrist": obs.wrist,
-    }
+    return {STATE_KEY: obs.state, **{key: getattr(obs, cam) for cam, key in IMAGE_KEYS.items()}}
 
 
 @dataclass(slots=True)
