@@ -69,7 +69,13 @@ def main(node: Any = None) -> None:
     try:
         cfg = RecordConfig.load()
         inputs = _declared_inputs(node)
-        live = LiveView(cfg.rerun, cfg.rrd_path, log=_say)
+        live = LiveView(
+            cfg.rerun,
+            cfg.rrd_path,
+            log=_say,
+            port=cfg.rerun_port,
+            viewer_log=cfg.root.with_name(cfg.root.name + ".viewer.log"),
+        )
         recorder = Recorder(cfg, expects_quality=QUALITY in inputs, log=_say, live=live)
     except (ConfigError, DatasetError, ValueError) as exc:
         _say(f"error: {exc}")
@@ -167,6 +173,10 @@ def main(node: Any = None) -> None:
                 },
                 fh,
             )
+    if live.stuck:  # rerun would wait for its gone viewer at exit, forever; everything is saved
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -53,6 +54,13 @@ def xvfb() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (e.g. for a rerun viewer that must not meet a user's own)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def with_probe(dataflow: Path, out_dir: Path, probe_jsonl: Path, source: str = "sim/frame") -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, read_probe, with_probe
+from conftest import REPO, free_port, read_probe, with_probe
 from recorder_flows import load_dataset, saved_attempt_actions, video_frame_counts
 
 from sim_teleop.sidecar import EpisodeSidecar
@@ -44,9 +44,13 @@ def test_keyboard_recording_space_ctrl_esc(tmp_path: Path, xvfb: str, dora_env: 
     root = tmp_path / "ds"
     probe = tmp_path / "frames.jsonl"
     flow = with_probe(REPO / "dataflow-record.yaml", tmp_path, probe)
+    # The defaults a desktop user gets: MuJoCo viewer on and the rerun live view spawned (under
+    # Xvfb's software GL the rerun viewer dies at start; the recording must not notice).
+    defaults = {k: v for k, v in dora_env.items() if k not in ("SIM_VIEWER", "RECORD_RERUN")}
     env = {
-        **dora_env,
+        **defaults,
         "DISPLAY": xvfb,
+        "RECORD_RERUN_PORT": str(free_port()),
         "SIM_TIME_LIMIT_S": "120",
         "RECORD_REPO_ID": REPO_ID,
         "RECORD_ROOT": str(root),
@@ -90,6 +94,8 @@ def test_keyboard_recording_space_ctrl_esc(tmp_path: Path, xvfb: str, dora_env: 
             proc.wait()
     text = log.read_text()
     assert rc == 0, text[-4000:]
+    assert "Traceback" not in text and "panicked" not in text, text[-4000:]
+    assert re.search(r"\[recorder\] live view", text), text[-3000:]  # it was tried, and said how it went
     assert re.findall(r"\[recorder\] saved attempt (\d+)", text) == ["0", "2"], text[-3000:]
 
     rows = read_probe(probe)

@@ -20,6 +20,7 @@ Keys accepted in the JSON file (all optional; defaults in brackets):
               without one, loudly]}   env RECORD_QUALITY_POLICY
 - `rerun` ["auto"; spawn/save/off]                  env RECORD_RERUN
 - `rrd_path` [null; <root>.rrd when rerun=save and unset]   env RECORD_RRD_PATH
+- `rerun_port` [9876, rerun's default: an open viewer there is reused]   env RECORD_RERUN_PORT
 
 Quality reports arrive on their own input, keyed by the sim's attempt index; when the node has a
 `quality` input a finished episode is saved only with its report (or after the timeout), while frames
@@ -75,6 +76,7 @@ class RecordConfig:
     quality_timeout_s: float = 60.0
     rerun: str = "auto"
     rrd_path: str | None = None
+    rerun_port: int = 9876
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> RecordConfig:
@@ -98,6 +100,7 @@ class RecordConfig:
             "quality",
             "rerun",
             "rrd_path",
+            "rerun_port",
             "comment",
             "_comment",
         }
@@ -168,6 +171,7 @@ class RecordConfig:
             quality_timeout_s=get("timeout_s", float, 60.0, quality_d),
             rerun=rerun,
             rrd_path=rrd,
+            rerun_port=env_int("RECORD_RERUN_PORT", get("rerun_port", int, cls.rerun_port), minimum=1),
         )
 
 
@@ -355,6 +359,8 @@ class Recorder:
             self._thread.join()
         else:
             self._handle(None)
+        if self.live is not None:
+            self.live.close()
         self._lock.release()
         if self.error is not None:
             raise self.error
