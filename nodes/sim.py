@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from sim_teleop.defects import CameraDefects
@@ -25,7 +26,7 @@ from sim_teleop.messages import (
 from sim_teleop.node_util import OnceLogger, log
 from sim_teleop.settings import ConfigError
 from sim_teleop.sim_env import SimEnv, ensure_offscreen_gl
-from sim_teleop.sim_runner import SimConfig, SimRunner
+from sim_teleop.sim_runner import SimConfig, SimRunner, tick_is_stale
 
 NAME = "sim"
 GONE_MEANS_STOP = {ACTION: "the controller", "control_recorder": "the recorder"}
@@ -90,6 +91,9 @@ def main(node: Any = None) -> None:
             continue
         input_id = event["id"]
         if input_id == TICK:
+            sent_at = (event.get("metadata") or {}).get("timestamp")
+            if tick_is_stale(sent_at, datetime.now(UTC), config.tick_period_s):
+                continue
             node.send_output(FRAME, encode_frame(camera_defects.apply(runner.tick())))
             if first_frame:
                 runner.ticks.restart()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -9,6 +11,7 @@ from conftest import load_node
 from dora.testing import MockNode
 
 from sim_teleop.messages import STATE_TCP, Phase, decode_frame, encode_action, encode_control
+from sim_teleop.sim_runner import tick_is_stale
 
 TICK = ("tick", pa.array([0]))
 
@@ -56,3 +59,27 @@ def test_bad_config_is_a_clear_error(
         load_node("sim").main(MockNode([TICK]))
     assert exc.value.code == 2
     assert "SIM_TIME_LIMIT_S='soon': expected a number" in capsys.readouterr().err
+
+
+def test_stale_ticks_are_skipped_fresh_ones_served(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tick sent more than one period ago has a newer one queued behind it: no frame for it."""
+    monkeypatch.setenv("SIM_VIEWER", "0")
+    now = datetime.now(UTC) + timedelta(hours=1)  # "fresh" must outlast the sim's start-up
+
+    def tick(age_s: float) -> dict:
+        meta = {"timestamp": now - timedelta(seconds=age_s)}
+        return {"type": "INPUT", "id": "tick", "value": pa.array([0]), "metadata": meta}
+
+    hour = 3600.0
+    events = [tick(0.0), tick(hour + 5), tick(hour + 4), tick(0.0), tick(hour + 3), tick(0.0)]
+    node = MockNode(events)
+    load_node("sim").main(node)
+    frames = [decode_frame(v) for v in node.outputs["frame"]]
+    assert len(frames) == 3  # the ticks seconds old (the period is 0.1 s) were skipped
+
+
+def test_tick_staleness_is_one_period() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert not tick_is_stale(now - timedelta(seconds=0.09), now, 0.1)
+    assert tick_is_stale(now - timedelta(seconds=0.11), now, 0.1)
+    assert not tick_is_stale(None, now, 0.1)  # no timestamp (a hand-made event): always served

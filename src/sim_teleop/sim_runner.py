@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -82,6 +83,16 @@ def resumed_episodes() -> int:
         raise ConfigError(f"RESUME_RECORDING=1: {exc}") from None
     attempts = [int(r.get("sim_episode_index", -1)) for r in EpisodeSidecar(root).records.values()]
     return max([total, *(a + 1 for a in attempts)])
+
+
+def tick_is_stale(sent_at: datetime | None, now: datetime, period_s: float) -> bool:
+    """A tick sent more than one period ago: a newer one is queued behind it, so it is skipped.
+
+    The sim's tick input has room for several ticks, and the sim drops the stale ones itself, rather
+    than dora dropping them at a queue of 1, which prints one warning per dropped tick (hundreds per
+    run on a loaded machine). Both keep only the newest tick; the missed ones are counted from wall
+    time (`TickCounter`)."""
+    return sent_at is not None and (now - sent_at).total_seconds() > period_s
 
 
 class TickCounter:
