@@ -10,10 +10,10 @@ import os
 import sys
 from typing import Any
 
-from sim_teleop.messages import ACTION, CONTROL, Phase, encode_action, encode_control
+from sim_teleop.messages import ACTION, CONTROL, EndReason, Phase, encode_action, encode_control
 from sim_teleop.node_util import OnceLogger, frames, log
-from sim_teleop.settings import env_bool, env_int
-from sim_teleop.teleop import KeyboardTeleop, key_name
+from sim_teleop.settings import env_bool
+from sim_teleop.teleop import KeyboardTeleop, key_name, phase_prompt
 
 NAME = "keyboard"
 
@@ -54,19 +54,25 @@ def main(node: Any = None) -> None:
             "or record unattended with `dora run dataflow-autopilot.yaml`.",
         )
         sys.exit(1)
-    dt = 1.0 / env_int("SIM_FPS", 10, minimum=1)
     log(
         NAME,
         "ready: arrows x/y, Shift L/R z down/up, Super = close gripper, Space next, Ctrl re-record, Esc stop",
     )
     problems = OnceLogger(lambda msg: log(NAME, msg))
-    node.send_output(ACTION, encode_action(teleop.action(0.0)))  # warm-up: the first send is slow
+    node.send_output(ACTION, encode_action(teleop.action()))  # warm-up: the first send is slow
+    shown: tuple[Phase, int, EndReason] | None = None
     for frame in frames(node, problems):
+        # A success ends the attempt on a running frame: prompt when the phase changes, not then.
+        reason = frame.end_reason if frame.phase is Phase.DONE else EndReason.NONE
+        where = (frame.phase, frame.episode_index, reason)
+        if where != shown:
+            shown = where
+            log(NAME, phase_prompt(*where))
         if frame.phase is not Phase.RUNNING:
             teleop.reset()
         for command in teleop.controls():
             node.send_output(CONTROL, encode_control(command))
-        node.send_output(ACTION, encode_action(teleop.action(dt if frame.phase is Phase.RUNNING else 0.0)))
+        node.send_output(ACTION, encode_action(teleop.action()))
     listener.stop()
 
 

@@ -58,6 +58,7 @@ def main() -> int:
     kb["env"] = {"SCRIPT": ",".join([str(args.frames)] * args.episodes)}
     sim = next(n for n in nodes if n["id"] == "sim")
     sim["inputs"].pop("control_recorder", None)
+    sim.get("env", {}).pop("SIM_WAIT_FOR_START", None)  # the script starts at once, no Space
     for name, extra in configs.items():
         cfg_path = tmp / f"{name}.json"
         cfg_path.write_text(

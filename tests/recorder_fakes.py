@@ -38,11 +38,13 @@ class FakeEnv:
 class ScriptedSim:
     """Emit frames tick by tick like the sim node, applying controls between ticks."""
 
-    def __init__(self, time_limit_s: float = 100.0, success_at: int | None = None) -> None:
+    def __init__(
+        self, time_limit_s: float = 100.0, success_at: int | None = None, wait_for_start: bool = False
+    ) -> None:
         self.t = 0.0
         self.runner = SimRunner(
             FakeEnv(success_at),  # type: ignore[arg-type]
-            SimConfig(time_limit_s=time_limit_s),
+            SimConfig(time_limit_s=time_limit_s, wait_for_start=wait_for_start),
             clock=lambda: self.t,
         )
         self.sent_actions: list[tuple[int, int, np.ndarray]] = []  # (attempt, frame_index, action)

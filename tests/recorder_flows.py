@@ -27,6 +27,7 @@ def record_flow(
         kb["path"] = str(CONTROLLER_NODE)
         kb["inputs"]["frame"] = {"source": "sim/frame", "queue_size": 1000}
         kb["env"] = {"SCRIPT": script}
+        nodes["sim"].get("env", {}).pop("SIM_WAIT_FOR_START", None)  # a script starts at once
     if not with_scorer:
         spec["nodes"] = [n for n in spec["nodes"] if n["id"] != "scorer"]
         nodes["recorder"]["inputs"] = {"frame": {"source": "sim/frame", "queue_size": 1000}}

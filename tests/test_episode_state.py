@@ -66,3 +66,12 @@ def test_a_resumed_session_continues_attempt_and_placement_numbering() -> None:
     assert m.saved_episodes == 8
     m.control(Control.NEXT)
     assert m.episode_index == 8
+
+
+def test_wait_for_start_runs_the_first_attempt_only_on_next() -> None:
+    m = EpisodeStateMachine(max_steps=5, first_episode=3, wait_for_start=True)
+    assert (m.phase, m.episode_index, m.end_reason) == (Phase.RESETTING, 2, EndReason.NONE)
+    assert m.control(Control.RERECORD).reset_env is False  # nothing to discard while waiting
+    effect = m.control(Control.NEXT)
+    assert effect.start_episode and not effect.reset_env
+    assert (m.phase, m.episode_index, m.saved_episodes) == (Phase.RUNNING, 3, 3)

@@ -62,8 +62,11 @@ def test_keyboard_recording_space_ctrl_esc(tmp_path: Path, xvfb: str, dora_env: 
             ["dora", "run", str(flow)], cwd=tmp_path, env=env, stdout=fh, stderr=subprocess.STDOUT
         )
     try:
-        _wait_phase(probe, proc, 0, "running", timeout=120)
+        # Recording waits for the operator: frames of "attempt -1" resetting until the first Space.
+        _wait_phase(probe, proc, -1, "resetting", timeout=120)
         time.sleep(1.0)  # the keyboard listener starts right after its node registered
+        _key(xvfb, "key", "space")
+        _wait_phase(probe, proc, 0, "running")
         _hold(xvfb, "Right", 1.0)  # episode 0: drive, then Space x3 (finish, reset, start the next)
         _key(xvfb, "key", "space")
         _wait_phase(probe, proc, 0, "done")
@@ -96,6 +99,10 @@ def test_keyboard_recording_space_ctrl_esc(tmp_path: Path, xvfb: str, dora_env: 
     assert rc == 0, text[-4000:]
     assert "Traceback" not in text and "panicked" not in text, text[-4000:]
     assert re.search(r"\[recorder\] live view", text), text[-3000:]  # it was tried, and said how it went
+    prompts = re.findall(r"\[keyboard\] (scene ready|attempt \d+ recording|attempt \d+ ended \(\w+)", text)
+    assert prompts[:4] == ["scene ready", "attempt 0 recording", "attempt 0 ended (next", "scene ready"], (
+        prompts
+    )
     assert re.findall(r"\[recorder\] saved attempt (\d+)", text) == ["0", "2"], text[-3000:]
 
     rows = read_probe(probe)

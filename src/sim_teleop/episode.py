@@ -2,6 +2,8 @@
 
 running --(success | failure | time limit | next)--> done --(next)--> resetting --(next)--> running
 running/done --(rerecord)--> resetting (attempt discarded);  any --(stop)--> stopped
+With `wait_for_start` the machine begins in resetting (of the attempt before the first), so the
+operator's first `next` starts attempt `first_episode`.
 
 Every frame the sim emits is stamped with `episode_index`, `phase` and `end_reason` from here.
 An attempt keeps its index through done and resetting; the next attempt gets index + 1 when it starts
@@ -26,10 +28,13 @@ class Effect:
 
 
 class EpisodeStateMachine:
-    def __init__(self, max_steps: int, first_episode: int = 0) -> None:
+    def __init__(self, max_steps: int, first_episode: int = 0, wait_for_start: bool = False) -> None:
         """`first_episode`: episodes a resumed dataset already holds. Attempt indices and the saved count
         start there, so placements and everything seeded per attempt continue the earlier sessions'
-        sequence instead of repeating it."""
+        sequence instead of repeating it.
+
+        `wait_for_start`: begin as if the attempt before `first_episode` were resetting, so the first
+        attempt runs only on `next` (an operator starts when ready, not at start-up)."""
         if max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
         if first_episode < 0:
@@ -41,6 +46,9 @@ class EpisodeStateMachine:
         self.end_reason = EndReason.NONE
         self.saved_episodes = first_episode  # attempts that ended with a reason that keeps them
         self.stopped = False
+        if wait_for_start:
+            self.phase = Phase.RESETTING
+            self.episode_index = first_episode - 1
 
     def control(self, command: Control) -> Effect:
         """Apply an operator/runner command; commands that make no sense in a phase are ignored."""

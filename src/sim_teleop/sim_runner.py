@@ -31,6 +31,7 @@ class SimConfig:
     viewer: str = "auto"  # auto (when a display exists) / 1 / 0
     tick_ms: float | None = None  # wall-clock tick period; None = 1000 / fps (faster ticks: bulk generation)
     first_episode: int = 0  # episodes already in a resumed dataset: placements continue from there
+    wait_for_start: bool = False  # the first attempt starts on the operator's first `next` (keyboard)
 
     @property
     def tick_period_s(self) -> float:
@@ -56,6 +57,7 @@ class SimConfig:
             viewer=viewer,
             tick_ms=env_float("SIM_TICK_MS", 0.0, minimum=0.0) or None,
             first_episode=resumed_episodes(),
+            wait_for_start=env_bool("SIM_WAIT_FOR_START", False),
         )
 
 
@@ -168,7 +170,9 @@ class SimRunner:
         self.config = config
         self.clock = clock
         self.on_step = on_step  # e.g. sync a viewer window
-        self.machine = EpisodeStateMachine(config.max_steps, first_episode=config.first_episode)
+        self.machine = EpisodeStateMachine(
+            config.max_steps, first_episode=config.first_episode, wait_for_start=config.wait_for_start
+        )
         self.ticks = TickCounter(config.tick_period_s)
         self.action = NEUTRAL_ACTION.copy()
         self.obs: Observation = sim.reset(placement=self.machine.saved_episodes)
