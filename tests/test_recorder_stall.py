@@ -1,0 +1,68 @@
+"""A recorder frozen for longer than dora's zenoh lease (SIGSTOP 12 s) still gets every quality report.
+
+Before the report and annotation inputs used `queue_policy: backpressure`, reports published while the
+recorder was frozen were lost with its zenoh transport, and their episodes were saved without one after
+a 60 s wait each.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from sim_teleop.sidecar import EpisodeSidecar
+
+pytestmark = pytest.mark.dataflow
+EPISODES = 4
+
+
+def _recorder_pid(root: Path) -> int:
+    out = subprocess.run(["pgrep", "-f", "nodes/recorder.py"], capture_output=True, text=True).stdout.split()
+    for pid in out:  # the one of this dataflow: its environment names our root
+        try:
+            if str(root).encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                return int(pid)
+        except OSError:
+            continue
+    pytest.fail(f"no recorder process for {root}")
+
+
+def test_a_frozen_recorder_keeps_every_quality_report(tmp_path: Path, dora_env: dict[str, str]) -> None:
+    root = tmp_path / "dataset"
+    env = {**dora_env, "AUTOPILOT_EPISODES": str(EPISODES), "RECORD_ROOT": str(root)}
+    env.pop("AUTOPILOT_TICK_MS", None)
+    log = tmp_path / "dora.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen(
+            ["dora", "run", str(REPO / "dataflow-autopilot.yaml")],
+            cwd=tmp_path,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while "saved attempt 0 " not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        pid = _recorder_pid(root)
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(12)
+        os.kill(pid, signal.SIGCONT)
+        rc = proc.wait(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert rc == 0, text[-3000:]
+    assert "WITHOUT" not in text, text[-3000:]
+    sidecar = EpisodeSidecar(root)
+    reports = [sidecar.get(i) for i in range(EPISODES)]
+    assert all(r is not None and r["quality"] is not None for r in reports), reports
