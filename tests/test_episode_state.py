@@ -1,4 +1,4 @@
-"""The sim's episode state machine: every transition of DESIGN.md."""
+"""The sim's episode state machine: every transition in its module docstring."""
 
 from __future__ import annotations
 

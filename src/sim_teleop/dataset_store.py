@@ -1,7 +1,7 @@
 """LeRobotDataset v3.0 storage that survives SIGKILL: one finalized lerobot session per episode + a journal.
 
 Why: lerobot 0.6.1 keeps the data parquet footer and the episodes metadata in memory until
-`finalize()`, so a killed recorder loses its whole session (FACTS.md). Here every episode is written
+`finalize()`, so a killed recorder loses its whole session (measured). Here every episode is written
 by its own short lerobot session: `resume()` (or `create()` for the first), `add_frame()` while frames
 arrive (streaming video encoding), then `save_episode()` + `finalize()`. A resumed session always
 starts new files (`data/.../file-NNN.parquet`, `meta/episodes/...`, `videos/<cam>/...`), so a commit

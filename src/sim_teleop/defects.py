@@ -181,10 +181,6 @@ class EpisodePlan:
         return next((d for d in self.defects if d.family == family), None)
 
     @property
-    def motion(self) -> tuple[Defect, ...]:
-        return tuple(d for d in self.defects if d.family in MOTION_FAMILIES)
-
-    @property
     def camera(self) -> tuple[Defect, ...]:
         return tuple(d for d in self.defects if d.family in CAMERA_FAMILIES)
 

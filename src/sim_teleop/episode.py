@@ -1,4 +1,4 @@
-"""The episode state machine owned by the sim node (see DESIGN.md, "One owner for episode state").
+"""The episode state machine, owned by the sim node: the one place that decides episode boundaries.
 
 running --(success | failure | time limit | next)--> done --(next)--> resetting --(next)--> running
 running/done --(rerecord)--> resetting (attempt discarded);  any --(stop)--> stopped

@@ -46,8 +46,6 @@ STATE_NAMES: tuple[str, ...] = (
 STATE_DIM = len(STATE_NAMES)
 STATE_TCP = slice(15, 18)
 STATE_GRIPPER = 14
-STATE_JOINT_POS = slice(0, 7)
-STATE_JOINT_VEL = slice(7, 14)
 GRIPPER_COMMAND_MAX = 255.0
 
 CUBE_POSE_NAMES: tuple[str, ...] = ("x", "y", "z", "qw", "qx", "qy", "qz")

@@ -69,7 +69,6 @@ class FrameStats:
     recorded: int = 0
     dropped: int = 0  # gaps in frame_index inside a recorded attempt
     duplicated: int = 0  # repeated/out-of-order frames, skipped
-    undecodable: int = 0
     skipped_attempts: list[int] = field(default_factory=list)
 
 

@@ -21,7 +21,6 @@ from sim_teleop.messages import (
     IMAGE_HEIGHT,
     IMAGE_WIDTH,
     STATE_DIM,
-    STATE_TCP,
 )
 
 PICK_CUBE = "gym_hil/PandaPickCubeBase-v0"
@@ -234,10 +233,6 @@ class SimEnv:
             mujoco.mj_contactForce(self.model, self.data, i, force)
             worst = max(worst, abs(float(force[0])))
         return worst
-
-    def tcp_offset(self, state: np.ndarray) -> np.ndarray:
-        """TCP position in `state` relative to this episode's start pose (the action's frame)."""
-        return np.asarray(state[STATE_TCP], dtype=np.float32) - self.start_tcp
 
     def close(self) -> None:
         self.env.close()

@@ -1,4 +1,4 @@
-"""The anchor toolkit's scoring formulas, re-implemented from their definitions (see ../shared/FACTS.md).
+"""The anchor toolkit's scoring formulas, re-implemented from their definitions.
 
 Only for the benchmark: it shows what the offline toolkit would say about the same episodes.
 Definitions (anchor defaults; T frames, state s_t over ALL state dimensions in their mixed units):
