@@ -30,6 +30,7 @@ from sim_teleop.messages import (
     CONTROL,
     FRAME,
     TICK,
+    Control,
     MessageError,
     Phase,
     decode_frame,
@@ -126,11 +127,14 @@ def main(node: Any = None, runner: Any = None) -> None:
             decision = controller.on_frame(frame)
             if decision.control is not None:
                 node.send_output(CONTROL, encode_control(decision.control))
-                log(
-                    NAME,
-                    f"{decision.control.value} (attempt {frame.episode_index}, {frame.phase.value}, "
-                    f"{controller.saved_episodes}/{settings.episodes} episodes)",
-                )
+                if decision.control is Control.STOP:
+                    log(NAME, f"{controller.saved_episodes} episodes finished: sending stop")
+                elif frame.phase is Phase.DONE:  # one line per episode
+                    log(
+                        NAME,
+                        f"attempt {frame.episode_index} ended: {frame.end_reason.value} "
+                        f"({controller.saved_episodes}/{settings.episodes} episodes)",
+                    )
             if decision.reset:
                 runner.reset()
             if frame.phase is Phase.RUNNING and frame.end_reason.value == "":

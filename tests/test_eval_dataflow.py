@@ -118,6 +118,8 @@ def eval_run(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
 def test_eval_dataflow_two_episodes_summary_matches_dataset(eval_run: tuple[Path, str]) -> None:
     root, text = eval_run
     assert "keyboard controls disabled" in text  # the keyboard stepped aside headless
+    policy_lines = [ln for ln in text.splitlines() if "[policy] attempt " in ln]
+    assert len(policy_lines) == 2, policy_lines  # one console line per episode
 
     summary = json.loads((root / "eval_summary.json").read_text())
     results, fps = results_from_dataset(root)

@@ -92,12 +92,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         + (f"{mean_t:.2f} s" if mean_t is not None else "n/a (no success)")
         + f"; end reasons {summary['end_reasons']}",
     ]
-    for ep in summary["per_episode"]:
-        t = ep["time_to_success_s"]
-        lines.append(
-            f"  episode {ep['episode_index']:3d}: {'success' if ep['success'] else 'fail   '} "
-            f"{ep['end_reason']:<10} frames={ep['num_frames']:4d}" + (f" t={t:.1f}s" if t is not None else "")
-        )
+    failed = [ep["episode_index"] for ep in summary["per_episode"] if not ep["success"]]
+    if failed:  # every episode is in the JSON; the console names only the failures
+        lines.append(f"eval: failed episodes {failed}")
     return "\n".join(lines)
 
 
