@@ -138,7 +138,8 @@ def main(node: Any = None) -> None:
     try:
         recorder.close()
     except Exception as exc:
-        _say(f"error while finishing: {type(exc).__name__}: {exc}")
+        if exc is not recorder.error:  # a writer error has had its one line already
+            _say(f"error while finishing: {type(exc).__name__}: {exc}")
         sys.exit(1)
     stats = recorder.tracker.stats
     _say(

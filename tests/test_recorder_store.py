@@ -261,3 +261,37 @@ def test_controller_done_ends_the_run_only_after_its_last_attempt_is_committed(t
     assert rec.saved == 2 and rec.controller_finished
     assert rec.sidecar is None or all("controller_done" not in str(r) for r in rec.sidecar.records.values())
     rec.close()
+
+
+def test_a_full_disk_stops_with_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    """A write failing with ENOSPC on the second commit: one clear line naming repair; the first
+    episode stays loadable after repair (a stand-in for a real full filesystem)."""
+    import errno
+
+    from sim_teleop.dataset_store import EpisodeWriter, repair
+
+    root = tmp_path / "ds"
+    logs: list[str] = []
+    rec = Recorder(make_cfg(root, num_episodes=9), expects_quality=False, log=logs.append)
+    real_commit = EpisodeWriter.commit
+    commits = 0
+
+    def commit_until_full(self: EpisodeWriter) -> int:
+        nonlocal commits
+        commits += 1
+        if commits == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(root / "data"))
+        return real_commit(self)
+
+    rec.writer.commit = commit_until_full.__get__(rec.writer)  # type: ignore[method-assign]
+    sim = ScriptedSim()
+    for n in (4, 3, 5):
+        for f in episode_frames(sim, n):
+            rec.on_frame(f)
+    with pytest.raises(OSError):
+        rec.close()
+    said = [line for line in logs if "disk is full" in line]
+    assert len(said) == 1 and f"repair_dataset.py --root {root}" in said[0], logs
+    assert rec.saved == 1
+    repair(root)
+    assert list(load(root).meta.episodes["length"]) == [4]

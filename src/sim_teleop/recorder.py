@@ -32,6 +32,7 @@ of the next attempt keep being received and buffered. Per saved episode the side
 from __future__ import annotations
 
 import dataclasses
+import errno
 import queue
 import threading
 import time
@@ -173,6 +174,21 @@ class RecordConfig:
             rrd_path=rrd,
             rerun_port=env_int("RECORD_RERUN_PORT", get("rerun_port", int, cls.rerun_port), minimum=1),
         )
+
+
+def writer_error_message(exc: BaseException, root: Path) -> str:
+    """One line for a failed write: what happened, what is kept, what to do (a full disk above all)."""
+    repair_cmd = f"python scripts/repair_dataset.py --root {root}"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return (
+            f"ERROR: the disk is full ({exc.filename or root}); recording stopped. Episodes committed "
+            f"before are kept: free some space, then run `{repair_cmd}` (or resume with "
+            "RESUME_RECORDING=1, which repairs first) before loading the dataset"
+        )
+    return (
+        f"ERROR in the writer: {type(exc).__name__}: {exc}; recording stopped. Episodes committed before "
+        f"are kept: run `{repair_cmd}` (or resume, which repairs first) before loading the dataset"
+    )
 
 
 def prepare_dataset(cfg: RecordConfig, log: Callable[[str], None]) -> tuple[bool, int]:
@@ -381,7 +397,7 @@ class Recorder:
             except BaseException as exc:  # keep draining so the receive loop never blocks on us
                 if self.error is None:
                     self.error = exc
-                    self.log(f"ERROR in the writer: {type(exc).__name__}: {exc}")
+                    self.log(writer_error_message(exc, self.cfg.root))
             if item is None:
                 return
 
