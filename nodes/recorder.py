@@ -25,7 +25,7 @@ from sim_teleop.messages import (
     decode_quality,
     encode_control,
 )
-from sim_teleop.node_util import OnceLogger, log, quiet_libraries
+from sim_teleop.node_util import OnceLogger, exit_now, log, quiet_libraries
 
 NAME = "recorder"
 
@@ -175,9 +175,7 @@ def main(node: Any = None) -> None:
                 fh,
             )
     if live.stuck:  # rerun would wait for its gone viewer at exit, forever; everything is saved
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        exit_now(0)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from sim_teleop.messages import (
     decode_control,
     encode_frame,
 )
-from sim_teleop.node_util import OnceLogger, log
+from sim_teleop.node_util import OnceLogger, exit_now, log
 from sim_teleop.settings import ConfigError
 from sim_teleop.sim_env import SimEnv, ensure_offscreen_gl
 from sim_teleop.sim_runner import SimConfig, SimRunner, tick_is_stale
@@ -128,9 +128,7 @@ def main(node: Any = None) -> None:
         # Closing MuJoCo's passive viewer (its render thread and GLFW context) while the model goes
         # away segfaulted the sim in 2 of 4 runs at Esc, so the dataflow ended with exit 1. Nothing is
         # left to save here: leave without the native teardown; the OS frees the window.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        exit_now(0)
     sim.close()
 
 

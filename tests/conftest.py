@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import shutil
@@ -54,6 +55,21 @@ def xvfb() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def dora_running(flow: Path, env: dict[str, str], log: Path, cwd: Path) -> Iterator[subprocess.Popen]:
+    """`dora run FLOW` in the background, output to `log`; killed on the way out if still running."""
+    with log.open("w") as fh:
+        proc = subprocess.Popen(
+            ["dora", "run", str(flow)], cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def free_port() -> int:

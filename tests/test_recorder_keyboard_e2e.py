@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, free_port, read_probe, with_probe
+from conftest import REPO, dora_running, free_port, read_probe, with_probe
 from recorder_flows import load_dataset, saved_attempt_actions, video_frame_counts
 
 from sim_teleop.sidecar import EpisodeSidecar
@@ -57,11 +57,7 @@ def test_keyboard_recording_space_ctrl_esc(tmp_path: Path, xvfb: str, dora_env: 
         "RECORD_NUM_EPISODES": "5",
     }
     log = tmp_path / "dora.log"
-    with log.open("w") as fh:
-        proc = subprocess.Popen(
-            ["dora", "run", str(flow)], cwd=tmp_path, env=env, stdout=fh, stderr=subprocess.STDOUT
-        )
-    try:
+    with dora_running(flow, env, log, tmp_path) as proc:
         # Recording waits for the operator: frames of "attempt -1" resetting until the first Space.
         _wait_phase(probe, proc, -1, "resetting", timeout=120)
         time.sleep(1.0)  # the keyboard listener starts right after its node registered
@@ -91,10 +87,6 @@ def test_keyboard_recording_space_ctrl_esc(tmp_path: Path, xvfb: str, dora_env: 
         time.sleep(0.8)  # attempt 3 is running when Esc comes: partial, must not be saved
         _key(xvfb, "key", "Escape")
         rc = proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     text = log.read_text()
     assert rc == 0, text[-4000:]
     assert "Traceback" not in text and "panicked" not in text, text[-4000:]

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, dora_running
 
 from sim_teleop.sidecar import EpisodeSidecar
 
@@ -38,15 +38,7 @@ def test_a_frozen_recorder_keeps_every_quality_report(tmp_path: Path, dora_env: 
     env = {**dora_env, "AUTOPILOT_EPISODES": str(EPISODES), "RECORD_ROOT": str(root)}
     env.pop("AUTOPILOT_TICK_MS", None)
     log = tmp_path / "dora.log"
-    with log.open("w") as fh:
-        proc = subprocess.Popen(
-            ["dora", "run", str(REPO / "dataflow-autopilot.yaml")],
-            cwd=tmp_path,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with dora_running(REPO / "dataflow-autopilot.yaml", env, log, tmp_path) as proc:
         deadline = time.monotonic() + 180
         while "saved attempt 0 " not in log.read_text():
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
@@ -56,10 +48,6 @@ def test_a_frozen_recorder_keeps_every_quality_report(tmp_path: Path, dora_env: 
         time.sleep(12)
         os.kill(pid, signal.SIGCONT)
         rc = proc.wait(timeout=180)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     text = log.read_text()
     assert rc == 0, text[-3000:]
     assert "WITHOUT" not in text, text[-3000:]

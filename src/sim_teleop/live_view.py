@@ -114,7 +114,7 @@ class LiveView:
         self.stuck = False  # a rerun call never returned: its exit-time flush must not run
         self.viewer: subprocess.Popen[bytes] | None = None
         self._tick = 0
-        self._queue: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[Callable[[Any, Any], None]] = queue.Queue(maxsize=queue_size)
         self._closing = threading.Event()
         self._opened = threading.Event()  # rerun imported, sink (and viewer) up
         self._busy_since: float | None = None
@@ -151,7 +151,7 @@ class LiveView:
             self._switch_off(f"the viewer took no data for {self.stall_s:.0f} s (stalled?)")
             return
         try:
-            self._queue.put_nowait(lambda: call(self._rr, self._rec))
+            self._queue.put_nowait(call)
         except queue.Full:
             self.dropped += 1
             if not self._said_drop:
@@ -198,7 +198,7 @@ class LiveView:
                 continue
             self._busy_since = time.monotonic()
             try:
-                call()
+                call(self._rr, self._rec)
             except Exception as exc:
                 self._switch_off(f"{type(exc).__name__}: {exc}")
             finally:

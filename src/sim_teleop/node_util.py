@@ -14,6 +14,14 @@ from sim_teleop.messages import FRAME, Frame, MessageError, decode_frame
 VERBOSE_ENV = "SIM_TELEOP_VERBOSE"
 
 
+def exit_now(code: int = 0) -> None:
+    """Leave at once, after flushing the console: for a node whose native teardown (a MuJoCo viewer,
+    a rerun sender to a gone viewer) would crash or wait forever once everything is saved."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def quiet_libraries() -> bool:
     """Silence the libraries' per-episode chatter unless SIM_TELEOP_VERBOSE=1; returns True if silenced.
 
