@@ -71,6 +71,8 @@ def main(node: Any = None, runner: Any = None) -> None:
                 f"loaded {runner.policy_type} from {runner.path} in {time.perf_counter() - t0:.1f} s "
                 f"(first inference {1000 * warm:.0f} ms)",
             )
+            if runner.gripper_scale != 1.0:
+                log(NAME, "note: trained on the old 0..255 gripper state; the sim's 0..1 is rescaled for it")
     except (PolicyError, ConfigError) as exc:
         log(NAME, f"error: {exc}")
         if node is None:

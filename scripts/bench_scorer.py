@@ -331,7 +331,7 @@ def speed(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
         write_dataset(root, episodes)
         print(f"\nspeed: wrote {len(episodes)} episodes to a v3.0 dataset in {time.perf_counter() - t:.1f} s")
         reader = DatasetReader(root)
-        scorer = EpisodeScorer(offline_config(cfg))
+        scorer = EpisodeScorer(offline_config(cfg, reader.info))
         ours, theirs, pipeline, frames = [], [], [], 0
         for _ in range(args.repeat):
             for i in range(len(reader)):

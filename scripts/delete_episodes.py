@@ -81,9 +81,9 @@ def delete_in_place(repo_id: str, root: Path, indices_text: str, log=print) -> P
                 f"expected {total - len(indices)} / {expected_frames}"
             )
         if (root / SIDECAR_RELPATH).exists():
-            (work / SIDECAR_RELPATH).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(root / SIDECAR_RELPATH, work / SIDECAR_RELPATH)
-            EpisodeSidecar(work).delete_and_renumber(indices)
+            sidecar = EpisodeSidecar(root)  # read beside the info.json it matches, written into the copy
+            sidecar.path = work / SIDECAR_RELPATH
+            sidecar.delete_and_renumber(indices)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

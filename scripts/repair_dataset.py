@@ -10,6 +10,7 @@ are not in the dataset, then loads the dataset to show it is whole.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -19,6 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from sim_teleop.dataset_store import DatasetError, read_info, repair
 from sim_teleop.root_lock import RootInUse, RootLock
 from sim_teleop.sidecar import EpisodeSidecar
+
+
+def repair_failed_message(exc: OSError, root: Path) -> str:
+    """One line: why repair stopped and that running it again is safe (every step is atomic)."""
+    what = "the disk is full" if exc.errno == errno.ENOSPC else f"{exc.strerror or exc}"
+    return (
+        f"repair stopped: {what} ({exc.filename or root}). Every step it took is complete and the dataset "
+        "loads as it is; free some space (or fix the cause) and run it again to finish"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,8 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         report = repair(args.root)
         total = int(read_info(args.root).get("total_episodes", 0))
         EpisodeSidecar(args.root).drop_after(total)
-    except (DatasetError, OSError) as exc:
+    except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {repair_failed_message(exc, args.root)}", file=sys.stderr)
         return 1
     finally:
         lock.release()

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         from dataclasses import replace
 
         cfg = replace(cfg, fps=reader.fps)
-    scorer = EpisodeScorer(offline_config(cfg))
+    scorer = EpisodeScorer(offline_config(cfg, reader.info))
     t0 = time.perf_counter()
     reports = [
         score_episode(reader, i, scorer, args.stride, cameras=not args.no_cameras) for i in range(len(reader))

@@ -81,7 +81,7 @@ def test_pause_defect_stops_the_arm() -> None:
 
 def test_drop_defect_drops_the_cube_and_the_expert_picks_it_again() -> None:
     frames, _d = _run_with("drop")
-    grip = np.array([f.state[STATE_GRIPPER] for f in frames]) / 255.0
+    grip = np.array([f.state[STATE_GRIPPER] for f in frames])
     cube_z = np.array([f.cube_pose[2] for f in frames])
     closes = np.flatnonzero((grip[1:] > 0.5) & (grip[:-1] <= 0.5))
     assert len(closes) == 2, "closes once, drops, closes again"
@@ -93,7 +93,7 @@ def test_drop_defect_drops_the_cube_and_the_expert_picks_it_again() -> None:
 
 def test_chatter_defect_toggles_the_gripper_before_the_grasp() -> None:
     frames, d = _run_with("chatter")
-    grip = np.array([f.state[STATE_GRIPPER] for f in frames]) / 255.0
+    grip = np.array([f.state[STATE_GRIPPER] for f in frames])
     window = grip[d["start"] + 1 : d["start"] + d["duration"] + 1]
     assert np.count_nonzero(np.abs(np.diff(window)) > 0.5) >= d["duration"] - 2
     cube_z = np.array([f.cube_pose[2] for f in frames])

@@ -17,6 +17,8 @@ from sim_teleop.messages import (
     CONTROL,
     FRAME,
     IMAGE_SHAPE,
+    STATE_DIM,
+    STATE_GRIPPER,
     Control,
     EndReason,
     Frame,
@@ -29,6 +31,7 @@ from sim_teleop.policy_runner import (
     EvalController,
     PolicyError,
     check_features,
+    gripper_state_scale,
     resolve_checkpoint,
     validate_checkpoint,
 )
@@ -145,6 +148,21 @@ def test_mismatched_features_are_rejected(inputs: dict, outputs: dict, message: 
     _checkpoint(tmp_path, inputs, outputs)
     with pytest.raises(PolicyError, match="do not match the sim"):
         validate_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize(("gripper_max", "scale"), [(255.0, 255.0), (1.0, 1.0)])
+def test_a_checkpoint_trained_on_the_old_gripper_unit_is_recognised(
+    gripper_max: float, scale: float, tmp_path: Path
+) -> None:
+    """The checkpoint's own normalizer statistics tell which gripper unit it learnt."""
+    from safetensors.numpy import save_file
+
+    high = np.ones(STATE_DIM, np.float32)
+    high[STATE_GRIPPER] = gripper_max
+    stats = {"observation.state.max": high, "observation.state.mean": high / 2, "action.max": np.ones(4)}
+    save_file(stats, str(tmp_path / "policy_preprocessor_step_3_normalizer_processor.safetensors"))
+    assert gripper_state_scale(tmp_path) == scale
+    assert gripper_state_scale(tmp_path / "elsewhere") == 1.0  # no statistics: the current unit
 
 
 def test_matching_features_pass() -> None:

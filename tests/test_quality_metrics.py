@@ -51,7 +51,7 @@ def score(ep: dict[str, np.ndarray], config: QualityConfig | None = None, succes
     for i in range(n):
         state = np.zeros(18, np.float32)
         state[15:18] = ep["tcp"][i]
-        state[14] = ep["grip"][i] * 255
+        state[14] = ep["grip"][i]
         action = np.zeros(4, np.float32)
         action[:3] = ep.get("cmd", ep["tcp"])[i] - ep["tcp"][0]
         action[3] = ep["grip"][i]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +17,14 @@ from recorder_flows import run_delete
 
 from sim_teleop.dataset_store import (
     DatasetError,
+    EpisodeWriter,
+    VideoSettings,
     build_features,
     compat_problems,
     dataset_files,
+    frame_to_row,
     needs_repair,
+    repair,
 )
 from sim_teleop.messages import QualityReport, Verdict
 from sim_teleop.recorder import RecordConfig, Recorder
@@ -92,6 +98,30 @@ def test_compat_problems_name_what_differs() -> None:
     renamed = json.loads(json.dumps(feats))
     renamed["action"]["names"] = ["a", "b", "c", "d"]
     assert any("'action'" in p for p in compat_problems({"fps": 10, "features": renamed}, 10, feats))
+
+
+def test_resume_refuses_a_dataset_with_the_old_gripper_unit(tmp_path: Path) -> None:
+    """Datasets recorded before the unit change name the state's gripper 'gripper.command' (0..255):
+    appending 0..1 values to that column would corrupt it, so resume refuses and writes nothing."""
+    from sim_teleop.messages import LEGACY_STATE_GRIPPER, STATE_GRIPPER
+    from sim_teleop.quality.config import QualityConfig
+    from sim_teleop.quality.offline import offline_config
+
+    root = tmp_path / "ds"
+    record(make_cfg(root, num_episodes=1), [4])
+    info_path = root / "meta" / "info.json"
+    info = json.loads(info_path.read_text())
+    assert info["features"]["observation.state"]["names"][STATE_GRIPPER] == "gripper"
+    assert float(load(root)[2]["observation.state"][STATE_GRIPPER]) <= 1.0
+    info["features"]["observation.state"]["names"][STATE_GRIPPER] = LEGACY_STATE_GRIPPER
+    info_path.write_text(json.dumps(info))
+    before = dataset_files(root)
+    with pytest.raises(DatasetError, match=r"0\.\.255"):
+        record(make_cfg(root, num_episodes=2, resume=True), [3])
+    assert dataset_files(root) == before
+    # Offline scoring reads such a dataset's gripper in its own unit.
+    assert offline_config(QualityConfig(), info).layout.state_gripper_max == 255.0
+    assert offline_config(QualityConfig(), None).layout.state_gripper_max == 1.0
 
 
 def test_config_env_overrides_and_bad_values(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -198,32 +228,84 @@ from sim_teleop.recorder import RecordConfig, Recorder
 cfg = RecordConfig.from_dict({{"repo_id": "test/rec", "root": {root!r}, "rerun": "off", "num_episodes": 9,
                               "resume": True, "writer": "inline"}})
 rec = Recorder(cfg, expects_quality=False, log=print)
-w = rec.writer
-real_commit = type(w).commit
-def killed_mid_commit(self):
-    from sim_teleop.dataset_store import begin_commit
-    begin_commit(self.root, self.num_episodes)
-    self._ds.save_episode()          # data + metadata half written, never finalized
-    os._exit(9)                      # like SIGKILL: no finalizers, no atexit
-w.commit = killed_mid_commit.__get__(w)
+def kill_at(name):
+    if name == {kill_at!r}:
+        os._exit(9)                  # like SIGKILL: no finalizers, no atexit
+rec.writer.publish_step = kill_at
 sim = ScriptedSim()
 for f in episode_frames(sim, 5):
     rec.on_frame(f)
 """
 
 
-def test_kill_during_commit_is_rolled_back_and_resume_continues(tmp_path: Path) -> None:
+def test_kill_during_commit_leaves_a_loadable_dataset_and_resume_continues(tmp_path: Path) -> None:
+    """A real kill (os._exit) after the new data file was renamed into the root, before info.json."""
     root = tmp_path / "ds"
     record(make_cfg(root, num_episodes=9), [4, 3])
-    script = CRASH_SCRIPT.format(tests=str(Path(__file__).parent), root=str(root))
+    kill_at = "data/chunk-000/file-002.parquet"
+    script = CRASH_SCRIPT.format(tests=str(Path(__file__).parent), root=str(root), kill_at=kill_at)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 9, proc.stderr[-2000:]
-    assert needs_repair(root)
+    assert (root / kill_at).exists() and needs_repair(root)
+    ds = load(root)  # as left, no repair
+    assert list(ds.meta.episodes["length"]) == [4, 3] and len(ds) == 7
     rec, _ = record(make_cfg(root, num_episodes=3, resume=True), [6])
     assert any("rolled back" in line for line in rec.logs)  # type: ignore[attr-defined]
     ds = load(root)
     assert list(ds.meta.episodes["length"]) == [4, 3, 6]
     assert sorted(EpisodeSidecar(root).records) == [0, 1, 2]
+
+
+class Killed(BaseException):
+    """Stands for a SIGKILL at a publish step: nothing after it runs."""
+
+
+def commit_stopped_at(root: Path, target: str | None) -> list[str]:
+    """Resume `root`, record a 5-frame episode, and stop its commit at step `target` (None: finish).
+    Returns the steps the commit went through."""
+    writer = EpisodeWriter(REPO_ID, root, 10, build_features(), "pick", VideoSettings(), create=False)
+    seen: list[str] = []
+
+    def step(name: str) -> None:
+        seen.append(name)
+        if name == target:
+            raise Killed
+
+    writer.publish_step = step
+    for f in episode_frames(ScriptedSim(), 5):
+        if f.phase.value == "running":
+            writer.add(frame_to_row(f, "pick", last=False))
+    if target == "save_episode":
+        writer._ds.save_episode()  # lerobot's files half written (in the stage only)
+        return seen
+    sidecar = EpisodeSidecar(root)
+    with contextlib.suppress(Killed):
+        writer.commit(before_visible=lambda: sidecar.put(2, quality={"score": 0.5}))
+    return seen
+
+
+def test_a_kill_at_any_commit_step_leaves_the_dataset_loadable_as_left(tmp_path: Path) -> None:
+    """Stop a commit after lerobot's save, after each rename of the publish, and after the sidecar
+    write: every time, LeRobotDataset loads the root as it is, the sidecar records match its
+    episodes, and repair brings it back to the last finished commit."""
+    base = tmp_path / "base"
+    record(make_cfg(base, num_episodes=9), [4, 3], quality={0: 0.9, 1: 0.8}, expects_quality=True)
+    shutil.copytree(base, tmp_path / "full")
+    steps = commit_stopped_at(tmp_path / "full", None)
+    assert load(tmp_path / "full").meta.total_episodes == 3
+    assert len(steps) >= 8 and steps[-1] == "meta/info.json", steps  # 4 files, stats, tasks, sidecar, info
+    for i, target in enumerate(["save_episode", *steps]):
+        root = tmp_path / f"case{i}"
+        shutil.copytree(base, root)
+        commit_stopped_at(root, target)
+        held = load(root).meta.total_episodes
+        assert held == (3 if target == "meta/info.json" else 2), (target, held)
+        assert len(load(root)) == (12 if held == 3 else 7), target
+        assert sorted(EpisodeSidecar(root).records) == list(range(held)), target
+        assert needs_repair(root), target
+        repair(root)
+        assert not needs_repair(root) and load(root).meta.total_episodes == 2, target
+        assert sorted(EpisodeSidecar(root).records) == [0, 1], target
 
 
 def test_delete_renumbers_sidecar_and_refuses_bad_indices(tmp_path: Path) -> None:
@@ -263,12 +345,10 @@ def test_controller_done_ends_the_run_only_after_its_last_attempt_is_committed(t
     rec.close()
 
 
-def test_a_full_disk_stops_with_one_line_that_says_what_to_do(tmp_path: Path) -> None:
-    """A write failing with ENOSPC on the second commit: one clear line naming repair; the first
-    episode stays loadable after repair (a stand-in for a real full filesystem)."""
+def test_a_failed_write_stops_with_one_line_and_keeps_committed_episodes(tmp_path: Path) -> None:
+    """A write failing with ENOSPC on the second commit: one clear line; the first episode loads as
+    left, no repair needed (tests/test_full_disk.py does this on a real full filesystem)."""
     import errno
-
-    from sim_teleop.dataset_store import EpisodeWriter, repair
 
     root = tmp_path / "ds"
     logs: list[str] = []
@@ -276,12 +356,12 @@ def test_a_full_disk_stops_with_one_line_that_says_what_to_do(tmp_path: Path) ->
     real_commit = EpisodeWriter.commit
     commits = 0
 
-    def commit_until_full(self: EpisodeWriter) -> int:
+    def commit_until_full(self: EpisodeWriter, before_visible: object = None) -> int:
         nonlocal commits
         commits += 1
         if commits == 2:
             raise OSError(errno.ENOSPC, "No space left on device", str(root / "data"))
-        return real_commit(self)
+        return real_commit(self, before_visible)  # type: ignore[arg-type]
 
     rec.writer.commit = commit_until_full.__get__(rec.writer)  # type: ignore[method-assign]
     sim = ScriptedSim()
@@ -290,8 +370,7 @@ def test_a_full_disk_stops_with_one_line_that_says_what_to_do(tmp_path: Path) ->
             rec.on_frame(f)
     with pytest.raises(OSError):
         rec.close()
-    said = [line for line in logs if "disk is full" in line]
-    assert len(said) == 1 and f"repair_dataset.py --root {root}" in said[0], logs
+    said = [line for line in logs if "ERROR" in line]
+    assert len(said) == 1 and "disk is full" in said[0] and "load as they are" in said[0], logs
     assert rec.saved == 1
-    repair(root)
     assert list(load(root).meta.episodes["length"]) == [4]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim_teleop.messages import STATE_TCP, Control, EndReason, Phase
+from sim_teleop.messages import STATE_GRIPPER, STATE_TCP, Control, EndReason, Phase
 from sim_teleop.sim_env import ARRANGE_BOXES, MAX_STEP, SimEnv
 from sim_teleop.sim_runner import SimConfig, SimRunner, TickCounter
 
@@ -36,6 +36,18 @@ def test_absolute_target_is_reached_smoothly(physics_sim: SimEnv) -> None:
     tcps = np.array(tcps)
     np.testing.assert_allclose(tcps[-1] - start, [0.1, -0.05, 0.08], atol=0.01)
     assert np.max(np.linalg.norm(np.diff(tcps, axis=0), axis=1)) <= MAX_STEP * 1.3  # rate limited
+
+
+def test_state_reports_the_gripper_in_the_actions_unit(physics_sim: SimEnv) -> None:
+    """The state's gripper follows the action's 0..1 (gym-hil reports 0..255; the sim rescales)."""
+    runner = SimRunner(physics_sim, SimConfig(time_limit_s=100), clock=FakeClock())
+    grips = []
+    for target in (1.0, 0.0):
+        runner.set_action(np.array([0.0, 0.0, 0.0, target]))
+        for _ in range(3):
+            runner.advance()
+        grips.append(float(runner.tick().state[STATE_GRIPPER]))
+    assert grips == pytest.approx([1.0, 0.0], abs=1e-3), grips
 
 
 def test_targets_are_clamped_to_the_workspace(physics_sim: SimEnv) -> None:

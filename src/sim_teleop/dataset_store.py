@@ -1,17 +1,22 @@
-"""LeRobotDataset v3.0 storage that survives SIGKILL: one finalized lerobot session per episode + a journal.
+"""LeRobotDataset v3.0 storage that survives SIGKILL and loads as left at any moment.
 
 Why: lerobot 0.6.1 keeps the data parquet footer and the episodes metadata in memory until
-`finalize()`, so a killed recorder loses its whole session (measured). Here every episode is written
-by its own short lerobot session: `resume()` (or `create()` for the first), `add_frame()` while frames
-arrive (streaming video encoding), then `save_episode()` + `finalize()`. A resumed session always
-starts new files (`data/.../file-NNN.parquet`, `meta/episodes/...`, `videos/<cam>/...`), so a commit
-only *adds* files and rewrites three small ones (`meta/info.json`, `meta/stats.json`,
-`meta/tasks.parquet`). Before a commit the journal `<root>/.recorder/commit.json` lists the files that
-existed and keeps copies of those three; after `finalize()` the journal is removed (atomic). So at any
-moment the dataset on disk is either the finalized state before a commit, the one after it, or a
-commit in flight with its journal; `repair()` rolls such a commit back (deletes the files it added,
-restores the copies) and removes the streaming encoder's temp directories. A kill mid-episode leaves
-only a temp directory: the dataset loads as is.
+`finalize()`, so a killed recorder loses its whole session, and a kill inside `save_episode()` leaves
+`info.json` counting an episode whose files are half written (`LeRobotDataset` then fails to load).
+So every episode is written by its own short lerobot session in a *stage*, `<root>/.recorder/stage`,
+that starts as a copy of the root's metadata (episode files hard-linked, the three small mutable ones
+copied): `resume()` (or `create()` for the first episode), `add_frame()` while frames arrive
+(streaming video encoding), then `save_episode()` + `finalize()`, all inside the stage. The root does
+not change until the episode is complete. Then `publish()` moves the episode's new files (data,
+episodes metadata, one video per camera; a resumed session always starts new files) into the root
+with atomic renames, then `meta/stats.json` and `meta/tasks.parquet`, and `meta/info.json` last.
+lerobot reads only the episodes `info.json` counts, so at every instant the root loads with
+`LeRobotDataset` as it is: the old episodes until the final rename, all of them after it.
+
+The journal `<root>/.recorder/commit.json` (written before the first rename, removed after the last)
+lists the root's files and keeps copies of the mutable ones, so `repair()` can roll an interrupted
+publish back and drop the stage; resume does it itself. Repair is tidying, not a precondition for
+reading.
 
 Cost: ~0.3 s of writer-thread time per episode and four small files per episode (data, episodes
 metadata, one video per camera); lerobot loads such datasets normally.
@@ -24,17 +29,27 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim_teleop.messages import ACTION_NAMES, CAMERAS, IMAGE_SHAPE, STATE_NAMES, Frame
+from sim_teleop.messages import (
+    ACTION_NAMES,
+    CAMERAS,
+    IMAGE_SHAPE,
+    LEGACY_STATE_GRIPPER,
+    STATE_NAMES,
+    Frame,
+)
 
 JOURNAL_DIR = ".recorder"
 JOURNAL = "commit.json"
-_MUTABLE = ("meta/info.json", "meta/stats.json", "meta/tasks.parquet")
+STAGE = "stage"
+INFO = "meta/info.json"
+_MUTABLE = ("meta/stats.json", "meta/tasks.parquet", INFO)  # published in this order: info.json last
 _ADDED_UNDER = ("data", "meta/episodes", "videos")
 
 CODEC_ALIASES = {
@@ -116,12 +131,24 @@ def read_info(root: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise DatasetError(f"{path}: unreadable ({exc}); run scripts/repair_dataset.py") from None
+        # Commits replace info.json by an atomic rename, so no kill leaves it half written: repair
+        # cannot rebuild it, only a copy can.
+        raise DatasetError(
+            f"{path}: unreadable ({exc}); it was changed outside the recorder, which only ever replaces "
+            "it whole: restore it from a copy (delete_episodes.py keeps the original as <root>.bak-*)"
+        ) from None
 
 
 def compat_problems(info: dict, fps: int, features: dict) -> list[str]:
     """Why a dataset with `info` cannot be appended to with `fps`/`features` (empty list: it can)."""
     problems = []
+    state_names = info.get("features", {}).get("observation.state", {}).get("names") or []
+    legacy = LEGACY_STATE_GRIPPER in state_names
+    if legacy:
+        problems.append(
+            f"observation.state: the dataset stores the gripper as {LEGACY_STATE_GRIPPER!r} in 0..255 "
+            "(recorded before the gripper became 0..1 in state and action); appending would mix units"
+        )
     if int(info.get("fps", -1)) != int(fps):
         problems.append(f"fps: dataset has {info.get('fps')}, this recording runs at {fps}")
     have = {k: v for k, v in info.get("features", {}).items() if k not in _DEFAULT_FEATURE_KEYS}
@@ -136,7 +163,7 @@ def compat_problems(info: dict, fps: int, features: dict) -> list[str]:
             problems.append(f"dataset has feature {key!r} that this recording does not produce")
         else:
             a, b = _norm_feature(have[key]), _norm_feature(features[key])
-            if a != b:
+            if a != b and not (legacy and key == "observation.state"):
                 what = "image size" if key in want_cams and a["shape"] != b["shape"] else "feature"
                 problems.append(f"{what} {key!r}: dataset has {a}, this recording has {b}")
     return problems
@@ -167,7 +194,7 @@ def _fsync_write(path: Path, text: str) -> None:
 
 
 def begin_commit(root: Path, num_episodes: int) -> None:
-    """Write the journal for a commit about to start (the dataset holds `num_episodes` finalized ones)."""
+    """Write the journal of a publish about to start (the root holds `num_episodes` finalized ones)."""
     jdir = root / JOURNAL_DIR
     backup = jdir / "backup"
     if backup.exists():
@@ -189,12 +216,83 @@ def begin_commit(root: Path, num_episodes: int) -> None:
 
 
 def end_commit(root: Path) -> None:
-    """The commit is durable: drop the journal (the atomic point), then its backup copies."""
+    """The publish is complete: drop the journal (the atomic point), then its backups and the stage."""
     jdir = root / JOURNAL_DIR
     (jdir / JOURNAL).unlink(missing_ok=True)
     shutil.rmtree(jdir / "backup", ignore_errors=True)
+    shutil.rmtree(jdir / STAGE, ignore_errors=True)
     with contextlib.suppress(OSError):
         jdir.rmdir()
+
+
+def prepare_stage(root: Path, create: bool) -> Path:
+    """A fresh stage for the next episode's lerobot session: the root's metadata, nothing else.
+
+    The committed episodes' metadata files are hard-linked (lerobot reads them to number the next
+    files and never rewrites them in a resumed session); the three mutable files are copied, because
+    lerobot rewrites them in place. For a new dataset the stage does not exist: `create()` makes it.
+    """
+    stage = root / JOURNAL_DIR / STAGE
+    if stage.exists():
+        shutil.rmtree(stage)
+    if create:
+        stage.parent.mkdir(parents=True, exist_ok=True)
+        return stage
+    for src in sorted((root / "meta").rglob("*")):
+        rel = src.relative_to(root).as_posix()
+        if not src.is_file() or not (rel in _MUTABLE or rel.startswith("meta/episodes/")):
+            continue
+        dst = stage / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if rel in _MUTABLE:
+            shutil.copy2(src, dst)
+        else:
+            try:
+                os.link(src, dst)
+            except OSError:  # a filesystem without hard links
+                shutil.copy2(src, dst)
+    return stage
+
+
+def publish(
+    root: Path,
+    num_episodes: int,
+    before_visible: Callable[[], None] | None = None,
+    step: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Move a finalized episode from the stage into the root; every step keeps the root loadable.
+
+    New files first (lerobot ignores files that info.json does not count), then stats and tasks,
+    then `before_visible()` (the recorder writes its sidecar record there), then info.json: the
+    rename that makes the episode exist. `step(name)` runs after each step (tests kill there).
+    Returns the files moved.
+    """
+    stage = root / JOURNAL_DIR / STAGE
+    begin_commit(root, num_episodes)
+    have = set(_listed_files(root))
+    moved = []
+    for rel in _listed_files(stage):
+        if rel in have:
+            continue  # a hard link of a committed file
+        dst = root / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(stage / rel, dst)
+        moved.append(rel)
+        if step is not None:
+            step(rel)
+    for rel in _MUTABLE:
+        if rel == INFO and before_visible is not None:
+            before_visible()
+            if step is not None:
+                step("before_visible")
+        if (stage / rel).exists():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(stage / rel, root / rel)
+            moved.append(rel)
+            if step is not None:
+                step(rel)
+    end_commit(root)
+    return moved
 
 
 @dataclass
@@ -224,33 +322,54 @@ def _temp_dirs(root: Path) -> list[Path]:
     return found
 
 
+def holds_nothing_saved(root: Path) -> bool:
+    """root exists but only holds the stage of a first episode that was never published."""
+    if not root.is_dir() or (root / JOURNAL_DIR / JOURNAL).exists():
+        return False
+    entries = list(root.iterdir())
+    return bool(entries) and all(p.name == JOURNAL_DIR or p in _temp_dirs(root) for p in entries)
+
+
 def needs_repair(root: Path) -> bool:
-    return (root / JOURNAL_DIR / JOURNAL).exists() or bool(_temp_dirs(root))
+    return (root / JOURNAL_DIR).exists() or bool(_temp_dirs(root))
 
 
 def repair(root: str | Path) -> RepairReport:
-    """Bring a dataset left by a killed recorder back to its last finished commit (idempotent)."""
+    """Bring a dataset left by a killed recorder back to its last finished commit (idempotent).
+
+    Rolls an interrupted publish back in an order that keeps the root loadable throughout: info.json
+    first (the episode stops existing), then the other mutable files, then the files it added. It
+    only renames and deletes, so it needs no free space, and a repair that is itself interrupted
+    leaves a loadable root that the next repair finishes.
+    """
     root = Path(root)
     report = RepairReport(removed=[], restored=[])
     journal_path = root / JOURNAL_DIR / JOURNAL
     if journal_path.exists():
         journal = json.loads(journal_path.read_text())
+        backup = root / JOURNAL_DIR / "backup"
+        for rel in reversed(_MUTABLE):
+            if rel in journal["mutable"]:
+                if (backup / rel).exists():  # else restored by an earlier, interrupted repair
+                    os.replace(backup / rel, root / rel)  # a rename: works on a full disk too
+                report.restored.append(rel)  # type: ignore[union-attr]
+            elif (root / rel).exists():
+                (root / rel).unlink()
+                report.removed.append(rel)  # type: ignore[union-attr]
         before = set(journal["files"])
         for rel in _listed_files(root):
             if rel not in before:
                 (root / rel).unlink()
                 report.removed.append(rel)  # type: ignore[union-attr]
-        backup = root / JOURNAL_DIR / "backup"
-        for rel in _MUTABLE:
-            if rel in journal["mutable"]:
-                shutil.copy2(backup / rel, root / rel)
-                report.restored.append(rel)  # type: ignore[union-attr]
-            elif (root / rel).exists():
-                (root / rel).unlink()
-                report.removed.append(rel)  # type: ignore[union-attr]
         report.rolled_back = True
         report.num_episodes = int(journal["num_episodes"])
         journal_path.unlink()
+    shutil.rmtree(root / JOURNAL_DIR / "backup", ignore_errors=True)
+    if (root / JOURNAL_DIR / STAGE).exists():
+        shutil.rmtree(root / JOURNAL_DIR / STAGE)
+        report.removed.append(f"{JOURNAL_DIR}/{STAGE}")  # type: ignore[union-attr]
+    with contextlib.suppress(OSError):
+        (root / JOURNAL_DIR).rmdir()
     for tmp in _temp_dirs(root):
         shutil.rmtree(tmp, ignore_errors=True)
         report.removed.append(tmp.name)  # type: ignore[union-attr]
@@ -314,31 +433,32 @@ class EpisodeWriter:
         self._frames = 0
         self.num_episodes = 0 if create else int(read_info(self.root).get("total_episodes", 0))
         self.last_timing: dict[str, float] = {}
+        self.publish_step: Callable[[str], None] | None = None  # tests: called after each publish step
 
     def open_episode(self) -> None:
-        """Prepare a lerobot session for the next episode (create the dataset on first use)."""
+        """Prepare a lerobot session for the next episode in a fresh stage (see the module doc)."""
         if self._ds is not None:
             return
         from lerobot.datasets import LeRobotDataset
 
         t0 = time.perf_counter()
+        stage = prepare_stage(self.root, self._create)
         if self._create:
             self._ds = LeRobotDataset.create(
                 self.repo_id,
                 self.fps,
                 self.features,
-                root=self.root,
+                root=stage,
                 robot_type=self.robot_type,
                 use_videos=True,
                 streaming_encoding=self.video.streaming,
                 encoder_queue_maxsize=ENCODER_QUEUE_FRAMES,
                 rgb_encoder=self.encoder,
             )
-            self._create = False
         else:
             self._ds = LeRobotDataset.resume(
                 self.repo_id,
-                root=self.root,
+                root=stage,
                 streaming_encoding=self.video.streaming,
                 encoder_queue_maxsize=ENCODER_QUEUE_FRAMES,
                 rgb_encoder=self.encoder,
@@ -351,19 +471,23 @@ class EpisodeWriter:
         self._ds.add_frame(row)
         self._frames += 1
 
-    def commit(self) -> int:
-        """Save and finalize the open episode; returns its dataset episode index."""
+    def commit(self, before_visible: Callable[[], None] | None = None) -> int:
+        """Save and finalize the open episode in the stage, then publish it; returns its episode index.
+
+        `before_visible()` runs once the episode's files are in the root, just before the info.json
+        rename that makes it part of the dataset.
+        """
         if self._ds is None or self._frames == 0:
             raise DatasetError("commit without frames")
         index = self.num_episodes
         t0 = time.perf_counter()
-        begin_commit(self.root, index)
         self._ds.save_episode()
         t1 = time.perf_counter()
         self._ds.finalize()
-        end_commit(self.root)
-        t2 = time.perf_counter()
         self._ds = None
+        publish(self.root, index, before_visible, self.publish_step)
+        self._create = False
+        t2 = time.perf_counter()
         self.num_episodes += 1
         self.last_timing.update(save_s=t1 - t0, finalize_s=t2 - t1)
         return index
@@ -387,6 +511,9 @@ class EpisodeWriter:
         if self._created_here and self.num_episodes == 0 and self.root.exists():
             shutil.rmtree(self.root)
             return
+        shutil.rmtree(self.root / JOURNAL_DIR / STAGE, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (self.root / JOURNAL_DIR).rmdir()
         if self.root.exists():
             for tmp in _temp_dirs(self.root):
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -29,7 +29,6 @@ from sim_teleop.messages import (
     ANNOTATION,
     CONTROL,
     CONTROLLER_DONE,
-    GRIPPER_COMMAND_MAX,
     STATE_GRIPPER,
     STATE_TCP,
     Control,
@@ -98,7 +97,7 @@ class ExpertObservation:
         return cls(
             tcp=np.asarray(frame.state[STATE_TCP], dtype=np.float64),
             cube=np.asarray(frame.cube_pose[:3], dtype=np.float64),
-            gripper=float(frame.state[STATE_GRIPPER]) / GRIPPER_COMMAND_MAX,
+            gripper=float(frame.state[STATE_GRIPPER]),
         )
 
 

@@ -37,16 +37,20 @@ ACTION_DIM = len(ACTION_NAMES)
 STATE_NAMES: tuple[str, ...] = (
     *(f"joint{i}.pos" for i in range(1, 8)),
     *(f"joint{i}.vel" for i in range(1, 8)),
-    "gripper.command",
+    "gripper",
     "tcp.x",
     "tcp.y",
     "tcp.z",
 )
-"""gym-hil `agent_pos`: joint positions (rad), joint velocities (rad/s), gripper command (0..255), TCP (m)."""
+"""gym-hil `agent_pos`: joint positions (rad), joint velocities (rad/s), the gripper command in the
+action's unit (0 open .. 1 closed; gym-hil gives 0..255, the sim rescales it), TCP (m)."""
 STATE_DIM = len(STATE_NAMES)
 STATE_TCP = slice(15, 18)
 STATE_GRIPPER = 14
 GRIPPER_COMMAND_MAX = 255.0
+"""Full scale of gym-hil's gripper actuator (its `agent_pos` reports the command in this unit)."""
+LEGACY_STATE_GRIPPER = "gripper.command"
+"""The state name of the gripper in datasets recorded before it became 0..1: there it is 0..255."""
 
 CUBE_POSE_NAMES: tuple[str, ...] = ("x", "y", "z", "qw", "qx", "qy", "qz")
 CUBE_POSE_DIM = len(CUBE_POSE_NAMES)

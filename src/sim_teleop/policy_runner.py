@@ -27,8 +27,10 @@ from sim_teleop.image_prep import resize_image
 from sim_teleop.messages import (
     ACTION_DIM,
     CAMERAS,
+    GRIPPER_COMMAND_MAX,
     IMAGE_SHAPE,
     STATE_DIM,
+    STATE_GRIPPER,
     Control,
     EndReason,
     Frame,
@@ -150,6 +152,22 @@ def frame_observation(frame: Frame) -> dict[str, np.ndarray]:
     return obs
 
 
+def gripper_state_scale(ckpt: Path) -> float:
+    """What the state's gripper must be multiplied by for this checkpoint: 255 for one trained on a
+    dataset recorded before the gripper became 0..1 (its normalizer saw values up to 255), else 1.
+
+    Without it such a checkpoint would see a gripper ~2 standard deviations off on every step and
+    fail quietly; its own normalizer statistics say which unit it learnt."""
+    from safetensors.numpy import load_file
+
+    for path in sorted(ckpt.glob("policy_preprocessor_step_*_normalizer_processor.safetensors")):
+        stats = load_file(str(path))
+        high = stats.get(f"{STATE_KEY}.max")
+        if high is not None and len(high) == STATE_DIM:
+            return GRIPPER_COMMAND_MAX if float(high[STATE_GRIPPER]) > 1.5 else 1.0
+    return 1.0
+
+
 class PolicyRunner:
     """A trained policy with its processors: `reset()` per episode, `act(obs)` per tick."""
 
@@ -212,6 +230,7 @@ class PolicyRunner:
         }
         self._torch = torch
         self.inferences = 0  # calls that produced an action
+        self.gripper_scale = gripper_state_scale(self.path)
 
     def reset(self) -> None:
         """Clear the action queue / temporal state: call at the start of every episode."""
@@ -227,6 +246,9 @@ class PolicyRunner:
         batch: dict[str, Any] = {}
         for key in self.input_keys:
             raw = obs[key]
+            if key == STATE_KEY and self.gripper_scale != 1.0:
+                raw = np.array(raw, dtype=np.float32)
+                raw[STATE_GRIPPER] *= self.gripper_scale
             if key in self.image_sizes:
                 raw = resize_image(raw, *self.image_sizes[key])
             value = torch.from_numpy(np.array(raw, copy=True))  # frame buffers are read-only

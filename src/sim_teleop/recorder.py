@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from sim_teleop.dataset_store import (
     build_features,
     compat_problems,
     frame_to_row,
+    holds_nothing_saved,
     needs_repair,
     read_info,
     repair,
@@ -178,17 +180,14 @@ class RecordConfig:
 
 def writer_error_message(exc: BaseException, root: Path) -> str:
     """One line for a failed write: what happened, what is kept, what to do (a full disk above all)."""
-    repair_cmd = f"python scripts/repair_dataset.py --root {root}"
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return (
-            f"ERROR: the disk is full ({exc.filename or root}); recording stopped. Episodes committed "
-            f"before are kept: free some space, then run `{repair_cmd}` (or resume with "
-            "RESUME_RECORDING=1, which repairs first) before loading the dataset"
-        )
-    return (
-        f"ERROR in the writer: {type(exc).__name__}: {exc}; recording stopped. Episodes committed before "
-        f"are kept: run `{repair_cmd}` (or resume, which repairs first) before loading the dataset"
+    kept = (
+        "Episodes committed before are kept and load as they are; to record more, resume with "
+        "RESUME_RECORDING=1 (it first removes the unfinished episode's files, as "
+        f"`python scripts/repair_dataset.py --root {root}` does)"
     )
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"ERROR: the disk is full ({exc.filename or root}); recording stopped. Free some space. {kept}"
+    return f"ERROR in the writer: {type(exc).__name__}: {exc}; recording stopped. {kept}"
 
 
 def prepare_dataset(cfg: RecordConfig, log: Callable[[str], None]) -> tuple[bool, int]:
@@ -199,6 +198,9 @@ def prepare_dataset(cfg: RecordConfig, log: Callable[[str], None]) -> tuple[bool
     killed recorder left behind (only after the compatibility check passed).
     """
     root = cfg.root
+    if holds_nothing_saved(root):
+        shutil.rmtree(root)
+        log(f"{root}: removed the stage of a first episode that was never saved (a killed run)")
     exists = root.exists() and any(root.iterdir())
     if not cfg.resume:
         if exists:
@@ -387,19 +389,24 @@ class Recorder:
         if self._thread is not None:
             self._queue.put(item)
         else:
-            self._handle(item)
+            self._handle_once(item)
 
     def _writer_loop(self) -> None:
         while True:
             item = self._queue.get()
-            try:
-                self._handle(item)
-            except BaseException as exc:  # keep draining so the receive loop never blocks on us
-                if self.error is None:
-                    self.error = exc
-                    self.log(writer_error_message(exc, self.cfg.root))
+            self._handle_once(item)
             if item is None:
                 return
+
+    def _handle_once(self, item: Any) -> None:
+        """Handle one item; the first failure is kept (close() raises it) and said in one line, and
+        later items are dropped, so the receive loop never blocks on, nor dies of, a broken writer."""
+        try:
+            self._handle(item)
+        except BaseException as exc:
+            if self.error is None:
+                self.error = exc
+                self.log(writer_error_message(exc, self.cfg.root))
 
     def _handle(self, item: Any) -> None:
         if self.error is not None and item is not None:
@@ -474,9 +481,9 @@ class Recorder:
         }
         if annotation is not None:
             record["annotation"] = annotation
-        # Sidecar first: a crash before the dataset commit finishes is cleaned by drop_after() on resume.
-        self.sidecar.put(index, **record)
-        saved_as = self.writer.commit()
+        sidecar = self.sidecar
+        # The record lands just before the episode becomes visible (see sidecar.py for a kill between).
+        saved_as = self.writer.commit(before_visible=lambda: sidecar.put(index, **record))
         with self._cond:
             self._saved_as[c.attempt] = saved_as
             self.saved = self.writer.num_episodes

@@ -52,10 +52,14 @@ class RootLock:
                 f"{self.root} is in use by {holder}: refusing to start, nothing was touched "
                 f"(wait for it to finish, or choose another root)"
             ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(json.dumps({"pid": os.getpid(), "owner": self.owner, "since": time.strftime("%H:%M:%S")}))
-        fh.flush()
+        try:  # the holder's description only feeds the error message: a full disk must not stop us
+            fh.seek(0)
+            fh.truncate()
+            me = {"pid": os.getpid(), "owner": self.owner, "since": time.strftime("%H:%M:%S")}
+            fh.write(json.dumps(me))
+            fh.flush()
+        except OSError:
+            pass
         self._fh = fh
         return self
 

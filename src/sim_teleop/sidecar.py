@@ -3,6 +3,10 @@
 One JSON object per line in `<root>/meta/episode_sidecar.jsonl`, keyed by the dataset's episode index.
 Every write rewrites the file atomically (temp file + rename), so a crash leaves the old or the new
 file, never half of one. Deleting episodes renumbers the records exactly as lerobot renumbers episodes.
+
+The recorder writes an episode's record just before the rename that adds the episode to the dataset,
+so a kill in between leaves one record ahead of `info.json`; loading ignores records of episodes the
+dataset does not hold (and repair or resume drops them), so readers always see aligned records.
 """
 
 from __future__ import annotations
@@ -20,11 +24,17 @@ class EpisodeSidecar:
     def __init__(self, root: str | Path) -> None:
         self.path = Path(root) / SIDECAR_RELPATH
         self.records: dict[int, dict[str, Any]] = {}
+        self.ignored = 0  # records on disk of episodes the dataset does not hold
         if self.path.exists():
+            held = _episodes_held(Path(root))
             for line in self.path.read_text().splitlines():
                 if line.strip():
                     rec = json.loads(line)
-                    self.records[int(rec["episode_index"])] = rec
+                    index = int(rec["episode_index"])
+                    if held is None or index < held:
+                        self.records[index] = rec
+                    else:
+                        self.ignored += 1
 
     def get(self, episode_index: int) -> dict[str, Any] | None:
         return self.records.get(episode_index)
@@ -38,10 +48,11 @@ class EpisodeSidecar:
     def drop_after(self, num_episodes: int) -> None:
         """Forget records of episodes >= num_episodes (not in the dataset, e.g. lost in a crash)."""
         stale = [i for i in self.records if i >= num_episodes]
-        if stale:
+        if stale or self.ignored:
             for i in stale:
                 del self.records[i]
             self._write()
+            self.ignored = 0
 
     def delete_and_renumber(self, deleted: Iterable[int]) -> None:
         """Remove the deleted episodes and shift later ones down, keeping order contiguous."""
@@ -59,9 +70,21 @@ class EpisodeSidecar:
     def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".jsonl.tmp")
-        with tmp.open("w") as fh:
-            for i in sorted(self.records):
-                fh.write(json.dumps(self.records[i], sort_keys=True) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        try:
+            with tmp.open("w") as fh:
+                for i in sorted(self.records):
+                    fh.write(json.dumps(self.records[i], sort_keys=True) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk leaves the old file, no half-written temp
+            raise
+
+
+def _episodes_held(root: Path) -> int | None:
+    """total_episodes of the dataset at root as it stands (None: no readable info.json)."""
+    try:
+        return int(json.loads((root / "meta" / "info.json").read_text())["total_episodes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -21,6 +21,7 @@ from sim_teleop.messages import (
     IMAGE_HEIGHT,
     IMAGE_WIDTH,
     STATE_DIM,
+    STATE_GRIPPER,
 )
 
 PICK_CUBE = "gym_hil/PandaPickCubeBase-v0"
@@ -199,7 +200,8 @@ class SimEnv:
         return result
 
     def _observation(self, obs: dict) -> Observation:
-        state = np.asarray(obs["agent_pos"], dtype=np.float32).reshape(STATE_DIM)
+        state = np.array(obs["agent_pos"], dtype=np.float32).reshape(STATE_DIM)
+        state[STATE_GRIPPER] /= GRIPPER_COMMAND_MAX  # one gripper unit, the action's 0..1
         if self.image_obs:
             front = np.ascontiguousarray(obs["pixels"]["front"], dtype=np.uint8)
             wrist = np.ascontiguousarray(obs["pixels"]["wrist"], dtype=np.uint8)

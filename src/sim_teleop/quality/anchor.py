@@ -54,7 +54,7 @@ def actuator_saturation(states: np.ndarray, actions: np.ndarray, threshold: floa
     """Work-around for the 4-D action: compare with the commanded state columns (see module doc)."""
     if len(states) < 2:
         return 1.0
-    commanded = np.concatenate([states[:, 15:18] - states[:1, 15:18], states[:, 14:15] / 255.0], axis=1)
+    commanded = np.concatenate([states[:, 15:18] - states[:1, 15:18], states[:, 14:15]], axis=1)
     diff = np.abs(actions[:-1, :4] - commanded[1:])
     return float(np.exp(-4.0 * np.mean(np.any(diff > threshold, axis=1))))
 

@@ -27,7 +27,7 @@ class SignalLayout:
 
     tcp: tuple[int, int, int] | None = (15, 16, 17)  # state indices of the end-effector xyz (m)
     state_gripper: int | None = 14  # state index of the gripper command
-    state_gripper_max: float = 255.0  # its full-scale value (gym-hil: 0..255)
+    state_gripper_max: float = 1.0  # its full-scale value (ours: 0 open .. 1 closed; 255 in old datasets)
     action_xyz: tuple[int, int, int] | None = (0, 1, 2)  # action indices of the commanded xyz (m)
     action_gripper: int | None = 3  # action index of the gripper command
     action_gripper_max: float = 1.0  # its full-scale value (ours: 0 open .. 1 closed)

@@ -13,7 +13,7 @@ import numpy as np
 
 from sim_teleop.defects import DefectConfig, EpisodePlan, FamilySpec, apply_camera_defect, plan_for_episode
 from sim_teleop.expert import AutopilotController, ExpertObservation, ExpertParams
-from sim_teleop.messages import CAMERAS, GRIPPER_COMMAND_MAX, STATE_GRIPPER, STATE_TCP
+from sim_teleop.messages import CAMERAS, STATE_GRIPPER, STATE_TCP
 from sim_teleop.sim_env import SimEnv
 
 
@@ -68,7 +68,7 @@ def run_episode(
         eobs = ExpertObservation(
             tcp=np.asarray(obs.state[STATE_TCP], dtype=np.float64),
             cube=np.asarray(obs.cube_pose[:3], dtype=np.float64),
-            gripper=float(obs.state[STATE_GRIPPER]) / GRIPPER_COMMAND_MAX,
+            gripper=float(obs.state[STATE_GRIPPER]),
         )
         answer = ctrl.act(i, eobs)
         images = None

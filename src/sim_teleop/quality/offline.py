@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sim_teleop.messages import QualityReport
+from sim_teleop.messages import GRIPPER_COMMAND_MAX, LEGACY_STATE_GRIPPER, QualityReport
 from sim_teleop.quality.config import QualityConfig
 from sim_teleop.quality.scorer import EpisodeScorer
 from sim_teleop.quality.visual import grey
@@ -345,11 +345,17 @@ is compressed (AV1, CRF 30): the encoder repeats near-static wrist frames exactl
 99 clean demonstrations as frozen at 6 mm and none at 25 mm."""
 
 
-def offline_config(cfg: QualityConfig) -> QualityConfig:
-    """The live config, adapted to frames decoded from compressed video."""
+def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> QualityConfig:
+    """The live config, adapted to frames decoded from compressed video and to the dataset's `info`
+    (a dataset recorded before the gripper became 0..1 stores it in 0..255)."""
     thresholds = dict(cfg.thresholds)
     thresholds["frozen_motion"] = max(thresholds["frozen_motion"], OFFLINE_FROZEN_MOTION)
-    return replace(cfg, thresholds=thresholds)
+    layout = cfg.layout
+    names = ((info or {}).get("features", {}).get(STATE_KEY) or {}).get("names") or []
+    index = layout.state_gripper
+    if index is not None and index < len(names) and names[index] == LEGACY_STATE_GRIPPER:
+        layout = replace(layout, state_gripper_max=GRIPPER_COMMAND_MAX)
+    return replace(cfg, thresholds=thresholds, layout=layout)
 
 
 def score_episode(
