@@ -60,7 +60,13 @@ def test_keyboard_recording_space_ctrl_esc(tmp_path: Path, xvfb: str, dora_env: 
     with dora_running(flow, env, log, tmp_path) as proc:
         # Recording waits for the operator: frames of "attempt -1" resetting until the first Space.
         _wait_phase(probe, proc, -1, "resetting", timeout=120)
-        time.sleep(1.0)  # the keyboard listener starts right after its node registered
+        # The keyboard prompts once its X listener runs and the first frame arrived; a key pressed
+        # before that is lost (seen once on a loaded machine with a fixed 1 s wait).
+        deadline = time.monotonic() + 120
+        while "[keyboard] scene ready" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        time.sleep(0.5)
         _key(xvfb, "key", "space")
         _wait_phase(probe, proc, 0, "running")
         _hold(xvfb, "Right", 1.0)  # episode 0: drive, then Space x3 (finish, reset, start the next)
