@@ -104,12 +104,16 @@ def read_probe(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def run_dataflow(flow: Path, env: dict[str, str], log_path: Path, timeout: float, cwd: Path = REPO) -> str:
-    """`dora run FLOW` until it ends by itself; fails the test, with the log's tail, otherwise."""
+def run_dataflow(
+    flow: Path, env: dict[str, str], log_path: Path, timeout: float, cwd: Path = REPO, console: bool = False
+) -> str:
+    """`dora run FLOW` until it ends by itself; fails the test, with the log's tail, otherwise.
+    `console`: through the `sim-teleop` console wrapper, as `./run autopilot` and the mise tasks do."""
+    command = [sys.executable, "-m", "sim_teleop.console"] if console else ["dora", "run"]
     with log_path.open("w") as log:
         try:
             proc = subprocess.run(
-                ["dora", "run", str(flow)],
+                [*command, str(flow)],
                 cwd=cwd,
                 env=env,
                 stdout=log,

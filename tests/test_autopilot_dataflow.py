@@ -4,6 +4,7 @@ injected defects' ground truth beside the dataset and the camera defect really i
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +49,21 @@ def test_autopilot_records_episodes_headless_and_exits(tmp_path: Path, dora_env:
         "AUTOPILOT_STATS": str(stats),
     }
     env.pop("AUTOPILOT_TICK_MS", None)
-    text = run_dataflow(REPO / "dataflow-autopilot.yaml", env, tmp_path / "dora.log", timeout=240)
+    flow = REPO / "dataflow-autopilot.yaml"
+    text = run_dataflow(flow, env, tmp_path / "dora.log", timeout=240, console=True)
     progress = [line for line in text.splitlines() if "[expert] episode " in line]
     assert len(progress) == EPISODES and all("success=True" in line for line in progress), progress
+
+    # The console, as `./run autopilot` shows it: our nodes' lines, one per episode per node
+    # (expert, scorer, recorder), start and end summaries, and one line counting dora's hidden ones.
+    lines = text.splitlines()
+    node_line = re.compile(r"^\d\d:\d\d:\d\d \[(sim|clock|expert|scorer|recorder)\] ")
+    ours = [line for line in lines if node_line.match(line)]
+    assert lines[-1].startswith("[dora] ") and "hidden" in lines[-1], lines[-4:]
+    assert len(ours) == len(lines) - 1, [line for line in lines if line not in ours]
+    per_episode = [line for line in ours if re.search(r"\] (episode \d|saved attempt)", line)]
+    assert len(per_episode) == 3 * EPISODES, per_episode
+    assert len(ours) - len(per_episode) <= 12, ours  # start and end summaries
 
     summary = json.loads(stats.read_text())
     assert summary["episodes"] == EPISODES and summary["successes"] == EPISODES
