@@ -88,17 +88,15 @@ def video_frame_counts(root: Path, ds) -> dict[str, int]:
 
 def run_delete(root: Path, repo_id: str, indices: str) -> subprocess.CompletedProcess:
     """Run `scripts/delete_episodes.py` on a dataset, as a user would."""
+    return run_script(
+        "delete_episodes.py", "--repo_id", repo_id, "--root", str(root), "--episode_indices", indices
+    )
+
+
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one of `scripts/` as a user would (offline), capturing its output."""
     return subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "scripts" / "delete_episodes.py"),
-            "--repo_id",
-            repo_id,
-            "--root",
-            str(root),
-            "--episode_indices",
-            indices,
-        ],
+        [sys.executable, str(REPO / "scripts" / script), *args],
         capture_output=True,
         text=True,
         timeout=180,

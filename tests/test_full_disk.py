@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from recorder_fakes import ScriptedSim, episode_frames
+from recorder_flows import run_script
 
 from sim_teleop.dataset_store import dataset_files
 from sim_teleop.recorder import RecordConfig, Recorder
@@ -54,20 +54,7 @@ def fill(fs: Path) -> Path:
 
 
 def repair_script(root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "scripts" / "repair_dataset.py"),
-            "--root",
-            str(root),
-            "--repo_id",
-            REPO_ID,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
+    return run_script("repair_dataset.py", "--root", str(root), "--repo_id", REPO_ID)
 
 
 def load(root: Path):

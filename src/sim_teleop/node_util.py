@@ -33,6 +33,7 @@ def quiet_libraries() -> bool:
         return False
     os.environ.setdefault("SVT_LOG", "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # lerobot's own bars (dataset tools)
     warnings.filterwarnings("ignore", message="Cannot enable progress bars")
     try:
         import av

@@ -1,0 +1,46 @@
+"""Pack a finished dataset's per-episode files into lerobot's standard file sizes, in place.
+
+    python scripts/compact_dataset.py --root outputs/autopilot/pick_cube [--repo_id local/autopilot_pick_cube]
+
+The packed copy is verified against the original (episodes, every column, decoded frames) before it
+replaces the root in one atomic exchange; a kill at any moment leaves a whole dataset. Recording can
+resume on a compacted dataset and `delete_episodes.py` works on it as before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from sim_teleop.dataset_compact import compact
+from sim_teleop.dataset_store import DatasetError
+from sim_teleop.node_util import quiet_libraries
+from sim_teleop.root_lock import RootInUse, RootLock
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", required=True, type=Path)
+    ap.add_argument("--repo_id", default="local/dataset")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    quiet_libraries()
+    if not (args.root / "meta" / "info.json").is_file():
+        print(f"error: {args.root} is not a LeRobotDataset (no meta/info.json)", file=sys.stderr)
+        return 2
+    try:
+        with RootLock(args.root, "compact_dataset.py"):
+            report = compact(args.root, args.repo_id)
+    except (RootInUse, DatasetError) as exc:
+        print(f"error: {exc}; nothing was changed", file=sys.stderr)
+        return 1
+    print(report.summary(args.root))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Pack a finished dataset into lerobot's standard file sizes, verified, with nothing lost on a kill.
+
+Why: the recorder commits every episode as its own files (crash safety, see dataset_store.py), so a
+dataset of N episodes holds ~4N small files; lerobot's own layout packs episodes into ~100 MB data
+and ~200 MB video files. lerobot's `aggregate_datasets` with the dataset as its only source writes
+that packed copy (videos concatenated, not re-encoded, so frames stay pixel-identical) beside the
+root, in `<root>.compacting`. The copy gets the per-episode sidecar (same indices), is checked against
+the original (counts, every non-video column, decoded frames at the start, middle and end of every
+episode), and only then is exchanged with the root in one atomic `renameat2(RENAME_EXCHANGE)`; the
+original is deleted last. A kill at any moment leaves either the original root or the verified
+packed one, plus a leftover `<root>.compacting` that the next compaction removes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sim_teleop.dataset_store import DatasetError, needs_repair, read_info
+from sim_teleop.sidecar import SIDECAR_RELPATH
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+@dataclass(frozen=True)
+class CompactReport:
+    episodes: int
+    frames: int
+    files_before: int
+    files_after: int
+    seconds: float
+
+    def summary(self, root: Path) -> str:
+        return (
+            f"compacted {root}: {self.files_before} files -> {self.files_after} ({self.episodes} episodes, "
+            f"{self.frames} frames, verified) in {self.seconds:.1f} s"
+        )
+
+
+def work_dir(root: Path) -> Path:
+    return root.with_name(f"{root.name}.compacting")
+
+
+def count_files(root: Path) -> int:
+    return sum(1 for p in root.rglob("*") if p.is_file())
+
+
+def compact(
+    root: str | Path, repo_id: str = "local/dataset", step: Callable[[str], None] | None = None
+) -> CompactReport:
+    """Compact `root` in place (the caller holds its RootLock). `step(name)`: tests stop there."""
+    from lerobot.datasets.aggregate import aggregate_datasets
+
+    root = Path(root)
+    t0 = time.perf_counter()
+    if needs_repair(root):
+        raise DatasetError(
+            f"{root} was left by an interrupted recording: run scripts/repair_dataset.py first"
+        )
+    info = read_info(root)
+    if int(info.get("total_episodes", 0)) == 0:
+        raise DatasetError(f"{root} holds no episode: nothing to compact")
+    work = work_dir(root)
+    if work.exists():
+        shutil.rmtree(work)  # left by a killed compaction: the root is whole either way
+    files_before = count_files(root)
+    try:
+        aggregate_datasets([repo_id], repo_id, roots=[root], aggr_root=work)
+        point_episodes_at_their_files(work)
+        _mark(step, "packed")
+        if (root / SIDECAR_RELPATH).exists():
+            shutil.copy2(root / SIDECAR_RELPATH, work / SIDECAR_RELPATH)
+        _mark(step, "sidecar")
+        verify_same(root, work, repo_id)
+        _mark(step, "verified")
+    except Exception:  # a failure, not a kill or Ctrl-C: those leave `work` for the next run
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    exchange(root, work)
+    _mark(step, "exchanged")
+    shutil.rmtree(work)
+    info = read_info(root)
+    return CompactReport(
+        int(info["total_episodes"]),
+        int(info["total_frames"]),
+        files_before,
+        count_files(root),
+        time.perf_counter() - t0,
+    )
+
+
+def _mark(step: Callable[[str], None] | None, name: str) -> None:
+    if step is not None:
+        step(name)
+
+
+EPISODE_POINTERS = ("meta/episodes/chunk_index", "meta/episodes/file_index")
+
+
+def point_episodes_at_their_files(root: Path) -> None:
+    """Make each episode's `meta/episodes/{chunk,file}_index` name the metadata file it is in.
+
+    lerobot 0.6.1's `aggregate_datasets` copies these two columns from the sources unchanged, so after
+    packing four per-episode files into one, episodes 1..3 still claim files 1..3, which no longer
+    exist: the dataset loads, but `delete_episodes` fails (FileNotFoundError), and a resumed
+    recording numbers its next file after the stale pointer (measured)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for path in sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet")):
+        where = {
+            EPISODE_POINTERS[0]: int(path.parent.name.split("-")[1]),
+            EPISODE_POINTERS[1]: int(path.stem.split("-")[1]),
+        }
+        table = pq.read_table(path)
+        for column, value in where.items():
+            i = table.schema.get_field_index(column)
+            if i >= 0:
+                field = table.schema.field(i)
+                table = table.set_column(i, field, pa.array([value] * table.num_rows, type=field.type))
+        pq.write_table(table, path)
+
+
+def verify_same(original: Path, packed: Path, repo_id: str) -> None:
+    """Raise DatasetError unless `packed` holds exactly the episodes and frames of `original`."""
+    import numpy as np
+    from lerobot.datasets import LeRobotDataset
+
+    forget_decoded_videos()
+    a = LeRobotDataset(repo_id, root=original)
+    b = LeRobotDataset(repo_id, root=packed)
+    if (a.meta.total_episodes, a.meta.total_frames) != (b.meta.total_episodes, b.meta.total_frames):
+        raise DatasetError(
+            f"packed copy holds {b.meta.total_episodes} episodes / {b.meta.total_frames} frames, "
+            f"the original {a.meta.total_episodes} / {a.meta.total_frames}"
+        )
+    columns = [c for c in a.hf_dataset.column_names if c in b.hf_dataset.column_names]
+    for column in columns:
+        if not np.array_equal(np.asarray(a.hf_dataset[column]), np.asarray(b.hf_dataset[column])):
+            raise DatasetError(f"packed copy differs in column {column!r}")
+    starts = [int(x) for x in a.meta.episodes["dataset_from_index"]]
+    ends = [int(x) for x in a.meta.episodes["dataset_to_index"]]
+    for start, end in zip(starts, ends, strict=True):
+        for index in sorted({start, (start + end - 1) // 2, end - 1}):
+            item_a, item_b = a[index], b[index]
+            for key in a.meta.video_keys:
+                if not bool((item_a[key] == item_b[key]).all()):
+                    raise DatasetError(f"packed copy differs in {key} at frame {index}")
+
+
+def forget_decoded_videos() -> None:
+    """Drop lerobot's per-process video decoders: they are keyed by path and would keep reading a
+    file that compaction replaced (a 4-frame episode video where the packed one now lies)."""
+    from lerobot.datasets import video_utils
+
+    cache = getattr(video_utils, "_default_decoder_cache", None)
+    if cache is not None:
+        cache.clear()
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two directories atomically (Linux renameat2); two renames where that is unavailable."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        renameat2 = None
+    if renameat2 is not None:
+        rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+        if rc == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: fall back below
+            raise OSError(err, os.strerror(err), str(a))
+    aside = a.with_name(f"{a.name}.original")
+    os.replace(a, aside)  # a kill right here leaves both copies beside each other, none lost
+    os.replace(b, a)
+    os.replace(aside, b)

@@ -1,0 +1,89 @@
+"""Compaction: a per-episode dataset packed into a handful of files, same frames, sidecar aligned,
+resume and delete still work, and a kill at any step leaves a whole dataset."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from recorder_flows import run_delete, run_script
+from test_recorder_store import load, make_cfg, record
+
+from sim_teleop.dataset_compact import compact, count_files, forget_decoded_videos, work_dir
+from sim_teleop.dataset_store import dataset_files
+from sim_teleop.sidecar import EpisodeSidecar
+
+REPO_ID = "test/rec"
+
+
+def frames(root: Path) -> list[dict[str, np.ndarray]]:
+    forget_decoded_videos()  # this process read the same paths before compaction replaced the files
+    ds = load(root)
+    return [{k: np.asarray(v) for k, v in ds[i].items() if k != "task"} for i in range(len(ds))]
+
+
+def assert_same_frames(a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndarray]]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert x.keys() == y.keys()
+        for key in x:
+            np.testing.assert_array_equal(x[key], y[key], err_msg=key)
+
+
+def test_compaction_packs_files_and_keeps_frames_sidecar_resume_and_delete(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    quality = {0: 0.9, 1: 0.2, 2: 0.8, 3: 0.7}
+    record(make_cfg(root, num_episodes=9), [4, 5, 3, 6], quality=quality, expects_quality=True)
+    before, sidecar_before = frames(root), EpisodeSidecar(root).records
+    files_before = count_files(root)
+
+    proc = run_script("compact_dataset.py", "--root", str(root), "--repo_id", REPO_ID)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"{files_before} files -> 8 (4 episodes" in proc.stdout
+    assert files_before == 4 * 4 + 4  # per episode: data, episodes meta, 2 videos; 3 meta files + sidecar
+    for sub in (
+        "data",
+        "meta/episodes",
+        "videos/observation.images.front",
+        "videos/observation.images.wrist",
+    ):
+        assert len([p for p in (root / sub).rglob("*") if p.is_file()]) == 1, sub
+    assert_same_frames(before, frames(root))
+    assert EpisodeSidecar(root).records == sidecar_before
+    assert not work_dir(root).exists()
+
+    record(make_cfg(root, num_episodes=5, resume=True), [7])  # resume appends to the packed dataset
+    assert list(load(root).meta.episodes["length"]) == [4, 5, 3, 6, 7]
+    proc = run_delete(root, REPO_ID, "[1]")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert list(load(root).meta.episodes["length"]) == [4, 3, 6, 7]
+    side = EpisodeSidecar(root)
+    assert [side.records[i]["quality"]["score"] for i in range(3)] == [0.9, 0.8, 0.7]
+    assert sorted(side.records) == [0, 1, 2, 3] and side.records[3]["quality"] is None  # the resumed one
+
+
+class Killed(BaseException):
+    """Stands for a SIGKILL at a compaction step."""
+
+
+@pytest.mark.parametrize("at", ["packed", "sidecar", "verified", "exchanged"])
+def test_a_kill_at_any_compaction_step_leaves_a_whole_dataset(at: str, tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    record(make_cfg(root, num_episodes=9), [4, 5, 3])
+    before, files = frames(root), dataset_files(root)
+
+    def step(name: str) -> None:
+        if name == at:
+            raise Killed
+
+    with contextlib.suppress(Killed):
+        compact(root, REPO_ID, step=step)
+    assert_same_frames(before, frames(root))  # the original, or the verified packed copy
+    if at != "exchanged":
+        assert dataset_files(root) == files  # the root was not touched before the exchange
+    assert work_dir(root).exists()  # the leftover a kill leaves ...
+    report = compact(root, REPO_ID)  # ... is removed by the next compaction, which completes
+    assert not work_dir(root).exists() and report.episodes == 3
+    assert_same_frames(before, frames(root))
