@@ -2,9 +2,10 @@
 
     python scripts/compact_dataset.py --root outputs/autopilot/pick_cube [--repo_id local/autopilot_pick_cube]
 
-The packed copy is verified against the original (episodes, every column, decoded frames) before it
-replaces the root in one atomic exchange; a kill at any moment leaves a whole dataset. Recording can
-resume on a compacted dataset and `delete_episodes.py` works on it as before.
+A dataset left by a killed recording is repaired first, as resume does. The packed copy is
+verified against the original (episodes, every column, decoded frames) before it replaces the root in
+one atomic exchange; a kill at any moment leaves a whole dataset. Recording can resume on a compacted
+dataset and `delete_episodes.py` works on it as before.
 """
 
 from __future__ import annotations

@@ -39,8 +39,10 @@ def test_compaction_packs_files_and_keeps_frames_sidecar_resume_and_delete(tmp_p
     before, sidecar_before = frames(root), EpisodeSidecar(root).records
     files_before = count_files(root)
 
+    (root / ".recorder" / "stage" / "meta").mkdir(parents=True)  # a killed recording's leftover
     proc = run_script("compact_dataset.py", "--root", str(root), "--repo_id", REPO_ID)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "repair first: removed 1 leftover" in proc.stdout  # tidied first, as resume does
     assert f"{files_before} files -> 8 (4 episodes" in proc.stdout
     assert files_before == 4 * 4 + 4  # per episode: data, episodes meta, 2 videos; 3 meta files + sidecar
     for sub in (

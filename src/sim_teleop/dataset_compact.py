@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim_teleop.dataset_store import DatasetError, needs_repair, read_info
-from sim_teleop.sidecar import SIDECAR_RELPATH
+from sim_teleop.dataset_store import DatasetError, needs_repair, read_info, repair
+from sim_teleop.sidecar import SIDECAR_RELPATH, EpisodeSidecar
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -35,9 +35,11 @@ class CompactReport:
     files_before: int
     files_after: int
     seconds: float
+    repaired: str | None = None  # what the repair before compaction did, if one was needed
 
     def summary(self, root: Path) -> str:
-        return (
+        first = f"repair first: {self.repaired}; " if self.repaired else ""
+        return first + (
             f"compacted {root}: {self.files_before} files -> {self.files_after} ({self.episodes} episodes, "
             f"{self.frames} frames, verified) in {self.seconds:.1f} s"
         )
@@ -59,11 +61,9 @@ def compact(
 
     root = Path(root)
     t0 = time.perf_counter()
-    if needs_repair(root):
-        raise DatasetError(
-            f"{root} was left by an interrupted recording: run scripts/repair_dataset.py first"
-        )
+    repaired = repair(root).summary() if needs_repair(root) else None  # as resume does, first
     info = read_info(root)
+    EpisodeSidecar(root).drop_after(int(info.get("total_episodes", 0)))
     if int(info.get("total_episodes", 0)) == 0:
         raise DatasetError(f"{root} holds no episode: nothing to compact")
     work = work_dir(root)
@@ -92,6 +92,7 @@ def compact(
         files_before,
         count_files(root),
         time.perf_counter() - t0,
+        repaired,
     )
 
 

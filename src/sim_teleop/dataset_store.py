@@ -331,7 +331,8 @@ def holds_nothing_saved(root: Path) -> bool:
 
 
 def needs_repair(root: Path) -> bool:
-    return (root / JOURNAL_DIR).exists() or bool(_temp_dirs(root))
+    jdir = root / JOURNAL_DIR
+    return (jdir.is_dir() and any(jdir.iterdir())) or bool(_temp_dirs(root))
 
 
 def repair(root: str | Path) -> RepairReport:
