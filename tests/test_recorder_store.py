@@ -26,7 +26,9 @@ from sim_teleop.dataset_store import (
     needs_repair,
     repair,
 )
+from sim_teleop.eval_summary import results_from_dataset
 from sim_teleop.messages import QualityReport, Verdict
+from sim_teleop.quality.offline import DatasetReader
 from sim_teleop.recorder import RecordConfig, Recorder
 from sim_teleop.settings import ConfigError
 from sim_teleop.sidecar import EpisodeSidecar
@@ -302,6 +304,10 @@ def test_a_kill_at_any_commit_step_leaves_the_dataset_loadable_as_left(tmp_path:
         assert held == (3 if target == "meta/info.json" else 2), (target, held)
         assert len(load(root)) == (12 if held == 3 else 7), target
         assert sorted(EpisodeSidecar(root).records) == list(range(held)), target
+        # The project's own readers (eval summary, offline scoring) see the same episodes.
+        assert len(results_from_dataset(root)[0]) == held, target
+        with DatasetReader(root) as reader:
+            assert len(reader) == held, target
         assert needs_repair(root), target
         repair(root)
         assert not needs_repair(root) and load(root).meta.total_episodes == 2, target

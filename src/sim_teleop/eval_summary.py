@@ -179,7 +179,9 @@ def results_from_dataset(root: str | Path) -> tuple[list[EpisodeResult], float]:
     info_path = root / "meta" / "info.json"
     if not info_path.is_file():
         raise FileNotFoundError(f"{root} is not a LeRobotDataset (no meta/info.json)")
-    fps = float(json.loads(info_path.read_text())["fps"])
+    info = json.loads(info_path.read_text())
+    fps = float(info["fps"])
+    held = int(info.get("total_episodes", 0))  # a commit in flight may have added files already
     files = sorted((root / "data").glob("**/*.parquet"))
     if not files:
         return [], fps
@@ -195,7 +197,7 @@ def results_from_dataset(root: str | Path) -> tuple[list[EpisodeResult], float]:
             episodes.setdefault(int(ep), []).append((int(fi), float(ts), flag))
     sidecar = EpisodeSidecar(root)
     results = []
-    for ep in sorted(episodes):
+    for ep in sorted(e for e in episodes if e < held):
         rows = sorted(episodes[ep])
         first = next((r for r in rows if r[2]), None)
         rec = sidecar.get(ep) or {}
