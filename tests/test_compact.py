@@ -89,3 +89,35 @@ def test_a_kill_at_any_compaction_step_leaves_a_whole_dataset(at: str, tmp_path:
     report = compact(root, REPO_ID)  # ... is removed by the next compaction, which completes
     assert not work_dir(root).exists() and report.episodes == 3
     assert_same_frames(before, frames(root))
+
+
+def test_merge_makes_one_contiguous_verified_dataset_and_refuses_mismatched_sources(tmp_path: Path) -> None:
+    a, b, odd = tmp_path / "a", tmp_path / "b", tmp_path / "odd"
+    record(make_cfg(a, num_episodes=9), [4, 5], quality={0: 0.9, 1: 0.8}, expects_quality=True)
+    record(make_cfg(b, num_episodes=9), [3, 6, 2], quality={0: 0.7, 1: 0.6, 2: 0.5}, expects_quality=True)
+    record(make_cfg(odd, num_episodes=9, fps=15), [3])
+    frames_a, frames_b = frames(a), frames(b)
+    out = tmp_path / "merged"
+
+    proc = run_script("merge_datasets.py", "--sources", str(a), str(odd), "--output", str(out))
+    assert proc.returncode == 1 and "fps" in proc.stderr and "nothing was written" in proc.stderr, proc.stderr
+    assert not out.exists() and not out.with_name("merged.merging").exists()
+
+    both = ["--sources", str(a), str(b), "--output", str(out)]
+    proc = run_script("merge_datasets.py", *both, "--repo_id", REPO_ID)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "5 episodes, 20 frames" in proc.stdout and "verified" in proc.stdout
+    ds = load(out)
+    assert list(ds.meta.episodes["episode_index"]) == [0, 1, 2, 3, 4]
+    assert list(ds.meta.episodes["length"]) == [4, 5, 3, 6, 2]
+    merged = frames(out)
+    for i, frame in enumerate(frames_b):  # b's frames follow a's, shifted in index and episode only
+        frame = {**frame, "index": frame["index"] + 9, "episode_index": frame["episode_index"] + 2}
+        assert_same_frames([frame], [merged[9 + i]])
+    assert_same_frames(frames_a, merged[:9])
+    side = EpisodeSidecar(out).records
+    assert [side[i]["quality"]["score"] for i in range(5)] == [0.9, 0.8, 0.7, 0.6, 0.5]
+    assert len([p for p in (out / "data").rglob("*") if p.is_file()]) == 1
+
+    proc = run_script("merge_datasets.py", *both)
+    assert proc.returncode == 1 and "never overwrites" in proc.stderr  # an existing output is refused

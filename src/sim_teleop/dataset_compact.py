@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sim_teleop.dataset_store import DatasetError, needs_repair, read_info, repair
+from sim_teleop.dataset_store import DatasetError, compat_problems, needs_repair, read_info, repair
 from sim_teleop.sidecar import SIDECAR_RELPATH, EpisodeSidecar
 
 _AT_FDCWD = -100
@@ -130,7 +131,6 @@ def point_episodes_at_their_files(root: Path) -> None:
 
 def verify_same(original: Path, packed: Path, repo_id: str) -> None:
     """Raise DatasetError unless `packed` holds exactly the episodes and frames of `original`."""
-    import numpy as np
     from lerobot.datasets import LeRobotDataset
 
     forget_decoded_videos()
@@ -141,18 +141,104 @@ def verify_same(original: Path, packed: Path, repo_id: str) -> None:
             f"packed copy holds {b.meta.total_episodes} episodes / {b.meta.total_frames} frames, "
             f"the original {a.meta.total_episodes} / {a.meta.total_frames}"
         )
-    columns = [c for c in a.hf_dataset.column_names if c in b.hf_dataset.column_names]
-    for column in columns:
-        if not np.array_equal(np.asarray(a.hf_dataset[column]), np.asarray(b.hf_dataset[column])):
-            raise DatasetError(f"packed copy differs in column {column!r}")
+    verify_part(a, b, 0, 0)
+
+
+SHIFTED = {"episode_index": "episodes", "index": "frames"}
+"""Columns that move by the part's offset in a merged dataset; `task_index` is renumbered with the
+union of the tasks, so the task strings are compared instead."""
+
+
+def verify_part(a: Any, b: Any, first_episode: int, first_frame: int) -> None:
+    """Raise DatasetError unless dataset `b` holds all of dataset `a` (both LeRobotDataset) from its
+    episode `first_episode` / frame `first_frame` on: every column, and decoded frames at the start,
+    middle and end of every episode."""
+    import numpy as np
+
+    n = a.meta.total_frames
+    lengths_a = [int(x) for x in a.meta.episodes["length"]]
+    lengths_b = [int(x) for x in b.meta.episodes["length"]][first_episode : first_episode + len(lengths_a)]
+    if lengths_a != lengths_b:
+        raise DatasetError(f"episode lengths differ: {lengths_a} vs {lengths_b} from episode {first_episode}")
+    offsets = {"episodes": first_episode, "frames": first_frame}
+    for column in a.hf_dataset.column_names:
+        if column == "task_index" or column not in b.hf_dataset.column_names:
+            continue
+        want = np.asarray(a.hf_dataset[column])
+        if column in SHIFTED:
+            want = want + offsets[SHIFTED[column]]
+        got = np.asarray(b.hf_dataset[column])[first_frame : first_frame + n]
+        if not np.array_equal(want, got):
+            raise DatasetError(f"column {column!r} differs from frame {first_frame}")
     starts = [int(x) for x in a.meta.episodes["dataset_from_index"]]
-    ends = [int(x) for x in a.meta.episodes["dataset_to_index"]]
-    for start, end in zip(starts, ends, strict=True):
-        for index in sorted({start, (start + end - 1) // 2, end - 1}):
-            item_a, item_b = a[index], b[index]
+    for start, length in zip(starts, lengths_a, strict=True):
+        for index in sorted({start, start + (length - 1) // 2, start + length - 1}):
+            item_a, item_b = a[index], b[index + first_frame]
+            if item_a["task"] != item_b["task"]:
+                raise DatasetError(f"task differs at frame {index + first_frame}")
             for key in a.meta.video_keys:
                 if not bool((item_a[key] == item_b[key]).all()):
-                    raise DatasetError(f"packed copy differs in {key} at frame {index}")
+                    raise DatasetError(f"{key} differs at frame {index + first_frame}")
+
+
+def merge(sources: list[Path], output: Path, repo_id: str = "local/merged") -> CompactReport:
+    """Merge finished datasets (in order) into a new packed one at `output`; nothing is written
+    unless the sources agree on fps, features and cameras, and `output` only appears once verified.
+
+    Sidecar records move with their episodes (indices shifted by the episodes of the sources
+    before). The sources are read, never changed; the caller holds their RootLocks."""
+    from lerobot.datasets import LeRobotDataset
+    from lerobot.datasets.aggregate import aggregate_datasets
+
+    t0 = time.perf_counter()
+    if output.exists():
+        raise DatasetError(f"{output} exists; merging never overwrites: choose a new --output")
+    infos = []
+    for src in sources:
+        if needs_repair(src):
+            raise DatasetError(
+                f"{src} was left by an interrupted recording: run repair_dataset.py on it first"
+            )
+        infos.append(read_info(src))
+    for src, info in zip(sources[1:], infos[1:], strict=True):
+        problems = compat_problems(info, int(infos[0]["fps"]), infos[0]["features"])
+        if problems:
+            raise DatasetError(f"{src} differs from {sources[0]}: " + "; ".join(problems))
+    work = output.with_name(f"{output.name}.merging")
+    if work.exists():
+        shutil.rmtree(work)  # left by a killed merge
+    try:
+        aggregate_datasets([repo_id] * len(sources), repo_id, roots=list(sources), aggr_root=work)
+        point_episodes_at_their_files(work)
+        merged_sidecar = EpisodeSidecar(work)
+        forget_decoded_videos()
+        merged = LeRobotDataset(repo_id, root=work)
+        first_episode = first_frame = 0
+        for src, info in zip(sources, infos, strict=True):
+            for index, record in EpisodeSidecar(src).records.items():
+                shifted = index + first_episode
+                merged_sidecar.records[shifted] = {**record, "episode_index": shifted}
+            verify_part(LeRobotDataset(repo_id, root=src), merged, first_episode, first_frame)
+            first_episode += int(info["total_episodes"])
+            first_frame += int(info["total_frames"])
+        if merged_sidecar.records:
+            merged_sidecar.save()
+        if (merged.meta.total_episodes, merged.meta.total_frames) != (first_episode, first_frame):
+            raise DatasetError(
+                f"merged dataset holds {merged.meta.total_episodes} episodes / {merged.meta.total_frames} "
+                f"frames, the sources {first_episode} / {first_frame}"
+            )
+    except Exception:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    os.replace(work, output)
+    return CompactReport(
+        first_episode,
+        first_frame,
+        sum(count_files(src) for src in sources),
+        count_files(output),
+        time.perf_counter() - t0,
+    )
 
 
 def forget_decoded_videos() -> None:

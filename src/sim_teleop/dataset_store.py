@@ -152,6 +152,7 @@ def compat_problems(info: dict, fps: int, features: dict) -> list[str]:
     if int(info.get("fps", -1)) != int(fps):
         problems.append(f"fps: dataset has {info.get('fps')}, this recording runs at {fps}")
     have = {k: v for k, v in info.get("features", {}).items() if k not in _DEFAULT_FEATURE_KEYS}
+    features = {k: v for k, v in features.items() if k not in _DEFAULT_FEATURE_KEYS}
     have_cams = sorted(k for k, v in have.items() if v.get("dtype") in ("video", "image"))
     want_cams = sorted(k for k, v in features.items() if v.get("dtype") in ("video", "image"))
     if have_cams != want_cams:

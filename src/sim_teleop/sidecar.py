@@ -43,7 +43,7 @@ class EpisodeSidecar:
         """Merge `fields` into the record of `episode_index` and persist."""
         rec = self.records.setdefault(episode_index, {"episode_index": episode_index})
         rec.update(fields)
-        self._write()
+        self.save()
 
     def drop_after(self, num_episodes: int) -> None:
         """Forget records of episodes >= num_episodes (not in the dataset, e.g. lost in a crash)."""
@@ -51,7 +51,7 @@ class EpisodeSidecar:
         if stale or self.ignored:
             for i in stale:
                 del self.records[i]
-            self._write()
+            self.save()
             self.ignored = 0
 
     def delete_and_renumber(self, deleted: Iterable[int]) -> None:
@@ -65,9 +65,10 @@ class EpisodeSidecar:
             new = old - sum(1 for d in gone if d < old)
             rec = {**rec, "episode_index": new}
             self.records[new] = rec
-        self._write()
+        self.save()
 
-    def _write(self) -> None:
+    def save(self) -> None:
+        """Persist every record (atomically: the old file or the new one, never half)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".jsonl.tmp")
         try:

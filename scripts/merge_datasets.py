@@ -1,0 +1,63 @@
+"""Merge finished datasets (e.g. one per machine or per session) into one new, packed LeRobotDataset v3.0.
+
+    python scripts/merge_datasets.py --sources outputs/autopilot/a outputs/autopilot/b \
+        --output outputs/autopilot/merged [--repo_id local/merged]
+
+Episodes follow in the order of --sources, numbered contiguously; the per-episode sidecar (quality
+reports, annotations) moves with them. Refuses, writing nothing, when the sources differ in fps,
+features or cameras, or when --output exists. The result is verified against every source (every
+column, decoded frames at the start, middle and end of every episode) before it appears at --output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from sim_teleop.dataset_compact import merge
+from sim_teleop.dataset_store import DatasetError
+from sim_teleop.node_util import quiet_libraries
+from sim_teleop.root_lock import RootInUse, RootLock
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sources", required=True, nargs="+", type=Path)
+    ap.add_argument("--output", required=True, type=Path)
+    ap.add_argument("--repo_id", default="local/merged")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    quiet_libraries()
+    for src in args.sources:
+        if not (src / "meta" / "info.json").is_file():
+            print(
+                f"error: {src} is not a LeRobotDataset (no meta/info.json); nothing was written",
+                file=sys.stderr,
+            )
+            return 2
+    if len({src.resolve() for src in args.sources}) != len(args.sources):
+        print("error: a source is named twice; nothing was written", file=sys.stderr)
+        return 2
+    try:
+        with contextlib.ExitStack() as locks:
+            for root in (*args.sources, args.output):
+                locks.enter_context(RootLock(root, "merge_datasets.py"))
+            report = merge(list(args.sources), args.output, args.repo_id)
+    except (RootInUse, DatasetError) as exc:
+        print(f"error: {exc}; nothing was written", file=sys.stderr)
+        return 1
+    print(
+        f"merged {len(args.sources)} datasets into {args.output}: {report.episodes} episodes, "
+        f"{report.frames} frames, {report.files_before} files -> {report.files_after}, verified, "
+        f"in {report.seconds:.1f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
