@@ -156,6 +156,7 @@ def main(node: Any = None) -> None:
             if recorder.saved_without_report
             else ""
         )
+        + (f"; saved WITH frame gaps: {recorder.saved_with_gaps}" if recorder.saved_with_gaps else "")
     )
     if problems.counts:
         _say(f"bad messages ignored: {problems.summary()}")

@@ -380,3 +380,25 @@ def test_a_failed_write_stops_with_one_line_and_keeps_committed_episodes(tmp_pat
     assert len(said) == 1 and "disk is full" in said[0] and "load as they are" in said[0], logs
     assert rec.saved == 1
     assert list(load(root).meta.episodes["length"]) == [4]
+
+
+def test_an_episode_with_a_frame_gap_is_saved_flagged_never_silently(tmp_path: Path) -> None:
+    """Frames lost on the way (e.g. between machines, where dora 1.1 has no backpressure): the episode
+    is saved with a named gap, in the console line, the sidecar and the run's summary."""
+    root = tmp_path / "ds"
+    logs: list[str] = []
+    rec = Recorder(make_cfg(root, num_episodes=9), expects_quality=False, log=logs.append)
+    sim = ScriptedSim()
+    whole = episode_frames(sim, 5)
+    gapped = [
+        f for f in episode_frames(sim, 6) if not (f.phase.value == "running" and f.frame_index in (2, 3))
+    ]
+    for f in whole + gapped:
+        rec.on_frame(f)
+    rec.close()
+    saved = [line for line in logs if line.startswith("saved attempt")]
+    assert "GAP" not in saved[0] and "WITH A GAP: 2 frame(s) never arrived" in saved[1], saved
+    side = EpisodeSidecar(root)
+    assert "missing_frames" not in side.records[0] and side.records[1]["missing_frames"] == 2
+    assert rec.saved_with_gaps == [1] and rec.tracker.stats.dropped == 2
+    assert list(load(root).meta.episodes["length"]) == [5, 4]

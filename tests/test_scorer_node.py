@@ -175,3 +175,13 @@ def test_bad_frame_is_logged_and_skipped() -> None:
     node_mod.run(node, StreamScorer(QualityConfig()))
     assert len(node.outputs[FRAME]) == len(inputs)  # forwarded even the bad one: the recorder decides
     assert len(node.outputs[QUALITY]) == 1
+
+
+def test_running_frames_that_never_arrived_are_reported_as_a_gap() -> None:
+    stream = StreamScorer(QualityConfig(reference_duration_s=4.0))
+    whole = frames_of_attempt(0, 30, EndReason.SUCCESS)
+    gapped = [f for f in frames_of_attempt(1, 30, EndReason.SUCCESS) if f.frame_index not in (10, 11, 12)]
+    reports = [r for f in whole + gapped if (r := stream.on_frame(f)) is not None]
+    assert [r.episode_index for r in reports] == [0, 1]
+    assert "gap" not in reports[0].reasons and "missing_frames" not in reports[0].metrics
+    assert "gap" in reports[1].reasons and reports[1].metrics["missing_frames"] == 3.0

@@ -289,6 +289,7 @@ class Recorder:
         self.controller_done_after: int | None = None  # last attempt, once the controller says so
         self.discarded_by_policy: list[int] = []
         self.saved_without_report: list[int] = []
+        self.saved_with_gaps: list[int] = []  # episodes saved with frames missing (flagged in the sidecar)
         self.timings: list[BoundaryTiming] = []
         self._timing_by_attempt: dict[int, BoundaryTiming] = {}
         self.error: BaseException | None = None
@@ -481,6 +482,8 @@ class Recorder:
         }
         if annotation is not None:
             record["annotation"] = annotation
+        if c.missing_frames:
+            record["missing_frames"] = c.missing_frames  # flagged, never saved silently
         sidecar = self.sidecar
         # The record lands just before the episode becomes visible (see sidecar.py for a kill between).
         saved_as = self.writer.commit(before_visible=lambda: sidecar.put(index, **record))
@@ -489,13 +492,20 @@ class Recorder:
             self.saved = self.writer.num_episodes
         if report is None and self.expects_quality:
             self.saved_without_report.append(saved_as)
+        if c.missing_frames:
+            self.saved_with_gaps.append(saved_as)
         timing.save_s = self.writer.last_timing.get("save_s", 0.0)
         timing.finalize_s = self.writer.last_timing.get("finalize_s", 0.0)
         timing.saved_as = saved_as
         score = f", score {report.score:.3f} ({report.verdict.value})" if report is not None else ""
+        gap = (
+            f", WITH A GAP: {c.missing_frames} frame(s) never arrived, flagged missing_frames in the sidecar"
+            if c.missing_frames
+            else ""
+        )
         self.log(
             f"saved attempt {c.attempt} as episode {saved_as} ({c.num_frames} frames, "
-            f"{c.end_reason.value}{score}); {self.saved}/{self.cfg.num_episodes}"
+            f"{c.end_reason.value}{score}{gap}); {self.saved}/{self.cfg.num_episodes}"
         )
         if self.live is not None:
             self.live.quality(c.attempt, report, saved_as)

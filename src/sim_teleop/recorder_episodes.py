@@ -15,7 +15,8 @@ stream and turns it into four decisions for the writer: `Start` an episode, `Add
 - End of stream (`finish()`): an attempt in `done` with a saved reason is committed; one still running
   (no end reason yet) is the partial episode of an Esc and is discarded.
 
-Frame accounting is kept honest: a gap in a running attempt's `frame_index` is counted as dropped, a
+Frame accounting is kept honest: a gap in a running attempt's `frame_index` is counted as dropped (and
+the attempt's `Commit` says how many of its frames are missing, so it is never saved silently), a
 repeated or older index as a duplicate (skipped, never written twice), and an attempt first seen in the
 middle of its run is skipped whole (the recorder joined late) rather than saved without its start.
 """
@@ -43,6 +44,7 @@ class Commit:
     attempt: int
     end_reason: EndReason
     num_frames: int
+    missing_frames: int = 0  # running frames that never arrived (a gap in frame_index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class _Attempt:
     index: int
     frames: int = 0
     next_frame_index: int = 0
+    missing: int = 0  # gaps in frame_index: frames lost on the way (e.g. between machines)
     end_reason: EndReason = EndReason.NONE
     skipped: bool = False  # joined mid-run: followed but never recorded
 
@@ -113,6 +116,7 @@ class EpisodeTracker:
                 self.stats.duplicated += 1
                 return out
             if not cur.skipped:
+                cur.missing += frame.frame_index - cur.next_frame_index
                 self.stats.dropped += frame.frame_index - cur.next_frame_index
                 out.append(Add(idx, frame))
                 cur.frames += 1
@@ -148,4 +152,4 @@ class EpisodeTracker:
             return [Discard(cur.index, f"end reason {reason.value}")]
         if cur.frames == 0:
             return [Discard(cur.index, "no running frames")]
-        return [Commit(cur.index, reason, cur.frames)]
+        return [Commit(cur.index, reason, cur.frames, cur.missing)]

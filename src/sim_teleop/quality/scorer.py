@@ -158,7 +158,9 @@ class StreamScorer:
 
     Only `running` frames are accumulated (they are the recorded ones). The first frame of an attempt
     with a non-empty end reason triggers the report; `rerecord` drops the attempt without one. Later
-    done/resetting frames of the same attempt are ignored.
+    done/resetting frames of the same attempt are ignored. Running frames that never arrived (a gap
+    in `frame_index`, e.g. lost between machines) are counted: the report then carries the reason
+    `gap` and `metrics["missing_frames"]`, as the recorder flags the saved episode.
     """
 
     def __init__(self, config: QualityConfig, use_images: bool = True) -> None:
@@ -169,15 +171,20 @@ class StreamScorer:
         self.finished = False
         self.reports: list[QualityReport] = []
         self.discarded = 0
+        self.next_frame = 0
+        self.missing = 0
 
     def on_frame(self, frame: Frame) -> QualityReport | None:
         if frame.episode_index != self.attempt:
             self.attempt = frame.episode_index
             self.acc = self.scorer.new_episode() if frame.phase is Phase.RUNNING else None
             self.finished = self.acc is None
+            self.next_frame = self.missing = 0
         if self.finished or self.acc is None:
             return None
         if frame.phase is Phase.RUNNING:
+            self.missing += max(0, frame.frame_index - self.next_frame)
+            self.next_frame = max(self.next_frame, frame.frame_index + 1)
             images = {"front": frame.front, "wrist": frame.wrist} if self.use_images else None
             self.acc.add_frame(
                 frame.state,
@@ -198,6 +205,9 @@ class StreamScorer:
         report = self.scorer.report(
             frame.episode_index, acc, success=acc.success or frame.end_reason is EndReason.SUCCESS
         )
+        if self.missing:
+            report.reasons.append("gap")
+            report.metrics["missing_frames"] = float(self.missing)
         self.reports.append(report)
         return report
 
