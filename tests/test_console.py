@@ -72,6 +72,34 @@ def test_node_lines_pass_and_dora_noise_is_hidden_and_counted() -> None:
     assert console.failed == {"recorder", "policy"}
 
 
+def test_lines_of_dora_start_attach_name_their_daemon() -> None:
+    out: list[str] = []
+    filter_lines(
+        [
+            '09:22:58 INFO   clock on daemon `A`: spawner spawning: "/venv/bin/python" -u nodes/clock.py\n',
+            "09:24:32 stdout recorder on daemon `A`: [recorder] saved attempt 1 as episode 1\n",
+            "09:24:36 INFO   [dora] on default daemon: coordinator dataflow finished\n",
+        ],
+        out.append,
+    )
+    assert out[0] == "09:24:32 [recorder] saved attempt 1 as episode 1" and len(out) == 2, out
+
+
+def test_an_error_of_dora_itself_is_shown_without_its_backtrace() -> None:
+    out: list[str] = []
+    text = (
+        "\n\n[ERROR]\nthis dataflow was built locally, but it has `deploy` sections\n\n"
+        "  run `dora build` against the running coordinator\n\nLocation:\n"
+        "    binaries/cli/src/command/start/mod.rs:267:9\n\nStack backtrace:\n   0: <unknown>\n"
+    )
+    filter_lines(text.splitlines(keepends=True), out.append)
+    assert out[:2] == [
+        "[dora] this dataflow was built locally, but it has `deploy` sections",
+        "[dora] run `dora build` against the running coordinator",
+    ]
+    assert len(out) == 3 and "hidden" in out[2], out
+
+
 def test_a_clean_stream_gets_no_summary_line() -> None:
     out: list[str] = []
     filter_lines(["08:41:22 stdout expert: [expert] done\n"], out.append)

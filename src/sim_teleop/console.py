@@ -24,14 +24,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-NODE_LINE = re.compile(r"^(?:(\d\d:\d\d:\d\d) )?stdout (\S+): (.*)$")
+ON = r"(?: on (?:daemon `[^`]*`|default daemon))?"  # `dora start --attach` names the daemon
+NODE_LINE = re.compile(rf"^(?:(\d\d:\d\d:\d\d) )?stdout (\S+){ON}: (.*)$")
 LIFECYCLE = (
-    re.compile(r"^(?:\d\d:\d\d:\d\d )?(?:TRACE|DEBUG|INFO)\s+\S+:"),  # 08:40:53 INFO   sim: daemon ...
+    re.compile(rf"^(?:\d\d:\d\d:\d\d )?(?:TRACE|DEBUG|INFO)\s+\S+{ON}:"),  # 08:40:53 INFO   sim: daemon ...
     re.compile(r"^\S+: (?:TRACE|DEBUG|INFO)\s"),  # clock: DEBUG    building node
     re.compile(r"^\d{4}-\d\d-\d\dT\S+\s+(?:TRACE|DEBUG|INFO)\s"),  # the daemon's own tracing lines
 )
 DIAGNOSTIC = "(dora-rs/dora#2742 diagnostic)"
-NODE_EXITED = re.compile(r"^(?:\d\d:\d\d:\d\d )?ERROR\s+(\S+): daemon exited with (.*?) with stderr output:$")
+NODE_EXITED = re.compile(
+    rf"^(?:\d\d:\d\d:\d\d )?ERROR\s+(\S+){ON}: daemon exited with (.*?) with stderr output:$"
+)
 NODE_FAILURE_TRACE = re.compile(r"^\d{4}-\d\d-\d\dT\S+\s+ERROR\s+node_failure:")
 FAILED_NODE = re.compile(r"^Node `(\S+)` failed: (.*?)(?: with stderr output:)?$")
 RULE = re.compile(r"^-{20,}$")
@@ -46,7 +49,8 @@ class ConsoleFilter:
     failed: set[str] = field(default_factory=set)
     _skip_block: bool = False  # inside a repeated node-output block between two rules
     _rules_seen: int = 0
-    _final_report: bool = False  # inside the CLI's closing "[ERROR] Dataflow failed" report
+    _final_report: bool = False  # inside the CLI's closing "[ERROR]" report
+    _backtrace: bool = False  # past its "Location:" line
 
     def feed(self, raw: str) -> None:
         line = ANSI.sub("", raw.rstrip("\n"))
@@ -57,12 +61,17 @@ class ConsoleFilter:
                 self._skip_block = self._rules_seen < 2
             return
         if self._final_report:
-            self.hidden += 1
             failed = FAILED_NODE.match(line)
+            if line.startswith("Location:"):
+                self._backtrace = True  # the CLI's own source location and stack: never for a user
             if failed:
                 self._node_failed(failed.group(1), failed.group(2))
             elif RULE.match(line):
                 self._skip_block, self._rules_seen = True, 1
+            elif line.strip() and line.strip() != "Dataflow failed:" and not self._backtrace:
+                self.emit(f"[dora] {line.strip()}")  # an error of dora's own: say it
+                return
+            self.hidden += 1
             return
         node = NODE_LINE.match(line)
         if node:

@@ -1,0 +1,76 @@
+"""Write a dataflow for dora's multi-machine deployment (`dora start`): nodes pinned to machine ids.
+
+    python scripts/deploy_flow.py dataflow-autopilot.yaml --machine A --output out/autopilot-A.yaml \
+        --set SIM_SEED=500 --set RECORD_ROOT=outputs/autopilot/part-A
+    python scripts/deploy_flow.py dataflow-eval.yaml --machine A --on policy=GPU --output out/eval.yaml
+
+Why: dora 1.1 places a node with a per-node `deploy: {machine: ID}`, runs deployed nodes in the
+daemon's `_work/<session>` directory (so every `path:` must be absolute), and `dora run` refuses such a
+file, so the deployable copy is generated from the plain one. `--set K=V` adds an env entry to every
+node (nodes of `dora start` inherit the daemon's environment, and `dora start --env` refuses numbers).
+On real separate machines the repository and its environment must be at the same absolute path on
+each machine (or edit the generated paths).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def deploy(flow: dict, base: Path, machine: str, on: dict[str, str], env: dict[str, str]) -> dict:
+    """A copy of `flow` (a parsed dataflow YAML) with absolute node paths, machines and env set."""
+    nodes = []
+    for node in flow.get("nodes", []):
+        node = dict(node)
+        path = node.get("path")
+        if isinstance(path, str) and not path.startswith("dora/") and not Path(path).is_absolute():
+            node["path"] = str((base / path).resolve())
+        node["deploy"] = {"machine": on.get(node["id"], machine)}
+        if env:
+            node["env"] = {**(node.get("env") or {}), **env}
+        nodes.append(node)
+    unknown = set(on) - {n["id"] for n in nodes}
+    if unknown:
+        raise ValueError(f"--on names nodes that are not in the dataflow: {sorted(unknown)}")
+    return {**flow, "nodes": nodes}
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{what} {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("flow", type=Path)
+    ap.add_argument("--machine", required=True, help="machine id of every node not named by --on")
+    ap.add_argument("--on", action="append", default=[], metavar="NODE=MACHINE")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="env for every node")
+    ap.add_argument("--output", required=True, type=Path)
+    args = ap.parse_args(argv)
+    try:
+        flow = yaml.safe_load(args.flow.read_text())
+        out = deploy(
+            flow, args.flow.resolve().parent, args.machine, _pairs(args.on, "--on"), _pairs(args.set, "--set")
+        )
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(yaml.safe_dump(out, sort_keys=False, default_style=None))
+    machines = sorted({n["deploy"]["machine"] for n in out["nodes"]})
+    print(f"wrote {args.output}: {len(out['nodes'])} nodes on machine(s) {', '.join(machines)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
