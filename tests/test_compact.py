@@ -121,3 +121,12 @@ def test_merge_makes_one_contiguous_verified_dataset_and_refuses_mismatched_sour
 
     proc = run_script("merge_datasets.py", *both)
     assert proc.returncode == 1 and "never overwrites" in proc.stderr  # an existing output is refused
+
+
+def test_the_recorder_packs_its_dataset_at_the_end_of_a_session_when_asked(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    rec, _ = record(make_cfg(root, num_episodes=9, compact_at_end=True), [4, 5, 3])
+    said = [line for line in rec.logs if "compacted" in line]  # type: ignore[attr-defined]
+    assert len(said) == 1 and "(3 episodes, 12 frames, verified)" in said[0], rec.logs  # type: ignore[attr-defined]
+    assert len([p for p in (root / "data").rglob("*") if p.is_file()]) == 1
+    assert list(load(root).meta.episodes["length"]) == [4, 5, 3]

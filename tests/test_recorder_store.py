@@ -135,6 +135,9 @@ def test_config_env_overrides_and_bad_values(monkeypatch: pytest.MonkeyPatch, tm
     assert (cfg.repo_id, cfg.num_episodes, cfg.resume, cfg.task) == ("me/cubes", 7, True, "lift it")
     assert cfg.root == REPO / "outputs" / "record" / "cubes"
     assert cfg.video.codec == "libsvtav1" and cfg.fps == 10
+    assert not cfg.compact_at_end
+    monkeypatch.setenv("RECORD_COMPACT", "1")
+    assert RecordConfig.load(REPO / "configs" / "record.json").compact_at_end
     monkeypatch.setenv("RECORD_NUM_EPISODES", "zero")
     with pytest.raises(ConfigError, match="RECORD_NUM_EPISODES"):
         RecordConfig.load(REPO / "configs" / "record.json")

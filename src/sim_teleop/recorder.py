@@ -21,6 +21,8 @@ Keys accepted in the JSON file (all optional; defaults in brackets):
 - `rerun` ["auto"; spawn/save/off]                  env RECORD_RERUN
 - `rrd_path` [null; <root>.rrd when rerun=save and unset]   env RECORD_RRD_PATH
 - `rerun_port` [9876, rerun's default: an open viewer there is reused]   env RECORD_RERUN_PORT
+- `compact_at_end` [false]: pack the dataset into lerobot's file sizes at the end of a session
+  (scripts/compact_dataset.py does it later; recording resumes on a packed dataset)   env RECORD_COMPACT=1
 
 Quality reports arrive on their own input, keyed by the sim's attempt index; when the node has a
 `quality` input a finished episode is saved only with its report (or after the timeout), while frames
@@ -42,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim_teleop.dataset_compact import compact
 from sim_teleop.dataset_store import (
     DatasetError,
     EpisodeWriter,
@@ -80,6 +83,7 @@ class RecordConfig:
     rerun: str = "auto"
     rrd_path: str | None = None
     rerun_port: int = 9876
+    compact_at_end: bool = False  # pack the dataset into lerobot's file sizes when the session ends
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> RecordConfig:
@@ -104,6 +108,7 @@ class RecordConfig:
             "rerun",
             "rrd_path",
             "rerun_port",
+            "compact_at_end",
             "comment",
             "_comment",
         }
@@ -175,6 +180,7 @@ class RecordConfig:
             rerun=rerun,
             rrd_path=rrd,
             rerun_port=env_int("RECORD_RERUN_PORT", get("rerun_port", int, cls.rerun_port), minimum=1),
+            compact_at_end=env_bool("RECORD_COMPACT", get("compact_at_end", bool, cls.compact_at_end)),
         )
 
 
@@ -380,9 +386,22 @@ class Recorder:
             self._handle(None)
         if self.live is not None:
             self.live.close()
+        if self.cfg.compact_at_end and self.error is None and self.saved > self.initial_episodes:
+            self._compact()
         self._lock.release()
         if self.error is not None:
             raise self.error
+
+    def _compact(self) -> None:
+        """Pack the finished dataset (under this recorder's lock); a failure leaves it as recorded."""
+        self.log(f"packing {self.saved} episodes into lerobot's file sizes (compact_at_end) ...")
+        try:
+            self.log(compact(self.cfg.root, self.cfg.repo_id).summary(self.cfg.root))
+        except Exception as exc:
+            self.log(
+                f"WARNING: not compacted ({type(exc).__name__}: {exc}); the dataset is whole as recorded, "
+                f"`python scripts/compact_dataset.py --root {self.cfg.root}` packs it later"
+            )
 
     # --- writer side -----------------------------------------------------------------------------------
 
