@@ -4,10 +4,16 @@ resume and delete still work, and a kill at any step leaves a whole dataset."""
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO
 from recorder_flows import run_delete, run_script
 from test_recorder_store import load, make_cfg, record
 
@@ -130,3 +136,22 @@ def test_the_recorder_packs_its_dataset_at_the_end_of_a_session_when_asked(tmp_p
     assert len(said) == 1 and "(3 episodes, 12 frames, verified)" in said[0], rec.logs  # type: ignore[attr-defined]
     assert len([p for p in (root / "data").rglob("*") if p.is_file()]) == 1
     assert list(load(root).meta.episodes["length"]) == [4, 5, 3]
+
+
+def test_a_real_sigkill_during_compaction_leaves_the_dataset_whole(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    record(make_cfg(root, num_episodes=9), [4, 5, 3, 6])
+    before = frames(root)
+    script = REPO / "scripts" / "compact_dataset.py"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, str(script), "--root", str(root), "--repo_id", REPO_ID], env=env)
+    deadline = time.monotonic() + 120
+    while not work_dir(root).exists():  # killed once the packed copy is being written
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            "compaction ended before it could be killed"
+        )
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert_same_frames(before, frames(root))
+    assert compact(root, REPO_ID).episodes == 4 and not work_dir(root).exists()
