@@ -181,7 +181,7 @@ def results_from_dataset(root: str | Path) -> tuple[list[EpisodeResult], float]:
         raise FileNotFoundError(f"{root} is not a LeRobotDataset (no meta/info.json)")
     info = json.loads(info_path.read_text())
     fps = float(info["fps"])
-    held = int(info.get("total_episodes", 0))  # a commit in flight may have added files already
+    held = int(info.get("total_episodes", -1))  # a commit in flight may have added files already
     files = sorted((root / "data").glob("**/*.parquet"))
     if not files:
         return [], fps
@@ -197,7 +197,7 @@ def results_from_dataset(root: str | Path) -> tuple[list[EpisodeResult], float]:
             episodes.setdefault(int(ep), []).append((int(fi), float(ts), flag))
     sidecar = EpisodeSidecar(root)
     results = []
-    for ep in sorted(e for e in episodes if e < held):
+    for ep in sorted(e for e in episodes if held < 0 or e < held):
         rows = sorted(episodes[ep])
         first = next((r for r in rows if r[2]), None)
         rec = sidecar.get(ep) or {}

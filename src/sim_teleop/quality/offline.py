@@ -246,8 +246,11 @@ class DatasetReader:
         if not files:
             raise FileNotFoundError(f"{self.root}: no meta/episodes/*/*.parquet")
         table = pa.concat_tables([self._read_meta(f) for f in files], promote_options="default")
-        held = int(self.info.get("total_episodes", 0))  # files of a commit in flight are not counted yet
-        self.episodes = [e for e in table.sort_by("episode_index").to_pylist() if e["episode_index"] < held]
+        # Files of a commit in flight are not counted in info.json yet: read only what it counts.
+        held = int(self.info.get("total_episodes", -1))
+        self.episodes = [
+            e for e in table.sort_by("episode_index").to_pylist() if held < 0 or e["episode_index"] < held
+        ]
         self.video_keys = [k for k, ft in self.info["features"].items() if ft.get("dtype") == "video"]
         # Global index of each data file's first row: episodes' rows are contiguous and in order.
         self._file_start: dict[tuple[int, int], int] = {}
