@@ -122,7 +122,7 @@ def _norm_feature(ft: dict) -> dict:
 
 def read_info(root: Path) -> dict:
     """info.json as the last finished commit left it (the journal's copy while a commit is in flight)."""
-    backup = root / JOURNAL_DIR / "backup" / "meta" / "info.json"
+    backup = root / JOURNAL_DIR / "backup" / INFO
     path = (
         backup if (root / JOURNAL_DIR / JOURNAL).exists() and backup.exists() else root / "meta" / "info.json"
     )
@@ -194,8 +194,9 @@ def _fsync_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def begin_commit(root: Path, num_episodes: int) -> None:
-    """Write the journal of a publish about to start (the root holds `num_episodes` finalized ones)."""
+def begin_commit(root: Path, num_episodes: int) -> list[str]:
+    """Write the journal of a publish about to start (the root holds `num_episodes` finalized ones);
+    returns the root's files it lists."""
     jdir = root / JOURNAL_DIR
     backup = jdir / "backup"
     if backup.exists():
@@ -206,14 +207,16 @@ def begin_commit(root: Path, num_episodes: int) -> None:
             dst = backup / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
+    files = _listed_files(root)
     journal = {
         "num_episodes": num_episodes,
-        "files": _listed_files(root),
+        "files": files,
         "mutable": [rel for rel in _MUTABLE if (root / rel).exists()],
         "started": time.time(),
     }
     jdir.mkdir(parents=True, exist_ok=True)
     _fsync_write(jdir / JOURNAL, json.dumps(journal))
+    return files
 
 
 def end_commit(root: Path) -> None:
@@ -269,8 +272,7 @@ def publish(
     Returns the files moved.
     """
     stage = root / JOURNAL_DIR / STAGE
-    begin_commit(root, num_episodes)
-    have = set(_listed_files(root))
+    have = set(begin_commit(root, num_episodes))
     moved = []
     for rel in _listed_files(stage):
         if rel in have:
