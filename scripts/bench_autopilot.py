@@ -25,15 +25,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim_teleop.dora_launch import dora_environment, run_dora
+from sim_teleop.launch.dora import dora_environment, run_dora
 
 REPO = Path(__file__).resolve().parents[1]
 SERVED_TARGET = 0.99
 
 
 def bench_success(episodes: int, seed: int, defects: str | None) -> dict:
-    from sim_teleop.defects import load_config
-    from sim_teleop.expert import run_in_process
+    from sim_teleop.control.defects import load_config
+    from sim_teleop.control.expert import run_in_process
 
     t0 = time.perf_counter()
     session = run_in_process(

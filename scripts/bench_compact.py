@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from sim_teleop.dataset_compact import compact, count_files, forget_decoded_videos
-from sim_teleop.node_util import quiet_libraries
+from sim_teleop.dataset.compact import compact, count_files, forget_decoded_videos
+from sim_teleop.nodes.serve import quiet_libraries
 
 
 def load_seconds(root: Path, repo_id: str, items: int) -> tuple[float, float]:

@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim_teleop.dora_launch import dora_environment, run_dora
+from sim_teleop.launch.dora import dora_environment, run_dora
 
 REPO = Path(__file__).resolve().parents[1]
 ANSWERED_TARGET = 0.99

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from sim_teleop.dora_launch import dora_environment, run_dora
+from sim_teleop.launch.dora import dora_environment, run_dora
 
 REPO = Path(__file__).resolve().parents[1]
 

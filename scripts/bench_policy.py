@@ -30,9 +30,9 @@ import numpy as np
 
 
 def bench_latency(checkpoint: str, steps: int, episode_steps: int, seed: int, threads: int) -> dict:
+    from sim_teleop.control.policy import PolicyRunner, frame_observation, latency_stats
     from sim_teleop.messages import Frame, Phase
-    from sim_teleop.policy_runner import PolicyRunner, frame_observation, latency_stats
-    from sim_teleop.sim_env import SimEnv
+    from sim_teleop.sim.env import SimEnv
 
     runner = PolicyRunner(checkpoint, threads=threads)
     runner.warm_up()
@@ -83,7 +83,7 @@ _TS = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})")
 
 def train_facts(checkpoint: Path, log: Path | None) -> dict:
     """Steps, batch, dataset size (from the checkpoint's train_config.json) and wall time (from the log)."""
-    from sim_teleop.policy_runner import resolve_checkpoint
+    from sim_teleop.control.policy import resolve_checkpoint
 
     ckpt = resolve_checkpoint(checkpoint)
     facts: dict = {"checkpoint": str(ckpt)}
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from sim_teleop.eval_summary import format_summary, summary_from_dataset
+    from sim_teleop.eval.summary import format_summary, summary_from_dataset
 
     report: dict = {}
     if not args.skip_latency:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from sim_teleop.dora_launch import dora_environment
+from sim_teleop.launch.dora import dora_environment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,7 +67,7 @@ def main() -> int:
         nodes.append(
             {
                 "id": f"rec_{name}",
-                "path": str(REPO / "nodes" / "recorder.py"),
+                "path": "sim-teleop-recorder",
                 "inputs": {"frame": {"source": "sim/frame", "queue_size": 1000}},
                 "outputs": ["control"],
                 "env": {"RECORD_CONFIG": str(cfg_path), "RECORD_STATS_PATH": str(tmp / f"{name}.stats.json")},

@@ -1,7 +1,7 @@
 """Benchmark of the quality scorer against injected defects, and of offline scoring speed.
 
 Generates autopilot episodes in-process (SimEnv + scripted expert + the defect injectors of
-`sim_teleop.defects`, several seeds): clean ones, each motion defect family at several severities
+`sim_teleop.control.defects`, several seeds): clean ones, each motion defect family at several severities
 (physics only), and rendered clean episodes seen through each camera defect at several severities
 (camera defects never change the physics, so one rendered episode yields every camera variant).
 Every episode is scored by our accumulators and by the anchor toolkit's formulas (re-implemented in
@@ -31,19 +31,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from sim_teleop.defects import CAMERA_FAMILIES, MOTION_FAMILIES, EpisodePlan, plan_for_episode
-from sim_teleop.messages import CAMERAS, Verdict
-from sim_teleop.quality import anchor
-from sim_teleop.quality.config import load_quality_config
-from sim_teleop.quality.episodes import (
+from sim_teleop.control.defects import CAMERA_FAMILIES, MOTION_FAMILIES, EpisodePlan, plan_for_episode
+from sim_teleop.control.inprocess import (
     Episode,
     camera_plan,
     run_episode,
     single_family_config,
     with_camera_defect,
 )
+from sim_teleop.messages import CAMERAS, Verdict
+from sim_teleop.quality import anchor
+from sim_teleop.quality.config import load_quality_config
 from sim_teleop.quality.scorer import EpisodeScorer
-from sim_teleop.sim_env import SimEnv
+from sim_teleop.sim.env import SimEnv
 
 MATCH = {
     "jitter": "jitter",
@@ -246,7 +246,7 @@ def calibrate(rows: list[dict[str, Any]]) -> None:
 
 
 def write_dataset(root: Path, episodes: list[Episode]) -> None:
-    from sim_teleop.dataset_store import EpisodeWriter, VideoSettings, build_features, camera_key
+    from sim_teleop.dataset.store import EpisodeWriter, VideoSettings, build_features, camera_key
 
     writer = EpisodeWriter(
         "bench/scorer", root, 10, build_features(), "Pick up the cube.", VideoSettings(), create=True

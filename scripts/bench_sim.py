@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from sim_teleop.dora_launch import dora_environment
+from sim_teleop.launch.dora import dora_environment
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def step_latencies(fast: bool, steps: int) -> np.ndarray:
-    from sim_teleop.sim_env import SimEnv
+    from sim_teleop.sim.env import SimEnv
 
     sim = SimEnv(fast_render=fast)
     sim.reset(placement=0)
@@ -62,7 +62,7 @@ def ticks_served(seconds: int) -> dict[str, float]:
         flow.write_text(
             f"""nodes:
   - id: sim
-    path: {REPO / "nodes" / "sim.py"}
+    path: sim-teleop-sim
     inputs:
       tick:
         source: dora/timer/millis/100

@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from sim_teleop.dataset_store import needs_repair, read_info
-from sim_teleop.root_lock import RootInUse, RootLock
-from sim_teleop.sidecar import SIDECAR_RELPATH, EpisodeSidecar
+from sim_teleop.dataset.lock import RootInUse, RootLock
+from sim_teleop.dataset.sidecar import SIDECAR_RELPATH, EpisodeSidecar
+from sim_teleop.dataset.store import needs_repair, read_info
 
 
 class UsageError(ValueError):

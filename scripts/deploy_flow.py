@@ -4,17 +4,19 @@
         --set SIM_SEED=500 --set RECORD_ROOT=outputs/autopilot/part-A
     python scripts/deploy_flow.py dataflow-eval.yaml --machine A --on policy=GPU --output out/eval.yaml
 
-Why: dora 1.1 places a node with a per-node `deploy: {machine: ID}`, runs deployed nodes in the
-daemon's `_work/<session>` directory (so every `path:` must be absolute), and `dora run` refuses such a
-file, so the deployable copy is generated from the plain one. `--set K=V` adds an env entry to every
-node (nodes of `dora start` inherit the daemon's environment, and `dora start --env` refuses numbers).
-On real separate machines the repository and its environment must be at the same absolute path on
-each machine (or edit the generated paths).
+Why: dora 1.1 places a node with a per-node `deploy: {machine: ID}`, runs deployed nodes in the daemon's
+`_work/<session>` directory (so every `path:` must be absolute: a file is resolved next to the dataflow,
+a node command in this environment), and `dora run` refuses such a file, so the deployable copy is
+generated from the plain one. `--set K=V` adds an env entry to every node (nodes of `dora start` inherit
+the daemon's environment, and `dora start --env` refuses numbers). On real separate machines the
+repository and its environment must be at the same absolute path on each machine (or edit the generated
+paths).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -28,7 +30,7 @@ def deploy(flow: dict, base: Path, machine: str, on: dict[str, str], env: dict[s
         node = dict(node)
         path = node.get("path")
         if isinstance(path, str) and not path.startswith("dora/") and not Path(path).is_absolute():
-            node["path"] = str((base / path).resolve())
+            node["path"] = _absolute(path, base)
         node["deploy"] = {"machine": on.get(node["id"], machine)}
         if env:
             node["env"] = {**(node.get("env") or {}), **env}
@@ -37,6 +39,13 @@ def deploy(flow: dict, base: Path, machine: str, on: dict[str, str], env: dict[s
     if unknown:
         raise ValueError(f"--on names nodes that are not in the dataflow: {sorted(unknown)}")
     return {**flow, "nodes": nodes}
+
+
+def _absolute(path: str, base: Path) -> str:
+    """A file next to the dataflow, or a command (a node's entry point) as this environment finds it."""
+    if (base / path).exists():
+        return str((base / path).resolve())
+    return shutil.which(path) or path
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:

@@ -3,7 +3,7 @@
     HF_HUB_OFFLINE=1 python scripts/learning_curve.py --run outputs/train/act_cpu \
         --log outputs/train/act_cpu.log --episodes 50 --plot media/learning_curve.png
 
-Each `checkpoints/<step>` is rolled out in-process (`sim_teleop.rollout`: the eval dataflow's
+Each `checkpoints/<step>` is rolled out in-process (`sim_teleop.eval.rollout`: the eval dataflow's
 placements, episode rules and one-tick action latency, without dora, scoring or recording) on
 placements 0..N-1 of `--seed` (1000, the eval dataflow's default). Training minutes come from the
 `lerobot-train` log (`--log`); without it the x axis is steps. Prints one line per checkpoint, writes the
@@ -22,7 +22,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from sim_teleop.learning_curve import CurvePoint, checkpoint_minutes, plot_curve, step_checkpoints
+from sim_teleop.eval.learning_curve import CurvePoint, checkpoint_minutes, plot_curve, step_checkpoints
 
 
 def reused_points(path: Path, settings: dict[str, Any], steps: set[int]) -> list[CurvePoint]:
@@ -83,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.log is not None:
         minutes = checkpoint_minutes(args.log.read_text(errors="replace"))
 
-    from sim_teleop.policy_runner import PolicyRunner
-    from sim_teleop.rollout import evaluate
-    from sim_teleop.sim_env import SimEnv
+    from sim_teleop.control.policy import PolicyRunner
+    from sim_teleop.eval.rollout import evaluate
+    from sim_teleop.sim.env import SimEnv
 
     points: list[CurvePoint] = []
     settings = {

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from PIL import Image
 
-    from sim_teleop.eval_summary import results_from_dataset
+    from sim_teleop.eval.summary import results_from_dataset
 
     info = json.loads((args.root / "meta" / "info.json").read_text())
     fps = float(info["fps"])

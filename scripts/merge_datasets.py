@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from sim_teleop.dataset_compact import merge
-from sim_teleop.dataset_store import DatasetError
-from sim_teleop.node_util import quiet_libraries
-from sim_teleop.root_lock import RootInUse, RootLock
+from sim_teleop.dataset.compact import merge
+from sim_teleop.dataset.lock import RootInUse, RootLock
+from sim_teleop.dataset.store import DatasetError
+from sim_teleop.nodes.serve import quiet_libraries
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from sim_teleop.config import ConfigError
+from sim_teleop.dataset.sidecar import EpisodeSidecar
 from sim_teleop.messages import Verdict
 from sim_teleop.quality.config import load_quality_config
 from sim_teleop.quality.offline import DatasetReader, offline_config, score_episode
 from sim_teleop.quality.scorer import EpisodeScorer, worst_metric
-from sim_teleop.settings import ConfigError
-from sim_teleop.sidecar import EpisodeSidecar
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,8 +16,8 @@ from types import ModuleType
 
 import pytest
 
-from sim_teleop.dora_launch import dora_environment
-from sim_teleop.sim_env import ensure_offscreen_gl
+from sim_teleop.launch.dora import dora_environment
+from sim_teleop.sim.env import ensure_offscreen_gl
 
 ensure_offscreen_gl()  # before anything imports mujoco: osmesa when there is no display
 
@@ -109,7 +109,7 @@ def run_dataflow(
 ) -> str:
     """`dora run FLOW` until it ends by itself; fails the test, with the log's tail, otherwise.
     `console`: through the `sim-teleop` console wrapper, as `./run autopilot` and the mise tasks do."""
-    command = [sys.executable, "-m", "sim_teleop.console"] if console else ["dora", "run"]
+    command = [sys.executable, "-m", "sim_teleop.launch.console"] if console else ["dora", "run"]
     with log_path.open("w") as log:
         try:
             proc = subprocess.run(
@@ -128,10 +128,5 @@ def run_dataflow(
 
 
 def load_node(name: str) -> ModuleType:
-    """Import `nodes/<name>.py` as a module, so a test can call its `main(node=MockNode(...))`."""
-    spec = importlib.util.spec_from_file_location(f"{name}_node", REPO / "nodes" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses defined in a node resolve their module
-    spec.loader.exec_module(module)
-    return module
+    """The node module `sim_teleop.nodes.<name>`, so a test can call its `main(node=MockNode(...))`."""
+    return importlib.import_module(f"sim_teleop.nodes.{name}")

@@ -17,7 +17,7 @@ TASK = "pick up the cube"
 
 def dataset_features() -> dict[str, dict]:
     """The features the recorder writes (action 4, state 18, two 128x128 videos, next.*)."""
-    from sim_teleop.dataset_store import build_features
+    from sim_teleop.dataset.store import build_features
 
     return build_features()
 
@@ -32,7 +32,7 @@ def make_tiny_dataset(
     """Record `episodes` x `frames` sim steps of a scripted reach to `root` (must not exist)."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from sim_teleop.sim_env import SimEnv
+    from sim_teleop.sim.env import SimEnv
 
     ds = LeRobotDataset.create(
         repo_id="local/tiny_policy_test",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim_teleop.messages import CUBE_POSE_DIM, IMAGE_SHAPE, STATE_DIM, Control, Frame
-from sim_teleop.sim_env import Observation
-from sim_teleop.sim_runner import SimConfig, SimRunner
+from sim_teleop.sim.env import Observation
+from sim_teleop.sim.runner import SimConfig, SimRunner
 
 
 class FakeEnv:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import REPO, run_dataflow
 
-from sim_teleop.defects import DefectConfig, plan_for_episode
-from sim_teleop.sidecar import EpisodeSidecar
+from sim_teleop.control.defects import DefectConfig, plan_for_episode
+from sim_teleop.dataset.sidecar import EpisodeSidecar
 
 pytestmark = pytest.mark.dataflow
 EPISODES = 3

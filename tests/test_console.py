@@ -3,7 +3,7 @@ a failure report condensed, anything unknown shown unchanged (lines as dora 1.1 
 
 from __future__ import annotations
 
-from sim_teleop.console import filter_lines
+from sim_teleop.launch.console import filter_lines
 
 RUN = """\
 clock: DEBUG    building node

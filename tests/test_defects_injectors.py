@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim_teleop import defects as D
+from sim_teleop.config import ConfigError
+from sim_teleop.control import defects as D
 from sim_teleop.messages import IMAGE_SHAPE, Frame, Phase
-from sim_teleop.settings import ConfigError
 
 
 def _config(**overrides: object) -> D.DefectConfig:
@@ -32,7 +32,7 @@ def _image(seed: int = 0) -> np.ndarray:
 
 
 def test_config_files_in_repo_load() -> None:
-    files = sorted(Path(D.__file__).resolve().parents[2].joinpath("configs", "defects").glob("*.json"))
+    files = sorted(Path(D.__file__).resolve().parents[3].joinpath("configs", "defects").glob("*.json"))
     assert files, "configs/defects/*.json missing"
     for path in files:
         cfg = D.load_config(path)

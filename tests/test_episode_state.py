@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sim_teleop.episode import EpisodeStateMachine
 from sim_teleop.messages import Control, EndReason, Phase
+from sim_teleop.sim.episode_state import EpisodeStateMachine
 
 
 def test_success_then_next_next_starts_new_episode() -> None:

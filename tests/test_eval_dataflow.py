@@ -19,7 +19,7 @@ import yaml
 from conftest import REPO, dora_environment
 from policy_data import make_tiny_dataset, resize_for_training, train_few_steps
 
-from sim_teleop.eval_summary import results_from_dataset
+from sim_teleop.eval.summary import results_from_dataset
 
 pytestmark = pytest.mark.dataflow
 VENV_BIN = Path(sys.executable).parent
@@ -44,7 +44,7 @@ def _flow(tmp_path: Path) -> Path:
 
 
 def test_trained_checkpoint_loads_and_acts(checkpoint: Path) -> None:
-    from sim_teleop.policy_runner import PolicyRunner
+    from sim_teleop.control.policy import PolicyRunner
 
     runner = PolicyRunner(checkpoint)
     assert runner.path.name == "pretrained_model"
@@ -60,7 +60,7 @@ def test_trained_checkpoint_loads_and_acts(checkpoint: Path) -> None:
 
 
 def test_replanning_rate_can_be_overridden(checkpoint: Path) -> None:
-    from sim_teleop.policy_runner import PolicyError, PolicyRunner
+    from sim_teleop.control.policy import PolicyError, PolicyRunner
 
     runner = PolicyRunner(checkpoint, n_action_steps=2)
     assert runner.config.n_action_steps == 2

@@ -11,7 +11,6 @@ import pytest
 from conftest import load_node
 from dora.testing import MockNode
 
-from sim_teleop.clock import TickSchedule
 from sim_teleop.messages import (
     IMAGE_SHAPE,
     Control,
@@ -23,6 +22,7 @@ from sim_teleop.messages import (
     decode_control,
     encode_frame,
 )
+from sim_teleop.sim.clock import TickSchedule
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from sim_teleop.defects import DefectConfig, plan_for_episode
-from sim_teleop.expert import AutopilotSession, ExpertParams
+from sim_teleop.control.defects import DefectConfig, plan_for_episode
+from sim_teleop.control.expert import AutopilotSession, ExpertParams
 from sim_teleop.messages import (
     ACTION,
     ANNOTATION,

@@ -13,9 +13,9 @@ import pytest
 from recorder_fakes import ScriptedSim, episode_frames
 from recorder_flows import run_script
 
-from sim_teleop.dataset_store import dataset_files
-from sim_teleop.recorder import RecordConfig, Recorder
-from sim_teleop.sidecar import SIDECAR_RELPATH, EpisodeSidecar
+from sim_teleop.dataset.sidecar import SIDECAR_RELPATH, EpisodeSidecar
+from sim_teleop.dataset.store import dataset_files
+from sim_teleop.recorder.session import RecordConfig, Recorder
 
 REPO = Path(__file__).resolve().parents[1]
 REPO_ID = "test/full"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sim_teleop.eval_summary import wilson_interval
-from sim_teleop.learning_curve import CurvePoint, checkpoint_minutes, plot_curve, step_checkpoints
+from sim_teleop.eval.learning_curve import CurvePoint, checkpoint_minutes, plot_curve, step_checkpoints
+from sim_teleop.eval.summary import wilson_interval
 
 LOG = """\
 INFO 2026-12-01 02:40:00 ot_train.py:272 {'batch_size': 8,

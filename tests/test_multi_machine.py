@@ -17,7 +17,7 @@ from conftest import REPO, free_port
 from recorder_flows import run_script
 from test_recorder_store import load
 
-from sim_teleop.sidecar import EpisodeSidecar
+from sim_teleop.dataset.sidecar import EpisodeSidecar
 
 pytestmark = [pytest.mark.dataflow, pytest.mark.slow]
 EPISODES = 2

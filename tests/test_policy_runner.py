@@ -11,7 +11,15 @@ import pytest
 from conftest import load_node
 from dora.testing import MockNode
 
-from sim_teleop.eval_summary import EvalTracker, summarize, wilson_interval
+from sim_teleop.control.policy import (
+    EvalController,
+    PolicyError,
+    check_features,
+    gripper_state_scale,
+    resolve_checkpoint,
+    validate_checkpoint,
+)
+from sim_teleop.eval.summary import EvalTracker, summarize, wilson_interval
 from sim_teleop.messages import (
     ACTION,
     CONTROL,
@@ -26,14 +34,6 @@ from sim_teleop.messages import (
     decode_action,
     decode_control,
     encode_frame,
-)
-from sim_teleop.policy_runner import (
-    EvalController,
-    PolicyError,
-    check_features,
-    gripper_state_scale,
-    resolve_checkpoint,
-    validate_checkpoint,
 )
 
 GOOD_INPUTS = {

@@ -27,8 +27,8 @@ from recorder_flows import (
     video_frame_counts,
 )
 
-from sim_teleop.dataset_store import dataset_files
-from sim_teleop.recorder import RecordConfig, Recorder
+from sim_teleop.dataset.store import dataset_files
+from sim_teleop.recorder.session import RecordConfig, Recorder
 
 pytestmark = pytest.mark.dataflow
 REPO_ID = "test/flow"

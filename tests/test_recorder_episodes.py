@@ -6,7 +6,7 @@ import numpy as np
 from recorder_fakes import ScriptedSim, episode_frames
 
 from sim_teleop.messages import Control, EndReason, Phase
-from sim_teleop.recorder_episodes import Add, Commit, Discard, EpisodeTracker, Start
+from sim_teleop.recorder.episodes import Add, Commit, Discard, EpisodeTracker, Start
 
 
 def run(frames, finish: bool = True):

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO, dora_running, free_port, read_probe, with_probe
 from recorder_flows import load_dataset, saved_attempt_actions, video_frame_counts
 
-from sim_teleop.sidecar import EpisodeSidecar
+from sim_teleop.dataset.sidecar import EpisodeSidecar
 
 pytestmark = pytest.mark.dataflow
 REPO_ID = "test/keyboard"

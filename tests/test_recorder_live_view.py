@@ -18,9 +18,9 @@ import pytest
 from conftest import free_port
 from recorder_fakes import ScriptedSim
 
-import sim_teleop.live_view as live_view
-from sim_teleop.live_view import LiveView, resolve_mode
+import sim_teleop.recorder.live_view as live_view
 from sim_teleop.messages import QualityReport, Verdict
+from sim_teleop.recorder.live_view import LiveView, resolve_mode
 
 
 def test_mode_follows_display_and_rrd_path() -> None:

@@ -16,14 +16,16 @@ from pathlib import Path
 import pytest
 from conftest import REPO, dora_running
 
-from sim_teleop.sidecar import EpisodeSidecar
+from sim_teleop.dataset.sidecar import EpisodeSidecar
 
 pytestmark = pytest.mark.dataflow
 EPISODES = 4
 
 
 def _recorder_pid(root: Path) -> int:
-    out = subprocess.run(["pgrep", "-f", "nodes/recorder.py"], capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        ["pgrep", "-f", "sim-teleop-recorder"], capture_output=True, text=True
+    ).stdout.split()
     for pid in out:  # the one of this dataflow: its environment names our root
         try:
             if str(root).encode() in Path(f"/proc/{pid}/environ").read_bytes():

@@ -15,7 +15,9 @@ import pytest
 from recorder_fakes import ScriptedSim, episode_frames
 from recorder_flows import run_delete
 
-from sim_teleop.dataset_store import (
+from sim_teleop.config import ConfigError
+from sim_teleop.dataset.sidecar import EpisodeSidecar
+from sim_teleop.dataset.store import (
     DatasetError,
     EpisodeWriter,
     VideoSettings,
@@ -26,12 +28,10 @@ from sim_teleop.dataset_store import (
     needs_repair,
     repair,
 )
-from sim_teleop.eval_summary import results_from_dataset
+from sim_teleop.eval.summary import results_from_dataset
 from sim_teleop.messages import QualityReport, Verdict
 from sim_teleop.quality.offline import DatasetReader
-from sim_teleop.recorder import RecordConfig, Recorder
-from sim_teleop.settings import ConfigError
-from sim_teleop.sidecar import EpisodeSidecar
+from sim_teleop.recorder.session import RecordConfig, Recorder
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 REPO = Path(__file__).resolve().parents[1]
@@ -229,7 +229,7 @@ import os, sys
 sys.path.insert(0, {tests!r})
 os.environ["HF_HUB_OFFLINE"] = "1"
 from recorder_fakes import ScriptedSim, episode_frames
-from sim_teleop.recorder import RecordConfig, Recorder
+from sim_teleop.recorder.session import RecordConfig, Recorder
 cfg = RecordConfig.from_dict({{"repo_id": "test/rec", "root": {root!r}, "rerun": "off", "num_episodes": 9,
                               "resume": True, "writer": "inline"}})
 rec = Recorder(cfg, expects_quality=False, log=print)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim_teleop.eval.rollout import evaluate, observation_dict, rollout
 from sim_teleop.messages import STATE_DIM
-from sim_teleop.rollout import evaluate, observation_dict, rollout
-from sim_teleop.sim_env import Observation
+from sim_teleop.sim.env import Observation
 
 
 def _obs(step: int, success: bool = False) -> Observation:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sim_teleop.dataset_store import DatasetError, dataset_files
-from sim_teleop.recorder import RecordConfig, Recorder
-from sim_teleop.root_lock import RootInUse, RootLock, lock_path
+from sim_teleop.dataset.lock import RootInUse, RootLock, lock_path
+from sim_teleop.dataset.store import DatasetError, dataset_files
+from sim_teleop.recorder.session import RecordConfig, Recorder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def _holder(root: Path) -> subprocess.Popen:
     code = textwrap.dedent(
         f"""
         import time
-        from sim_teleop.root_lock import RootLock
+        from sim_teleop.dataset.lock import RootLock
         lock = RootLock({str(root)!r}, "a recorder").acquire()
         print("locked", flush=True)
         time.sleep(120)

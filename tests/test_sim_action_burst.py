@@ -31,7 +31,7 @@ def test_newest_action_wins_after_a_burst(tmp_path: Path, dora_env: dict[str, st
         "nodes": [
             {
                 "id": "sim",
-                "path": str(REPO / "nodes" / "sim.py"),
+                "path": "sim-teleop-sim",
                 "inputs": {
                     "tick": {"source": "dora/timer/millis/100", "queue_size": 100},
                     "action": ACTION_INPUT,

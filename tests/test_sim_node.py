@@ -11,7 +11,7 @@ from conftest import load_node
 from dora.testing import MockNode
 
 from sim_teleop.messages import STATE_TCP, Phase, decode_frame, encode_action, encode_control
-from sim_teleop.sim_runner import tick_is_stale
+from sim_teleop.sim.runner import tick_is_stale
 
 TICK = ("tick", pa.array([0]))
 

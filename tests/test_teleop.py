@@ -11,9 +11,9 @@ from conftest import load_node
 from dora.testing import MockNode
 from recorder_fakes import ScriptedSim
 
+from sim_teleop.control.teleop import SPEED, KeyboardTeleop, key_name, phase_prompt
 from sim_teleop.messages import Control, EndReason, Phase, decode_action, encode_frame
-from sim_teleop.sim_env import TARGET_LIMIT
-from sim_teleop.teleop import SPEED, KeyboardTeleop, key_name, phase_prompt
+from sim_teleop.sim.env import TARGET_LIMIT
 
 
 class Clock:

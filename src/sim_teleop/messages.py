@@ -381,7 +381,8 @@ def encode_annotation(episode_index: int, fields: dict[str, Any]) -> pa.Array:
 
 CONTROLLER_DONE = "controller_done"
 """Annotation field: the controller has produced its last attempt (the one named by `episode_index`) and
-leaves the sim idle; the recorder ends the run once that attempt is settled (see sim_teleop.recorder)."""
+leaves the sim idle; the recorder ends the run once that attempt is settled (see
+sim_teleop.recorder.session)."""
 
 
 def decode_annotation(value: Any) -> dict[str, Any]:

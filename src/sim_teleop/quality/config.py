@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from sim_teleop.config import ConfigError, load_json
 from sim_teleop.quality import calibration as cal
-from sim_teleop.settings import ConfigError, load_json
 
 DEFAULT_CONFIG_PATH = "configs/quality.json"
 
@@ -106,7 +106,7 @@ class QualityConfig:
 def load_quality_config(path: str | Path | None = None) -> QualityConfig:
     """Load `configs/quality.json` (or `path`); a missing default file means the built-in defaults."""
     if path is None:
-        from sim_teleop.settings import REPO_ROOT
+        from sim_teleop.config import REPO_ROOT
 
         default = REPO_ROOT / DEFAULT_CONFIG_PATH
         if not default.exists():

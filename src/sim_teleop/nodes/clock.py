@@ -1,4 +1,4 @@
-"""dora node: sim ticks every CLOCK_TICK_MS milliseconds (default 100), see sim_teleop.clock.
+"""dora node: sim ticks every CLOCK_TICK_MS milliseconds (default 100), see sim_teleop.sim.clock.
 
 The dataflow sets CLOCK_TICK_MS from its own variable (AUTOPILOT_TICK_MS, EVAL_TICK_MS).
 
@@ -14,10 +14,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from sim_teleop.clock import DEFAULT_TICK_MS, TickSchedule
+from sim_teleop.config import ConfigError, env_float
 from sim_teleop.messages import TICK
-from sim_teleop.node_util import log
-from sim_teleop.settings import ConfigError, env_float
+from sim_teleop.nodes.serve import log
+from sim_teleop.sim.clock import DEFAULT_TICK_MS, TickSchedule
 
 NAME = "clock"
 

@@ -1,6 +1,6 @@
 """Which sim frames become dataset episodes: a pure follower of the phases the sim stamps on frames.
 
-The sim owns episode state (see `sim_teleop.episode`); this module only reads it back off the frame
+The sim owns episode state (see `sim_teleop.sim.episode_state`); this module only reads it back off the frame
 stream and turns it into four decisions for the writer: `Start` an episode, `Add` a frame to it,
 `Commit` it (save) or `Discard` it. Rules, in the order frames arrive:
 

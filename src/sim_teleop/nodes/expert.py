@@ -17,11 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim_teleop.clock import DEFAULT_TICK_MS
-from sim_teleop.defects import config_from_env
-from sim_teleop.expert import AutopilotSession
-from sim_teleop.node_util import OnceLogger, frames, log
-from sim_teleop.settings import ConfigError, env_bool, env_float, env_int, env_str, load_json
+from sim_teleop.config import ConfigError, env_bool, env_float, env_int, env_str, load_json
+from sim_teleop.control.defects import config_from_env
+from sim_teleop.control.expert import AutopilotSession
+from sim_teleop.nodes.serve import OnceLogger, frames, log
+from sim_teleop.sim.clock import DEFAULT_TICK_MS
 
 NAME = "expert"
 DEFAULT_EPISODES = 10

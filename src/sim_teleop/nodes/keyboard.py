@@ -10,10 +10,10 @@ import os
 import sys
 from typing import Any
 
+from sim_teleop.config import env_bool
+from sim_teleop.control.teleop import KeyboardTeleop, key_name, phase_prompt
 from sim_teleop.messages import ACTION, CONTROL, EndReason, Phase, encode_action, encode_control
-from sim_teleop.node_util import OnceLogger, frames, log
-from sim_teleop.settings import env_bool
-from sim_teleop.teleop import KeyboardTeleop, key_name, phase_prompt
+from sim_teleop.nodes.serve import OnceLogger, frames, log
 
 NAME = "keyboard"
 

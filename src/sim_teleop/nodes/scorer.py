@@ -16,11 +16,11 @@ import sys
 import time
 from typing import Any
 
+from sim_teleop.config import ConfigError, env_bool, env_str
 from sim_teleop.messages import FRAME, QUALITY, MessageError, decode_frame, encode_quality
-from sim_teleop.node_util import OnceLogger, log
+from sim_teleop.nodes.serve import OnceLogger, log
 from sim_teleop.quality.config import load_quality_config
 from sim_teleop.quality.scorer import StreamScorer, console_line, summary_line
-from sim_teleop.settings import ConfigError, env_bool, env_str
 
 NAME = "scorer"
 

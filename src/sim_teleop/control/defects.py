@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from sim_teleop.config import ConfigError, env_int, load_json
 from sim_teleop.messages import CAMERAS, Frame, Phase
-from sim_teleop.settings import ConfigError, env_int, load_json
 
 MOTION_FAMILIES: tuple[str, ...] = ("jitter", "pause", "chatter", "detour", "slow", "drop")
 CAMERA_FAMILIES: tuple[str, ...] = ("dark", "overexposed", "blur", "frozen")

@@ -44,8 +44,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim_teleop.dataset_compact import compact
-from sim_teleop.dataset_store import (
+from sim_teleop.config import REPO_ROOT, ConfigError, env_bool, env_int, env_str, load_json
+from sim_teleop.dataset.compact import compact
+from sim_teleop.dataset.lock import RootInUse, RootLock
+from sim_teleop.dataset.sidecar import EpisodeSidecar
+from sim_teleop.dataset.store import (
     DatasetError,
     EpisodeWriter,
     VideoSettings,
@@ -58,10 +61,7 @@ from sim_teleop.dataset_store import (
     repair,
 )
 from sim_teleop.messages import CONTROLLER_DONE, Frame, QualityReport, Verdict
-from sim_teleop.recorder_episodes import Add, Commit, Discard, EpisodeTracker, Start
-from sim_teleop.root_lock import RootInUse, RootLock
-from sim_teleop.settings import REPO_ROOT, ConfigError, env_bool, env_int, env_str, load_json
-from sim_teleop.sidecar import EpisodeSidecar
+from sim_teleop.recorder.episodes import Add, Commit, Discard, EpisodeTracker, Start
 
 DEFAULT_CONFIG = "configs/record.json"
 POLICIES = ("flag", "discard")

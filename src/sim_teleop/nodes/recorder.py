@@ -1,4 +1,6 @@
-"""dora node: records the sim's episodes into a crash-safe LeRobotDataset v3.0 (see sim_teleop.recorder).
+"""dora node: records the sim's episodes into a crash-safe LeRobotDataset v3.0.
+
+The logic lives in sim_teleop.recorder.session.
 
 Inputs: `frame` (sim frames, usually forwarded by the inline scorer), optional `quality` (one report
 per finished attempt), optional `annotation` (controller facts about an attempt).
@@ -25,7 +27,7 @@ from sim_teleop.messages import (
     decode_quality,
     encode_control,
 )
-from sim_teleop.node_util import OnceLogger, exit_now, log, quiet_libraries
+from sim_teleop.nodes.serve import OnceLogger, exit_now, log, quiet_libraries
 
 NAME = "recorder"
 
@@ -48,10 +50,10 @@ def main(node: Any = None) -> None:
     # the sim does not start ticking while the recorder is still starting.
     import lerobot.datasets  # noqa: F401
 
-    from sim_teleop.dataset_store import DatasetError
-    from sim_teleop.live_view import LiveView
-    from sim_teleop.recorder import RecordConfig, Recorder
-    from sim_teleop.settings import ConfigError
+    from sim_teleop.config import ConfigError
+    from sim_teleop.dataset.store import DatasetError
+    from sim_teleop.recorder.live_view import LiveView
+    from sim_teleop.recorder.session import RecordConfig, Recorder
 
     if node is None:
         from dora import Node

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim_teleop.dataset_store import DatasetError, compat_problems, needs_repair, read_info, repair
-from sim_teleop.sidecar import SIDECAR_RELPATH, EpisodeSidecar
+from sim_teleop.dataset.sidecar import SIDECAR_RELPATH, EpisodeSidecar
+from sim_teleop.dataset.store import DatasetError, compat_problems, needs_repair, read_info, repair
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2

@@ -1,6 +1,6 @@
 """`dora run` with a console a person can read: the nodes' lines, and dora's own only when they matter.
 
-    sim-teleop dataflow-autopilot.yaml [dora run options]    (or python -m sim_teleop.console ...)
+    sim-teleop dataflow-autopilot.yaml [dora run options]    (or python -m sim_teleop.launch.console ...)
     sim-teleop -v dataflow-autopilot.yaml                     # dora's full output, unchanged
 
 Why: dora 1.1 prints ~45 lifecycle lines per run at its default level (build, spawn, ready, finished:

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from sim_teleop.image_prep import resize_image
+from sim_teleop.config import REPO_ROOT, env_float, env_int, env_str
+from sim_teleop.control.image_prep import resize_image
 from sim_teleop.messages import (
     ACTION_DIM,
     CAMERAS,
@@ -36,7 +37,6 @@ from sim_teleop.messages import (
     Frame,
     Phase,
 )
-from sim_teleop.settings import REPO_ROOT, env_float, env_int, env_str
 
 STATE_KEY = "observation.state"
 IMAGE_KEYS = {cam: f"observation.images.{cam}" for cam in CAMERAS}
@@ -345,7 +345,7 @@ DEFAULT_EVAL_CONFIG = "configs/eval.json"
 
 @dataclass(frozen=True, slots=True)
 class EvalSettings:
-    """Policy-node settings, from the environment (defaults documented in nodes/policy.py)."""
+    """Policy-node settings, from the environment (defaults documented in sim_teleop.nodes.policy)."""
 
     checkpoint: str = DEFAULT_CHECKPOINT
     device: str = "cpu"
@@ -388,7 +388,7 @@ def _env_optional_float(name: str) -> float | None:
 def eval_root() -> Path:
     """Where the recorder writes the eval episodes: resolved exactly as the recorder resolves it
     (RECORD_CONFIG, default configs/eval.json here, then RECORD_ROOT), so the summary lands beside them."""
-    from sim_teleop.recorder import RecordConfig
+    from sim_teleop.recorder.session import RecordConfig
 
     return RecordConfig.load(env_str("RECORD_CONFIG", DEFAULT_EVAL_CONFIG)).root
 

@@ -23,11 +23,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from sim_teleop.episode import EpisodeStateMachine
-from sim_teleop.eval_summary import EpisodeResult
+from sim_teleop.control.policy import IMAGE_KEYS, STATE_KEY
+from sim_teleop.eval.summary import EpisodeResult
 from sim_teleop.messages import EndReason
-from sim_teleop.policy_runner import IMAGE_KEYS, STATE_KEY
-from sim_teleop.sim_env import NEUTRAL_ACTION, Observation, SimEnv
+from sim_teleop.sim.env import NEUTRAL_ACTION, Observation, SimEnv
+from sim_teleop.sim.episode_state import EpisodeStateMachine
 
 
 class Policy(Protocol):

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sim_teleop.eval_summary import wilson_interval
+from sim_teleop.eval.summary import wilson_interval
 
 _STAMP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
 _CHECKPOINT = re.compile(r"Checkpoint policy after step (\d+)")

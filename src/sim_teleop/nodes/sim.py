@@ -12,7 +12,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from sim_teleop.defects import CameraDefects
+from sim_teleop.config import ConfigError
+from sim_teleop.control.defects import CameraDefects
 from sim_teleop.messages import (
     ACTION,
     CONTROL,
@@ -23,10 +24,9 @@ from sim_teleop.messages import (
     decode_control,
     encode_frame,
 )
-from sim_teleop.node_util import OnceLogger, exit_now, log
-from sim_teleop.settings import ConfigError
-from sim_teleop.sim_env import SimEnv, ensure_offscreen_gl
-from sim_teleop.sim_runner import SimConfig, SimRunner, tick_is_stale
+from sim_teleop.nodes.serve import OnceLogger, exit_now, log
+from sim_teleop.sim.env import SimEnv, ensure_offscreen_gl
+from sim_teleop.sim.runner import SimConfig, SimRunner, tick_is_stale
 
 NAME = "sim"
 GONE_MEANS_STOP = {ACTION: "the controller", "control_recorder": "the recorder"}

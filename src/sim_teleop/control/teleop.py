@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from sim_teleop.messages import ACTION_DIM, Control, EndReason, Phase
-from sim_teleop.sim_env import TARGET_LIMIT
+from sim_teleop.sim.env import TARGET_LIMIT
 
 SPEED = 0.1
 """Target speed (m/s) while a motion key is held."""

@@ -11,10 +11,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim_teleop.defects import DefectConfig, EpisodePlan, FamilySpec, apply_camera_defect, plan_for_episode
-from sim_teleop.expert import AutopilotController, ExpertObservation, ExpertParams
+from sim_teleop.control.defects import (
+    DefectConfig,
+    EpisodePlan,
+    FamilySpec,
+    apply_camera_defect,
+    plan_for_episode,
+)
+from sim_teleop.control.expert import AutopilotController, ExpertObservation, ExpertParams
 from sim_teleop.messages import CAMERAS, STATE_GRIPPER, STATE_TCP
-from sim_teleop.sim_env import SimEnv
+from sim_teleop.sim.env import SimEnv
 
 
 @dataclass(slots=True)

@@ -173,7 +173,7 @@ def results_from_dataset(root: str | Path) -> tuple[list[EpisodeResult], float]:
     """
     import pyarrow.parquet as pq
 
-    from sim_teleop.sidecar import EpisodeSidecar
+    from sim_teleop.dataset.sidecar import EpisodeSidecar
 
     root = Path(root)
     info_path = root / "meta" / "info.json"
@@ -220,7 +220,7 @@ def summary_from_dataset(root: str | Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m sim_teleop.eval_summary ROOT`: recompute the summary from a recorded eval dataset."""
+    """`python -m sim_teleop.eval.summary ROOT`: recompute the summary from a recorded eval dataset."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from sim_teleop.defects import DefectConfig, EpisodePlan, MotionInjector, plan_for_episode
+from sim_teleop.control.defects import DefectConfig, EpisodePlan, MotionInjector, plan_for_episode
 from sim_teleop.messages import (
     ACTION,
     ANNOTATION,
@@ -39,7 +39,7 @@ from sim_teleop.messages import (
     encode_annotation,
     encode_control,
 )
-from sim_teleop.sim_env import MAX_STEP
+from sim_teleop.sim.env import MAX_STEP
 
 _PARAMS_DOMAIN = 0xE4BE27  # separates expert draws from other users of the same seed
 
@@ -446,8 +446,8 @@ def run_in_process(
     (~7 ms a step). Camera defects are not applied here (the sim node does that).
     """
     from sim_teleop.messages import decode_action, decode_control
-    from sim_teleop.sim_env import SimEnv
-    from sim_teleop.sim_runner import SimConfig, SimRunner
+    from sim_teleop.sim.env import SimEnv
+    from sim_teleop.sim.runner import SimConfig, SimRunner
 
     sim_time = [0.0]
 

@@ -24,7 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from sim_teleop.eval_summary import EvalTracker, format_summary, summarize, write_summary
+from sim_teleop.config import ConfigError
+from sim_teleop.control.policy import (
+    EvalController,
+    EvalSettings,
+    PolicyError,
+    PolicyRunner,
+    frame_observation,
+    latency_stats,
+)
+from sim_teleop.eval.summary import EvalTracker, format_summary, summarize, write_summary
 from sim_teleop.messages import (
     ACTION,
     CONTROL,
@@ -37,17 +46,8 @@ from sim_teleop.messages import (
     encode_action,
     encode_control,
 )
-from sim_teleop.node_util import OnceLogger, log
-from sim_teleop.policy_runner import (
-    EvalController,
-    EvalSettings,
-    PolicyError,
-    PolicyRunner,
-    frame_observation,
-    latency_stats,
-)
-from sim_teleop.settings import ConfigError
-from sim_teleop.sim_env import NEUTRAL_ACTION
+from sim_teleop.nodes.serve import OnceLogger, log
+from sim_teleop.sim.env import NEUTRAL_ACTION
 
 NAME = "policy"
 

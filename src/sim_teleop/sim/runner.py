@@ -15,10 +15,10 @@ from datetime import datetime
 
 import numpy as np
 
-from sim_teleop.episode import EpisodeStateMachine
+from sim_teleop.config import env_bool, env_float, env_int, env_str
 from sim_teleop.messages import Control, EndReason, Frame, Phase
-from sim_teleop.settings import env_bool, env_float, env_int, env_str
-from sim_teleop.sim_env import NEUTRAL_ACTION, PICK_CUBE, Observation, SimEnv, clamp_action
+from sim_teleop.sim.env import NEUTRAL_ACTION, PICK_CUBE, Observation, SimEnv, clamp_action
+from sim_teleop.sim.episode_state import EpisodeStateMachine
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ class SimConfig:
     def from_env(cls) -> SimConfig:
         viewer = env_str("SIM_VIEWER", "auto").lower()
         if viewer not in ("auto", "0", "1"):
-            from sim_teleop.settings import ConfigError
+            from sim_teleop.config import ConfigError
 
             raise ConfigError(f"SIM_VIEWER={viewer!r}: expected auto, 0 or 1")
         return cls(
@@ -71,10 +71,10 @@ def resumed_episodes() -> int:
     """
     if not env_bool("RESUME_RECORDING", False):
         return 0
-    from sim_teleop.dataset_store import DatasetError, read_info
-    from sim_teleop.recorder import RecordConfig
-    from sim_teleop.settings import ConfigError
-    from sim_teleop.sidecar import EpisodeSidecar
+    from sim_teleop.config import ConfigError
+    from sim_teleop.dataset.sidecar import EpisodeSidecar
+    from sim_teleop.dataset.store import DatasetError, read_info
+    from sim_teleop.recorder.session import RecordConfig
 
     root = RecordConfig.load().root
     if not (root / "meta" / "info.json").is_file():

@@ -1,0 +1,1 @@
+"""Running dataflows: the `sim-teleop` console and the environment for `dora run` from Python."""

@@ -1,0 +1,1 @@
+"""The recorder: followed frames -> committed dataset episodes, with a live view."""
