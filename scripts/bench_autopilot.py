@@ -145,12 +145,23 @@ def main() -> None:
             runs.append(run)
             print_run(run)
             if args.logs:
-                Path(args.logs).mkdir(parents=True, exist_ok=True)
-                for name in (f"dora_{tick:g}.log", f"stats_{tick:g}.json"):
-                    if (Path(tmp) / name).exists():
-                        (Path(args.logs) / name).write_text((Path(tmp) / name).read_text())
+                keep_logs(Path(tmp), Path(args.logs), tick)
             if tick < 100 and not run.ok:
                 break  # faster ticks will not do better
+    print_verdict(runs)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+
+def keep_logs(tmp: Path, logs: Path, tick: float) -> None:
+    """Copy one run's dora log and expert stats out of the temporary folder."""
+    logs.mkdir(parents=True, exist_ok=True)
+    for name in (f"dora_{tick:g}.log", f"stats_{tick:g}.json"):
+        if (tmp / name).exists():
+            (logs / name).write_text((tmp / name).read_text())
+
+
+def print_verdict(runs: list[FlowRun]) -> None:
+    """The 10 Hz rate and the fastest tick that still serves >= 99 % of its ticks."""
     base = next((r for r in runs if r.tick_ms == 100), None)
     fastest = min((r for r in runs if r.ok), key=lambda r: r.tick_ms, default=None)
     if base is not None:
@@ -166,7 +177,6 @@ def main() -> None:
         )
     elif fastest is None:
         print("no tick served >= 99 % of its ticks on this machine now (is it busy? see the load average)")
-    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 
 from sim_teleop.launch.dora import dora_environment
+from sim_teleop.messages import Phase
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -102,7 +103,7 @@ def main() -> int:
     elapsed = rows[-1]["tick_index"] + 1
     running: dict[int, list[int]] = {}
     for r in rows:
-        if r["phase"] == "running":
+        if Phase(r["phase"]) is Phase.RUNNING:
             running.setdefault(r["episode_index"], []).append(r["frame_index"])
     os.environ["HF_HUB_OFFLINE"] = "1"
     from lerobot.datasets import LeRobotDataset

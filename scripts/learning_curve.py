@@ -66,42 +66,63 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
-
+    settings = {
+        k: getattr(args, k) for k in ("episodes", "seed", "time_limit", "n_action_steps", "temporal_ensemble")
+    }
     try:
-        checkpoints = step_checkpoints(args.run)
-    except FileNotFoundError as exc:
+        checkpoints = select_checkpoints(args.run, args.steps)
+        points: list[CurvePoint] = []
+        for earlier in args.reuse:
+            points += reused_points(earlier, settings, set(checkpoints))
+    except (FileNotFoundError, ValueError) as exc:
         print(f"[curve] {exc}", file=sys.stderr)
         return 2
-    if args.steps:
-        wanted = {int(s) for s in args.steps.split(",") if s.strip()}
-        missing = sorted(wanted - set(checkpoints))
-        if missing:
-            print(f"[curve] no checkpoint for steps {missing}; have {sorted(checkpoints)}", file=sys.stderr)
-            return 2
-        checkpoints = {s: p for s, p in checkpoints.items() if s in wanted}
     minutes: dict[int, float] = {}
     if args.log is not None:
         minutes = checkpoint_minutes(args.log.read_text(errors="replace"))
 
-    from sim_teleop.control.policy import PolicyRunner
-    from sim_teleop.eval.rollout import evaluate
-    from sim_teleop.sim.env import SimEnv
-
-    points: list[CurvePoint] = []
-    settings = {
-        k: getattr(args, k) for k in ("episodes", "seed", "time_limit", "n_action_steps", "temporal_ensemble")
-    }
-    for earlier in args.reuse:
-        try:
-            points += reused_points(earlier, settings, set(checkpoints))
-        except ValueError as exc:
-            print(f"[curve] {exc}", file=sys.stderr)
-            return 2
     done = {p.step for p in points}
     for p in points:
         print(f"[curve] step {p.step}: {p.successes}/{p.episodes} (reused)")
     todo = {step: path for step, path in checkpoints.items() if step not in done}
-    sim = SimEnv(seed=args.seed) if todo else None
+    points += evaluate_checkpoints(todo, args, minutes)
+    points.sort(key=lambda p: p.step)
+    out_json = args.json or args.run / "learning_curve.json"
+    out_json.write_text(
+        json.dumps({"run": str(args.run), **settings, "points": [p.as_dict() for p in points]}, indent=2)
+        + "\n"
+    )
+    print(f"[curve] numbers -> {out_json}")
+    if args.plot is not None:
+        title = args.title or f"{args.run.name}: closed-loop success on {args.episodes} held-out placements"
+        print(f"[curve] plot -> {plot_curve(points, args.plot, title)}")
+    return 0
+
+
+def select_checkpoints(run: Path, steps: str) -> dict[int, Path]:
+    """The run's checkpoints by step, only `steps` (comma-separated) when given; ValueError if one lacks."""
+    checkpoints = step_checkpoints(run)
+    if not steps:
+        return checkpoints
+    wanted = {int(s) for s in steps.split(",") if s.strip()}
+    missing = sorted(wanted - set(checkpoints))
+    if missing:
+        raise ValueError(f"no checkpoint for steps {missing}; have {sorted(checkpoints)}")
+    return {s: p for s, p in checkpoints.items() if s in wanted}
+
+
+def evaluate_checkpoints(
+    todo: dict[int, Path], args: argparse.Namespace, minutes: dict[int, float]
+) -> list[CurvePoint]:
+    """Roll out each checkpoint in-process on the same sim, one `[curve]` line each."""
+    from sim_teleop.control.policy import PolicyRunner
+    from sim_teleop.eval.rollout import evaluate
+    from sim_teleop.sim.env import SimEnv
+
+    if not todo:
+        return []
+    points: list[CurvePoint] = []
+    sim = SimEnv(seed=args.seed)
     for step, path in todo.items():
         runner = PolicyRunner(
             path,
@@ -121,19 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             f"(95% CI {100 * lo:.0f}-{100 * hi:.0f}%), eval {time.perf_counter() - t0:.0f} s",
             flush=True,
         )
-    if sim is not None:
-        sim.close()
-    points.sort(key=lambda p: p.step)
-    out_json = args.json or args.run / "learning_curve.json"
-    out_json.write_text(
-        json.dumps({"run": str(args.run), **settings, "points": [p.as_dict() for p in points]}, indent=2)
-        + "\n"
-    )
-    print(f"[curve] numbers -> {out_json}")
-    if args.plot is not None:
-        title = args.title or f"{args.run.name}: closed-loop success on {args.episodes} held-out placements"
-        print(f"[curve] plot -> {plot_curve(points, args.plot, title)}")
-    return 0
+    sim.close()
+    return points
 
 
 if __name__ == "__main__":

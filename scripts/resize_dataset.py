@@ -26,11 +26,38 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def resized_features(features: dict[str, Any], video_keys: list[str], size: int) -> dict[str, Any]:
+    """The features with each camera at size x size; SystemExit rather than upscale."""
+    for key in video_keys:
+        shape = features[key]["shape"]
+        if size > min(shape[0], shape[1]):
+            raise SystemExit(f"{key} is {shape[0]}x{shape[1]}: will not upscale to {size}x{size}")
+        features[key] = {"dtype": "video", "shape": (size, size, 3), "names": ["height", "width", "channels"]}
+    return features
+
+
+def decode_episode(src: Any, ep: int, key: str, stamps: list[float]) -> np.ndarray:
+    """Every frame of episode `ep` of camera `key` at the rows' timestamps, (n, h, w, 3) uint8."""
+    from lerobot.datasets.video_utils import decode_video_frames
+
+    start = float(src.meta.episodes[ep][f"videos/{key}/from_timestamp"])
+    frames = decode_video_frames(
+        src.root / src.meta.get_video_file_path(ep, key),
+        [start + t for t in stamps],
+        1.0 / src.meta.fps / 2 - 1e-4,
+        backend="pyav",
+        return_uint8=True,
+    )
+    images = frames.permute(0, 2, 3, 1).numpy()
+    if len(images) != len(stamps):
+        raise SystemExit(f"episode {ep}: {key} decoded {len(images)} of {len(stamps)} frames")
+    return images
+
+
 def resize_dataset(root: Path, output: Path, size: int, repo_id: str | None = None) -> int:
     """Write the resized copy; returns the number of episodes written."""
     from lerobot.configs.video import RGBEncoderConfig
     from lerobot.datasets import LeRobotDataset
-    from lerobot.datasets.video_utils import decode_video_frames
     from lerobot.utils.constants import DEFAULT_FEATURES  # lerobot adds these itself on add_frame
 
     from sim_teleop.control.image_prep import resize_image
@@ -41,12 +68,9 @@ def resize_dataset(root: Path, output: Path, size: int, repo_id: str | None = No
     video_keys = list(src.meta.video_keys)
     if not video_keys:
         raise SystemExit(f"{root}: no camera streams to resize")
-    features = {k: dict(v) for k, v in src.meta.features.items() if k not in DEFAULT_FEATURES}
-    for key in video_keys:
-        shape = features[key]["shape"]
-        if size > min(shape[0], shape[1]):
-            raise SystemExit(f"{key} is {shape[0]}x{shape[1]}: will not upscale to {size}x{size}")
-        features[key] = {"dtype": "video", "shape": (size, size, 3), "names": ["height", "width", "channels"]}
+    features = resized_features(
+        {k: dict(v) for k, v in src.meta.features.items() if k not in DEFAULT_FEATURES}, video_keys, size
+    )
     video = VideoSettings()
     dst = LeRobotDataset.create(
         repo_id or f"local/{output.name}",
@@ -69,19 +93,7 @@ def resize_dataset(root: Path, output: Path, size: int, repo_id: str | None = No
             lo, hi = int(meta["dataset_from_index"]), int(meta["dataset_to_index"])
             rows = data[lo:hi]
             stamps = [float(t) for t in rows["timestamp"]]
-            images = {}
-            for key in video_keys:
-                start = float(meta[f"videos/{key}/from_timestamp"])
-                frames = decode_video_frames(
-                    root / src.meta.get_video_file_path(ep, key),
-                    [start + t for t in stamps],
-                    1.0 / src.meta.fps / 2 - 1e-4,
-                    backend="pyav",
-                    return_uint8=True,
-                )
-                images[key] = frames.permute(0, 2, 3, 1).numpy()  # (n, h, w, 3) uint8
-                if len(images[key]) != hi - lo:
-                    raise SystemExit(f"episode {ep}: {key} decoded {len(images[key])} of {hi - lo} frames")
+            images = {key: decode_episode(src, ep, key, stamps) for key in video_keys}
             for j in range(hi - lo):
                 frame: dict[str, Any] = {
                     k: np.asarray(rows[k][j], dtype=features[k]["dtype"]).reshape(features[k]["shape"])

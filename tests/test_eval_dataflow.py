@@ -48,7 +48,7 @@ def test_trained_checkpoint_loads_and_acts(checkpoint: Path) -> None:
     assert runner.path.name == "pretrained_model"
     assert runner.image_sizes == {"observation.images.front": (64, 64), "observation.images.wrist": (64, 64)}
     runner.warm_up()
-    obs = {
+    obs: dict[str, np.ndarray] = {
         "observation.state": np.zeros(18, np.float32),
         "observation.images.front": np.full((128, 128, 3), 90, np.uint8),
         "observation.images.wrist": np.full((128, 128, 3), 40, np.uint8),
@@ -63,7 +63,7 @@ def test_replanning_rate_can_be_overridden(checkpoint: Path) -> None:
     runner = PolicyRunner(checkpoint, n_action_steps=2)
     assert runner.config.n_action_steps == 2
     runner.warm_up()
-    obs = {
+    obs: dict[str, np.ndarray] = {
         "observation.state": np.zeros(18, np.float32),
         "observation.images.front": np.full((128, 128, 3), 90, np.uint8),
         "observation.images.wrist": np.full((128, 128, 3), 40, np.uint8),
@@ -156,7 +156,7 @@ def test_eval_dataflow_two_episodes_summary_matches_dataset(eval_run: tuple[Path
 
 
 def test_eval_gif_from_the_recorded_episodes(eval_run: tuple[Path, str], tmp_path: Path) -> None:
-    from PIL import Image
+    from PIL import GifImagePlugin, Image
 
     root, _ = eval_run
     out = tmp_path / "eval.gif"
@@ -177,6 +177,7 @@ def test_eval_gif_from_the_recorded_episodes(eval_run: tuple[Path, str], tmp_pat
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     gif = Image.open(out)
+    assert isinstance(gif, GifImagePlugin.GifImageFile)
     # Every 3rd frame of each episode plus its last one, then 6 held end frames, 300 ms a frame (PIL merges
     # identical consecutive frames into one longer frame, so count time, not frames).
     lengths = [r.num_frames for r in results_from_dataset(root)[0]]

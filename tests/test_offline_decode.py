@@ -59,6 +59,7 @@ def encode(path: Path, images: list[np.ndarray], codec: str = "libsvtav1", g: in
     """Encode like the recorder (AV1, yuv420p, CRF 30, GOP g); mjpeg gives full-range yuvj420p."""
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=FPS)
+        assert isinstance(stream, av.VideoStream)
         stream.height, stream.width = images[0].shape[:2]
         if codec == "mjpeg":
             stream.pix_fmt = "yuvj420p"

@@ -159,7 +159,11 @@ def test_a_checkpoint_trained_on_the_old_gripper_unit_is_recognised(
 
     high = np.ones(STATE_DIM, np.float32)
     high[STATE_GRIPPER] = gripper_max
-    stats = {"observation.state.max": high, "observation.state.mean": high / 2, "action.max": np.ones(4)}
+    stats: dict[str, np.ndarray] = {
+        "observation.state.max": high,
+        "observation.state.mean": high / 2,
+        "action.max": np.ones(4),
+    }
     save_file(stats, str(tmp_path / "policy_preprocessor_step_3_normalizer_processor.safetensors"))
     assert gripper_state_scale(tmp_path) == scale
     assert gripper_state_scale(tmp_path / "elsewhere") == 1.0  # no statistics: the current unit

@@ -139,7 +139,7 @@ def test_state_is_constant_size_per_frame() -> None:
         acc = stream.acc
         assert acc is not None and acc.n == n
         size = 0
-        for obj in (acc, *acc.cams.values(), acc.tcp_turn, acc.cmd_turn):
+        for obj in (acc, *acc.meters()):
             for name in getattr(type(obj), "__slots__", ()) or vars(obj):
                 value = getattr(obj, name)
                 size += (

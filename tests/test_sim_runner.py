@@ -33,9 +33,9 @@ def test_absolute_target_is_reached_smoothly(physics_sim: SimEnv) -> None:
         frame = runner.tick()
         tcps.append(frame.state[STATE_TCP].copy())
         runner.advance()
-    tcps = np.array(tcps)
-    np.testing.assert_allclose(tcps[-1] - start, [0.1, -0.05, 0.08], atol=0.01)
-    assert np.max(np.linalg.norm(np.diff(tcps, axis=0), axis=1)) <= MAX_STEP * 1.3  # rate limited
+    track = np.array(tcps)
+    np.testing.assert_allclose(track[-1] - start, [0.1, -0.05, 0.08], atol=0.01)
+    assert np.max(np.linalg.norm(np.diff(track, axis=0), axis=1)) <= MAX_STEP * 1.3  # rate limited
 
 
 def test_state_reports_the_gripper_in_the_actions_unit(physics_sim: SimEnv) -> None:

@@ -40,6 +40,13 @@ FAILED_NODE = re.compile(r"^Node `(\S+)` failed: (.*?)(?: with stderr output:)?$
 RULE = re.compile(r"^-{20,}$")
 
 
+def _noise(line: str) -> bool:
+    """dora's own blank, diagnostic and lifecycle lines."""
+    if not line.strip() or DIAGNOSTIC in line or NODE_FAILURE_TRACE.match(line):
+        return True
+    return any(p.match(line) for p in LIFECYCLE)
+
+
 @dataclass
 class ConsoleFilter:
     """Turns dora's output, line by line, into what the person at the console should see."""
@@ -55,24 +62,34 @@ class ConsoleFilter:
     def feed(self, raw: str) -> None:
         line = ANSI.sub("", raw.rstrip("\n"))
         if self._skip_block:
-            self.hidden += 1
-            if RULE.match(line):
-                self._rules_seen += 1
-                self._skip_block = self._rules_seen < 2
+            self._block_line(line)
+        elif self._final_report:
+            self._report_line(line)
+        else:
+            self._stream_line(line)
+
+    def _block_line(self, line: str) -> None:
+        """Inside a repeated node-output block: hidden up to its closing rule."""
+        self.hidden += 1
+        if RULE.match(line):
+            self._rules_seen += 1
+            self._skip_block = self._rules_seen < 2
+
+    def _report_line(self, line: str) -> None:
+        """Inside the CLI's closing report: failed nodes and dora's own errors are said, the rest hidden."""
+        failed = FAILED_NODE.match(line)
+        if line.startswith("Location:"):
+            self._backtrace = True  # the CLI's own source location and stack: never for a user
+        if failed:
+            self._node_failed(failed.group(1), failed.group(2))
+        elif RULE.match(line):
+            self._skip_block, self._rules_seen = True, 1
+        elif line.strip() and line.strip() != "Dataflow failed:" and not self._backtrace:
+            self.emit(f"[dora] {line.strip()}")  # an error of dora's own: say it
             return
-        if self._final_report:
-            failed = FAILED_NODE.match(line)
-            if line.startswith("Location:"):
-                self._backtrace = True  # the CLI's own source location and stack: never for a user
-            if failed:
-                self._node_failed(failed.group(1), failed.group(2))
-            elif RULE.match(line):
-                self._skip_block, self._rules_seen = True, 1
-            elif line.strip() and line.strip() != "Dataflow failed:" and not self._backtrace:
-                self.emit(f"[dora] {line.strip()}")  # an error of dora's own: say it
-                return
-            self.hidden += 1
-            return
+        self.hidden += 1
+
+    def _stream_line(self, line: str) -> None:
         node = NODE_LINE.match(line)
         if node:
             stamp, name, text = node.groups()
@@ -84,18 +101,13 @@ class ConsoleFilter:
             self.hidden += 1
             self._node_failed(exited.group(1), f"exited with {exited.group(2)}")
             self._skip_block, self._rules_seen = True, 0
-            return
-        if line.strip() == "[ERROR]":
+        elif line.strip() == "[ERROR]":
             self.hidden += 1
             self._final_report = True
-            return
-        if not line.strip() or DIAGNOSTIC in line or NODE_FAILURE_TRACE.match(line):
+        elif _noise(line):
             self.hidden += 1
-            return
-        if any(p.match(line) for p in LIFECYCLE):
-            self.hidden += 1
-            return
-        self.emit(line)
+        else:
+            self.emit(line)
 
     def _node_failed(self, name: str, how: str) -> None:
         if name not in self.failed:

@@ -1,8 +1,10 @@
 """Running per-episode metrics: O(1) work and memory per frame, the same code live and offline.
 
 `EpisodeAccumulator.add_frame` is called once per recorded (phase `running`) frame; `raw_metrics` at the
-end returns every raw value. Each signal is used in its own unit (TCP and commanded target in m, gripper
-as 0..1, contact force in N, images as grey levels) - never one vector of mixed units.
+end returns every raw value. Each metric family below has one meter class that owns its state, its
+per-frame update and its raw values; the accumulator reads the signals and feeds the meters. Each
+signal is used in its own unit (TCP and commanded target in m, gripper as 0..1, contact force in N,
+images as grey levels) - never one vector of mixed units.
 
 Raw metrics (dt = 1 / fps; p = TCP position, c = commanded target, g = gripper command 0..1):
 
@@ -37,6 +39,7 @@ Raw metrics (dt = 1 / fps; p = TCP position, c = commanded target, g = gripper c
 
 from __future__ import annotations
 
+import enum
 import itertools
 import math
 from collections.abc import Mapping
@@ -44,7 +47,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sim_teleop.quality.calibration import BRIGHTNESS_REF
-from sim_teleop.quality.config import QualityConfig
+from sim_teleop.quality.config import QualityConfig, SignalLayout
 from sim_teleop.quality.visual import frame_difference, grey, image_stats
 
 
@@ -228,69 +231,444 @@ class CameraMeter:
         }
 
 
-class EpisodeAccumulator:
-    """All raw metrics of one episode, fed one recorded frame at a time (O(1) per frame)."""
+class SignalReader:
+    """Picks the physical signals out of one frame: TCP and commanded xyz (m), gripper command (0..1)."""
 
-    def __init__(self, config: QualityConfig) -> None:
-        self.cfg = config
-        lay = config.layout
-        th = config.thresholds
-        self.th = th
-        self.dt = 1.0 / config.fps
-        self.tcp_idx = list(lay.tcp) if lay.tcp is not None else None
-        self.axyz_idx = list(lay.action_xyz) if lay.action_xyz is not None else None
-        self.n = 0
-        self.success = False
-        self.tcp_turn = TurningMeter(th["turn_floor"], th["turn_cap"], th["turn_jump"])
-        self.cmd_turn = TurningMeter(th["turn_floor"], th["turn_cap"], th["turn_jump"])
-        self.retrace = RetraceMeter(
-            th["detour_still_speed"] * self.dt, max(1, int(th["detour_turn_s"] / self.dt + 1e-9))
+    __slots__ = ("axyz_idx", "grip_action", "grip_state", "tcp_idx")
+
+    def __init__(self, layout: SignalLayout) -> None:
+        self.tcp_idx = list(layout.tcp) if layout.tcp is not None else None
+        self.axyz_idx = list(layout.action_xyz) if layout.action_xyz is not None else None
+        # (index, full scale) of the gripper command: the action's when it has one, else the state's.
+        self.grip_action = (
+            (layout.action_gripper, layout.action_gripper_max) if layout.action_gripper is not None else None
         )
+        self.grip_state = (
+            (layout.state_gripper, layout.state_gripper_max) if layout.state_gripper is not None else None
+        )
+
+    def read(
+        self, state: np.ndarray, action: np.ndarray
+    ) -> tuple[np.ndarray | None, np.ndarray | None, float | None]:
+        """(p, c, g) of one frame; None for a signal the layout does not have."""
+        state = np.asarray(state, dtype=np.float64)
+        action = np.asarray(action, dtype=np.float64)
+        p = state[self.tcp_idx] if self.tcp_idx is not None else None
+        c = action[self.axyz_idx] if self.axyz_idx is not None else None
+        if self.grip_action is not None:
+            g: float | None = _clip01(float(action[self.grip_action[0]]) / self.grip_action[1])
+        elif self.grip_state is not None:
+            g = _clip01(float(state[self.grip_state[0]]) / self.grip_state[1])
+        else:
+            g = None
+        return p, c, g
+
+
+class JitterMeter:
+    """`jitter`: the turning fraction of the TCP and of the command; the larger one is the metric."""
+
+    __slots__ = ("cmd", "tcp")
+
+    def __init__(self, th: Mapping[str, float]) -> None:
+        self.tcp = TurningMeter(th["turn_floor"], th["turn_cap"], th["turn_jump"])
+        self.cmd = TurningMeter(th["turn_floor"], th["turn_cap"], th["turn_jump"])
+
+    def add(self, p: np.ndarray | None, c: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Returns the frame-to-frame steps of the TCP and of the command (None where there is none)."""
+        v = self.tcp.add(p) if p is not None else None
+        cmd_step = self.cmd.add(c) if c is not None else None
+        return v, cmd_step
+
+    def raw(self) -> dict[str, float]:
+        tcp, cmd = self.tcp.value, self.cmd.value
+        return {"jitter_tcp": tcp, "jitter_cmd": cmd, "jitter": max(tcp, cmd)}
+
+
+class IdleMeter:
+    """`idle_fraction` and `idle_pause_s`: frames without TCP motion, except while the fingers move."""
+
+    __slots__ = ("dt", "grace", "grace_frames", "idle", "pairs", "run", "run_max", "speed")
+
+    def __init__(self, th: Mapping[str, float], dt: float) -> None:
+        self.dt = dt
+        self.speed = th["idle_speed"]
+        self.grace_frames = round(th["grip_grace_s"] / dt)
+        self.grace = 0
+        self.pairs = 0
         self.idle = 0
-        self.idle_run = 0
-        self.idle_run_max = 0
+        self.run = 0
+        self.run_max = 0
+
+    def add(self, v: np.ndarray | None, grip_changed: bool, first: bool) -> None:
+        """TCP step `v` of this frame; `grip_changed`: the gripper command changed on this frame."""
+        if grip_changed:
+            self.grace = self.grace_frames  # closing or opening takes time: waiting is not idling
+        if first:
+            return
+        self.pairs += 1
+        if (v is not None and _norm(v) / self.dt >= self.speed) or self.grace > 0:
+            self.run = 0
+        else:
+            self.idle += 1
+            self.run += 1
+            self.run_max = max(self.run_max, self.run)
+        self.grace = max(0, self.grace - 1)
+
+    def raw(self) -> dict[str, float]:
+        return {"idle_fraction": self.idle / max(self.pairs, 1), "idle_pause_s": self.run_max * self.dt}
+
+
+class CrawlMeter:
+    """`crawl_fraction`: frames of steady motion slower than `crawl_speed` (not a speed-up/slow-down ramp)."""
+
+    __slots__ = ("crawl", "dt", "frames", "prev_speed", "th")
+
+    def __init__(self, th: Mapping[str, float], dt: float) -> None:
+        self.th = th
+        self.dt = dt
+        self.frames = 0
+        self.crawl = 0
+        self.prev_speed: float | None = None
+
+    def add(self, step: np.ndarray | None) -> None:
+        """The step of the commanded target (of the TCP when there is no command); None on the first."""
+        self.frames += 1
+        if step is None:
+            return
+        th = self.th
+        speed = _norm(step) / self.dt
+        prev, self.prev_speed = self.prev_speed, speed
+        if prev is None:
+            return
+        if th["idle_speed"] <= speed < th["crawl_speed"] and abs(speed - prev) < th["crawl_steady"]:
+            self.crawl += 1
+
+    def raw(self) -> dict[str, float]:
+        return {"crawl_fraction": self.crawl / max(self.frames - 1, 1)}
+
+
+class SpikeMeter:
+    """`spike_accel`: peak TCP acceleration (m/s^2); `spike_force`: peak contact force (N), when carried."""
+
+    __slots__ = ("accel_peak", "dt", "force_peak", "force_seen", "prev_v")
+
+    def __init__(self, dt: float) -> None:
+        self.dt = dt
+        self.prev_v: np.ndarray | None = None
         self.accel_peak = 0.0
         self.force_peak = 0.0
         self.force_seen = False
-        self.saturated = 0
-        self.prev_v: np.ndarray | None = None
-        self.prev_g: float | None = None
-        self.grip_tv = 0.0
-        self.closed = False
-        self.closed_frames = 0
-        self.close_z = 0.0
-        self.release_lift = 0.0
-        self.cube_z0: float | None = None
-        self.cube_max = -math.inf
-        self.cube_fall = 0.0
-        self.p0: np.ndarray | None = None
-        self.p_last: np.ndarray | None = None
-        self.p_grasp: np.ndarray | None = None
-        self.path_sample: np.ndarray | None = None
-        self.path_h = 0.0  # decimated path (for path efficiency), horizontal and vertical parts
-        self.path_v = 0.0
-        self.z_top = -math.inf  # highest sampled TCP z of the current approach
-        self.descending = False
-        self.backtrack = 0.0  # vertical motion against the task's direction (m), see `_path_step`
-        self.grace = 0
-        self.crawl = 0
-        self.prev_speed: float | None = None
-        self.path_full = 0.0  # every-frame path (for motion between camera frames)
-        self.cams: dict[str, CameraMeter] = {}
-        # Saturation bounds as plain floats: x, y low and x, y, top high, each moved in by the margin.
-        margin = th["sat_margin"]
-        low, high = lay.workspace_low, lay.workspace_high
-        self.sat_box: tuple[float, ...] | None = None
+
+    def add(self, v: np.ndarray | None, contact_force: float | None) -> None:
+        if v is not None:
+            if self.prev_v is not None:
+                self.accel_peak = max(self.accel_peak, _norm(v - self.prev_v) / self.dt**2)
+            self.prev_v = v
+        if contact_force is not None and math.isfinite(contact_force):
+            self.force_seen = True
+            self.force_peak = max(self.force_peak, float(contact_force))
+
+    def raw(self) -> dict[str, float]:
+        out = {"spike_accel": self.accel_peak}
+        if self.force_seen:
+            out["spike_force"] = self.force_peak
+        return out
+
+
+class SaturationMeter:
+    """`saturation`: share of frames with the command at its limit or the TCP at a workspace bound."""
+
+    __slots__ = ("box", "cmd_limit", "frames", "saturated")
+
+    def __init__(self, layout: SignalLayout, margin: float) -> None:
+        # Bounds as plain floats: x, y low and x, y, top high, each moved in by the margin (touching the
+        # table is the task, not saturation).
+        low, high = layout.workspace_low, layout.workspace_high
+        self.box: tuple[float, ...] | None = None
         if low is not None and high is not None:
-            self.sat_box = (
+            self.box = (
                 low[0] + margin,
                 low[1] + margin,
                 high[0] - margin,
                 high[1] - margin,
                 high[2] - margin,
             )
-        limit = lay.action_xyz_limit
-        self.sat_cmd = limit - 1e-3 if limit is not None else None
+        limit = layout.action_xyz_limit
+        self.cmd_limit = limit - 1e-3 if limit is not None else None
+        self.frames = 0
+        self.saturated = 0
+
+    def add(self, p: np.ndarray | None, c: np.ndarray | None) -> None:
+        self.frames += 1
+        if self._saturated(p, c):
+            self.saturated += 1
+
+    def _saturated(self, p: np.ndarray | None, c: np.ndarray | None) -> bool:
+        if c is not None and self.cmd_limit is not None and max(abs(x) for x in c.tolist()) >= self.cmd_limit:
+            return True
+        if p is not None and self.box is not None:
+            x, y, z = p.tolist()
+            lo_x, lo_y, hi_x, hi_y, hi_z = self.box
+            return x <= lo_x or y <= lo_y or x >= hi_x or y >= hi_y or z >= hi_z
+        return False
+
+    def raw(self) -> dict[str, float]:
+        return {"saturation": self.saturated / max(self.frames, 1)}
+
+
+class GripEvent(enum.Enum):
+    CLOSED = "closed"
+    OPENED = "opened"
+
+
+class GripperMeter:
+    """`gripper_chatter`: total variation of the gripper command beyond the one stroke a pick needs.
+
+    Also follows the closed/open state that the drop and path meters need: `add` says whether this
+    frame closed or re-opened the gripper, `carrying` whether it has been closed for a few frames.
+    """
+
+    __slots__ = ("change", "close", "closed", "closed_frames", "open", "prev", "tv")
+
+    def __init__(self, th: Mapping[str, float]) -> None:
+        self.close = th["grip_close"]
+        self.open = th["grip_open"]
+        self.change = th["idle_grip"]
+        self.prev: float | None = None
+        self.tv = 0.0
+        self.closed = False
+        self.closed_frames = 0
+
+    def changed(self, g: float | None) -> bool:
+        """Whether `g` (not yet added) differs from the previous command by a real gripper change."""
+        return g is not None and self.prev is not None and abs(g - self.prev) >= self.change
+
+    @property
+    def carrying(self) -> bool:
+        """Closed for 3 frames or more: a grasp, not a chatter's flick."""
+        return self.closed_frames >= 3
+
+    def add(self, g: float) -> GripEvent | None:
+        if self.prev is not None:
+            self.tv += abs(g - self.prev)
+        self.prev = g
+        self.closed_frames = self.closed_frames + 1 if g >= self.close else 0
+        if not self.closed and g >= self.close:
+            self.closed = True
+            return GripEvent.CLOSED
+        if self.closed and g <= self.open:
+            self.closed = False
+            return GripEvent.OPENED
+        return None
+
+    def raw(self) -> dict[str, float]:
+        return {"gripper_tv": self.tv, "gripper_chatter": max(0.0, self.tv - 1.0)}
+
+
+class DropMeter:
+    """`drop`: the cube's largest fall from its highest lifted point (privileged cube pose), or the TCP
+    lift above the grasp height at which a closed gripper re-opened (works offline, without the cube)."""
+
+    __slots__ = ("close_z", "cube_fall", "cube_max", "cube_z0", "min_lift", "release_lift")
+
+    def __init__(self, th: Mapping[str, float]) -> None:
+        self.min_lift = th["drop_min_lift"]
+        self.close_z = 0.0
+        self.release_lift = 0.0
+        self.cube_z0: float | None = None
+        self.cube_max = -math.inf
+        self.cube_fall = 0.0
+
+    def grasp(self, z: float) -> None:
+        self.close_z = z
+
+    def release(self, z: float) -> None:
+        lift = z - self.close_z
+        if lift >= self.min_lift:
+            self.release_lift = max(self.release_lift, lift)
+
+    def add_cube(self, cube_pose: np.ndarray | None) -> None:
+        if cube_pose is None or len(cube_pose) < 3 or not math.isfinite(float(cube_pose[2])):
+            return
+        z = float(cube_pose[2])
+        if self.cube_z0 is None:
+            self.cube_z0 = z
+        self.cube_max = max(self.cube_max, z)
+        if self.cube_max - self.cube_z0 >= self.min_lift:
+            self.cube_fall = max(self.cube_fall, self.cube_max - z)
+
+    def raw(self) -> dict[str, float]:
+        return {
+            "drop_release_lift": self.release_lift,
+            "drop_cube_fall": self.cube_fall,
+            "drop": max(self.release_lift, self.cube_fall),
+        }
+
+
+class DetourMeter:
+    """`detour`: the command's retraced distance, a new movement at every gripper change."""
+
+    __slots__ = ("points", "retrace")
+
+    def __init__(self, th: Mapping[str, float], dt: float) -> None:
+        self.retrace = RetraceMeter(
+            th["detour_still_speed"] * dt, max(1, int(th["detour_turn_s"] / dt + 1e-9))
+        )
+        self.points = 0
+
+    def add(self, c: np.ndarray, step: np.ndarray | None, grip_changed: bool) -> None:
+        self.points += 1
+        if grip_changed:
+            self.retrace.cut()  # the step that comes with a gripper change begins a new movement
+        self.retrace.add(c, step)
+
+    def raw(self) -> dict[str, float]:
+        return {"detour": self.retrace.value} if self.points else {}
+
+
+class PathMeter:
+    """`path`: TCP path (sampled every `path_stride` frames) over the ideal path, see module docstring.
+
+    Also sums the every-frame TCP path (`travelled`), which the camera meters compare images against.
+    """
+
+    __slots__ = (
+        "backtrack",
+        "descending",
+        "min_ideal",
+        "p0",
+        "p_grasp",
+        "p_last",
+        "path_h",
+        "path_v",
+        "sample",
+        "stride",
+        "tol",
+        "travelled",
+        "z_top",
+    )
+
+    def __init__(self, th: Mapping[str, float]) -> None:
+        self.stride = int(th["path_stride"])
+        self.tol = th["backtrack_tol"]
+        self.min_ideal = th["path_min_ideal"]
+        self.p0: np.ndarray | None = None
+        self.p_last: np.ndarray | None = None
+        self.p_grasp: np.ndarray | None = None
+        self.sample: np.ndarray | None = None
+        self.path_h = 0.0  # decimated path, horizontal and vertical parts
+        self.path_v = 0.0
+        self.z_top = -math.inf  # highest sampled TCP z of the current approach
+        self.descending = False
+        self.backtrack = 0.0  # vertical motion against the task's direction (m), see `_step`
+        self.travelled = 0.0  # every-frame path (for motion between camera frames)
+
+    def add(self, p: np.ndarray, v: np.ndarray | None, index: int, carrying: bool) -> None:
+        """TCP `p` of frame `index`, reached by step `v`; `carrying`: the gripper holds the cube."""
+        if v is not None:
+            self.travelled += _norm(v)
+        if self.sample is None:
+            self.p0 = self.sample = p
+        elif index % self.stride == 0:
+            self._step(p - self.sample, carrying)
+            self.sample = p
+        self.p_last = p
+
+    def grasp(self, p: np.ndarray) -> None:
+        self.p_grasp = p  # the last close is the grasp that counts (chatter closes earlier)
+
+    def release(self) -> None:
+        self.z_top, self.descending = -math.inf, False  # a new approach begins
+
+    def _step(self, d: np.ndarray, carrying: bool) -> None:
+        self.path_h += float(math.hypot(d[0], d[1]))
+        self.path_v += abs(float(d[2]))
+        dz = float(d[2])
+        if carrying:  # the lift should only go up
+            if dz < 0.0:
+                self.backtrack += -dz
+        else:  # approaching: up to a safe height, then down; rising again after descending is a detour
+            assert self.p_last is not None
+            z = float(self.p_last[2]) + dz
+            self.z_top = max(self.z_top, z)
+            if self.z_top - z > self.tol:
+                self.descending = True
+            if self.descending and dz > 0.0:
+                self.backtrack += dz
+
+    def raw(self) -> dict[str, float]:
+        if self.p0 is None or self.p_last is None or self.sample is None:
+            return {}
+        d = self.p_last - self.sample
+        path_h = self.path_h + float(math.hypot(d[0], d[1]))
+        path_v = self.path_v + abs(float(d[2]))
+        legs = [self.p0, self.p_grasp, self.p_last] if self.p_grasp is not None else [self.p0, self.p_last]
+        ideal_h = sum(_leg(a, b) for a, b in itertools.pairwise(legs))
+        needed_v = max(0.0, path_v - 2.0 * self.backtrack)
+        ideal = max(ideal_h + needed_v, self.min_ideal)
+        path_v = needed_v + 2.0 * self.backtrack
+        return {
+            "path_length_m": path_h + path_v,
+            "path_h_excess": max(0.0, path_h - ideal_h) / ideal,
+            "path_v_excess": 2.0 * self.backtrack / ideal,
+            "path": max(0.0, (path_h + path_v) / ideal - 1.0),
+        }
+
+
+REPORT_ORDER = (
+    "num_frames",
+    "duration_s",
+    "jitter_tcp",
+    "jitter_cmd",
+    "idle_fraction",
+    "idle_pause_s",
+    "crawl_fraction",
+    "spike_accel",
+    "saturation",
+    "gripper_tv",
+    "gripper_chatter",
+    "drop_release_lift",
+    "drop_cube_fall",
+    "spike_force",
+    "jitter",
+    "drop",
+    "detour",
+)
+"""The order reports and sidecars have always listed these metrics in; the others follow in meter order."""
+
+
+class EpisodeAccumulator:
+    """All raw metrics of one episode, fed one recorded frame at a time (O(1) per frame).
+
+    One meter per metric family, each owning its state, its per-frame update and its raw values; this
+    class reads the signals once per frame and hands each meter what it needs.
+    """
+
+    def __init__(self, config: QualityConfig) -> None:
+        th = config.thresholds
+        self.th = th
+        self.dt = 1.0 / config.fps
+        self.n = 0
+        self.success = False
+        self.signals = SignalReader(config.layout)
+        self.jitter = JitterMeter(th)
+        self.idle = IdleMeter(th, self.dt)
+        self.crawl = CrawlMeter(th, self.dt)
+        self.spike = SpikeMeter(self.dt)
+        self.saturation = SaturationMeter(config.layout, th["sat_margin"])
+        self.gripper = GripperMeter(th)
+        self.drop = DropMeter(th)
+        self.detour = DetourMeter(th, self.dt) if self.signals.axyz_idx is not None else None
+        self.path = PathMeter(th)
+        self.cams: dict[str, CameraMeter] = {}
+
+    def meters(self) -> list[object]:
+        """Every object that holds per-episode state (for the O(1)-memory check)."""
+        meters: list[object] = [self.signals, self.jitter, self.jitter.tcp, self.jitter.cmd, self.idle]
+        meters += [self.crawl, self.spike, self.saturation, self.gripper, self.drop, self.path]
+        if self.detour is not None:
+            meters += [self.detour, self.detour.retrace]
+        return meters + list(self.cams.values())
 
     # --- per frame --------------------------------------------------------------------------------
     def add_frame(
@@ -305,138 +683,40 @@ class EpisodeAccumulator:
     ) -> None:
         """Add one recorded frame. `images` may be given on every frame (live) or a subset (offline);
         `frame` is the frame number within the episode (defaults to the running count)."""
-        _lay, th = self.cfg.layout, self.th
         index = self.n if frame is None else frame
         self.n += 1
         self.success = self.success or bool(success)
-        state = np.asarray(state, dtype=np.float64)
-        action = np.asarray(action, dtype=np.float64)
-
-        p = state[self.tcp_idx] if self.tcp_idx is not None else None
-        c = action[self.axyz_idx] if self.axyz_idx is not None else None
-        g = self._gripper(state, action)
-
-        tcp_moving = False
+        p, c, g = self.signals.read(state, action)
+        v, cmd_step = self.jitter.add(p, c)
+        grip_changed = self.gripper.changed(g)
         if p is not None:
-            v = self.tcp_turn.add(p)
-            if self.p0 is None:
-                self.p0 = p
-                self.path_sample = p
-            if v is not None:
-                step = _norm(v)
-                self.path_full += step
-                tcp_moving = step / self.dt >= th["idle_speed"]
-                if c is None:
-                    self._crawl(step / self.dt)
-                if self.prev_v is not None:
-                    self.accel_peak = max(self.accel_peak, _norm(v - self.prev_v) / self.dt**2)
-                self.prev_v = v
-            if self.n > 1 and (index % int(th["path_stride"]) == 0):
-                assert self.path_sample is not None
-                self._path_step(p - self.path_sample)
-                self.path_sample = p
-            self.p_last = p
-        if c is not None:
-            cmd_step = self.cmd_turn.add(c)
-            if g is not None and self.prev_g is not None and abs(g - self.prev_g) >= th["idle_grip"]:
-                self.retrace.cut()  # the step that comes with a gripper change begins a new movement
-            self.retrace.add(c, cmd_step)
-            if cmd_step is not None:
-                self._crawl(_norm(cmd_step) / self.dt)
+            self.path.add(p, v, index, self.gripper.carrying)  # before the gripper: it needs the last state
+        if self.detour is not None and c is not None:
+            self.detour.add(c, cmd_step, grip_changed)
+        self.crawl.add(cmd_step if c is not None else v)
         if g is not None:
-            if self.prev_g is not None:
-                dg = abs(g - self.prev_g)
-                self.grip_tv += dg
-                if dg >= th["idle_grip"]:
-                    # Closing or opening takes time: waiting for the fingers is not idling.
-                    self.grace = round(th["grip_grace_s"] / self.dt)
-            self.prev_g = g
-            self._gripper_events(g, p)
-        if self.n > 1:
-            if tcp_moving or self.grace > 0:
-                self.idle_run = 0
-            else:
-                self.idle += 1
-                self.idle_run += 1
-                self.idle_run_max = max(self.idle_run_max, self.idle_run)
-            self.grace = max(0, self.grace - 1)
+            self._gripper(g, p)
+        self.idle.add(v, grip_changed, first=self.n == 1)
+        self.spike.add(v, contact_force)
+        self.saturation.add(p, c)
+        self.drop.add_cube(cube_pose)
+        for cam, img in (images or {}).items():
+            meter = self.cams.get(cam)
+            if meter is None:
+                meter = self.cams[cam] = CameraMeter(cam, self.th)
+            meter.add(img, index, self.path.travelled)
 
-        if contact_force is not None and math.isfinite(contact_force):
-            self.force_seen = True
-            self.force_peak = max(self.force_peak, float(contact_force))
-        if self._saturated(p, c):
-            self.saturated += 1
-        if cube_pose is not None and len(cube_pose) >= 3 and math.isfinite(float(cube_pose[2])):
-            z = float(cube_pose[2])
-            if self.cube_z0 is None:
-                self.cube_z0 = z
-            self.cube_max = max(self.cube_max, z)
-            if self.cube_max - self.cube_z0 >= th["drop_min_lift"]:
-                self.cube_fall = max(self.cube_fall, self.cube_max - z)
-        if images:
-            for cam, img in images.items():
-                meter = self.cams.get(cam)
-                if meter is None:
-                    meter = self.cams[cam] = CameraMeter(cam, th)
-                meter.add(img, index, self.path_full)
-
-    def _crawl(self, speed: float) -> None:
-        """Count frames of steady motion slower than `crawl_speed` (not a speed-up or slow-down ramp)."""
-        th = self.th
-        prev, self.prev_speed = self.prev_speed, speed
-        if prev is None:
-            return
-        if th["idle_speed"] <= speed < th["crawl_speed"] and abs(speed - prev) < th["crawl_steady"]:
-            self.crawl += 1
-
-    def _path_step(self, d: np.ndarray) -> None:
-        self.path_h += float(math.hypot(d[0], d[1]))
-        self.path_v += abs(float(d[2]))
-        dz = float(d[2])
-        if self.closed_frames >= 3:  # carrying (not a chatter's flick): the lift should only go up
-            if dz < 0.0:
-                self.backtrack += -dz
-        else:  # approaching: up to a safe height, then down; rising again after descending is a detour
-            assert self.p_last is not None
-            z = float(self.p_last[2]) + dz
-            self.z_top = max(self.z_top, z)
-            if self.z_top - z > self.th["backtrack_tol"]:
-                self.descending = True
-            if self.descending and dz > 0.0:
-                self.backtrack += dz
-
-    def _gripper(self, state: np.ndarray, action: np.ndarray) -> float | None:
-        lay = self.cfg.layout
-        if lay.action_gripper is not None:
-            return _clip01(float(action[lay.action_gripper]) / lay.action_gripper_max)
-        if lay.state_gripper is not None:
-            return _clip01(float(state[lay.state_gripper]) / lay.state_gripper_max)
-        return None
-
-    def _gripper_events(self, g: float, p: np.ndarray | None) -> None:
-        th = self.th
-        self.closed_frames = self.closed_frames + 1 if g >= th["grip_close"] else 0
+    def _gripper(self, g: float, p: np.ndarray | None) -> None:
+        """A close is a grasp (drop height, path via point); a re-open ends the carry and the approach."""
+        event = self.gripper.add(g)
         z = float(p[2]) if p is not None else 0.0
-        if not self.closed and g >= th["grip_close"]:
-            self.closed = True
-            self.close_z = z
+        if event is GripEvent.CLOSED:
+            self.drop.grasp(z)
             if p is not None:
-                self.p_grasp = p  # the last close is the grasp that counts (chatter closes earlier)
-        elif self.closed and g <= th["grip_open"]:
-            self.closed = False
-            self.z_top, self.descending = -math.inf, False  # a new approach begins
-            lift = z - self.close_z
-            if lift >= th["drop_min_lift"]:
-                self.release_lift = max(self.release_lift, lift)
-
-    def _saturated(self, p: np.ndarray | None, c: np.ndarray | None) -> bool:
-        if c is not None and self.sat_cmd is not None and max(abs(x) for x in c.tolist()) >= self.sat_cmd:
-            return True
-        if p is not None and self.sat_box is not None:
-            x, y, z = p.tolist()
-            lo_x, lo_y, hi_x, hi_y, hi_z = self.sat_box
-            return x <= lo_x or y <= lo_y or x >= hi_x or y >= hi_y or z >= hi_z
-        return False
+                self.path.grasp(p)
+        elif event is GripEvent.OPENED:
+            self.path.release()
+            self.drop.release(z)
 
     # --- end of episode ---------------------------------------------------------------------------
     @property
@@ -445,46 +725,22 @@ class EpisodeAccumulator:
 
     def raw_metrics(self) -> dict[str, float]:
         """Every raw metric of the episode so far (see module docstring)."""
-        n = max(self.n, 1)
-        pairs = max(self.n - 1, 1)
-        out: dict[str, float] = {
-            "num_frames": float(self.n),
-            "duration_s": self.duration_s,
-            "jitter_tcp": self.tcp_turn.value,
-            "jitter_cmd": self.cmd_turn.value,
-            "idle_fraction": self.idle / pairs,
-            "idle_pause_s": self.idle_run_max * self.dt,
-            "crawl_fraction": self.crawl / pairs,
-            "spike_accel": self.accel_peak,
-            "saturation": self.saturated / n,
-            "gripper_tv": self.grip_tv,
-            "gripper_chatter": max(0.0, self.grip_tv - 1.0),
-            "drop_release_lift": self.release_lift,
-            "drop_cube_fall": self.cube_fall,
-        }
-        if self.force_seen:
-            out["spike_force"] = self.force_peak
-        out["jitter"] = max(out["jitter_tcp"], out["jitter_cmd"])
-        out["drop"] = max(self.release_lift, self.cube_fall)
-        if self.axyz_idx is not None and self.n > 0:
-            out["detour"] = self.retrace.value
-        if self.p0 is not None and self.p_last is not None:
-            assert self.path_sample is not None
-            d = self.p_last - self.path_sample
-            path_h = self.path_h + float(math.hypot(d[0], d[1]))
-            path_v = self.path_v + abs(float(d[2]))
-            legs = (
-                [self.p0, self.p_grasp, self.p_last] if self.p_grasp is not None else [self.p0, self.p_last]
-            )
-            ideal_h = sum(_leg(a, b) for a, b in itertools.pairwise(legs))
-            needed_v = max(0.0, path_v - 2.0 * self.backtrack)
-            ideal = max(ideal_h + needed_v, self.th["path_min_ideal"])
-            path_v = needed_v + 2.0 * self.backtrack
-            out["path_length_m"] = path_h + path_v
-            out["path_h_excess"] = max(0.0, path_h - ideal_h) / ideal
-            out["path_v_excess"] = 2.0 * self.backtrack / ideal
-            out["path"] = max(0.0, (path_h + path_v) / ideal - 1.0)
-        for cam, meter in self.cams.items():
-            for key, value in meter.raw().items():
+        out: dict[str, float] = {"num_frames": float(self.n), "duration_s": self.duration_s}
+        for meter in (
+            self.jitter,
+            self.idle,
+            self.crawl,
+            self.spike,
+            self.saturation,
+            self.gripper,
+            self.drop,
+        ):
+            out.update(meter.raw())
+        if self.detour is not None:
+            out.update(self.detour.raw())
+        out.update(self.path.raw())
+        for cam, cam_meter in self.cams.items():
+            for key, value in cam_meter.raw().items():
                 out[f"{cam}.{key}"] = value
-        return out
+        known = [k for k in REPORT_ORDER if k in out]
+        return {k: out[k] for k in (*known, *(k for k in out if k not in REPORT_ORDER))}

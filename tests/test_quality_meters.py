@@ -1,0 +1,129 @@
+"""The per-family meters of `EpisodeAccumulator` on their own, with hand-computed answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim_teleop.quality import QualityConfig, SignalLayout
+from sim_teleop.quality.metrics import (
+    REPORT_ORDER,
+    CrawlMeter,
+    DetourMeter,
+    DropMeter,
+    EpisodeAccumulator,
+    GripEvent,
+    GripperMeter,
+    IdleMeter,
+    PathMeter,
+    SaturationMeter,
+    SignalReader,
+    SpikeMeter,
+)
+
+TH = QualityConfig().thresholds
+DT = 0.1
+
+
+def test_signal_reader_prefers_the_action_gripper_and_scales_it() -> None:
+    layout = SignalLayout(tcp=(0, 1, 2), state_gripper=3, state_gripper_max=100.0, action_gripper_max=2.0)
+    p, c, g = SignalReader(layout).read(np.array([1, 2, 3, 50.0]), np.array([0.1, 0.2, 0.3, 3.0]))
+    assert p is not None and c is not None
+    assert p.tolist() == [1, 2, 3] and c.tolist() == pytest.approx([0.1, 0.2, 0.3]) and g == 1.0
+    no_action = SignalLayout(tcp=(0, 1, 2), state_gripper=3, state_gripper_max=100.0, action_gripper=None)
+    assert SignalReader(no_action).read(np.array([1, 2, 3, 50.0]), np.zeros(4))[2] == 0.5
+
+
+def test_gripper_events_chatter_and_carrying() -> None:
+    meter = GripperMeter(TH)
+    events = [meter.add(g) for g in (0.0, 1.0, 1.0, 1.0, 0.0, 1.0)]
+    assert events == [None, GripEvent.CLOSED, None, None, GripEvent.OPENED, GripEvent.CLOSED]
+    assert not meter.carrying  # closed again for one frame only
+    assert meter.changed(0.0) and not meter.changed(1.0) and not meter.changed(None)
+    assert meter.raw() == {"gripper_tv": 3.0, "gripper_chatter": 2.0}
+
+
+def test_drop_counts_a_release_above_the_grasp_and_a_lifted_cube_falling() -> None:
+    meter = DropMeter(TH)
+    meter.grasp(0.03)
+    meter.release(0.03 + TH["drop_min_lift"] / 2)  # put down near where it was taken: no drop
+    assert meter.raw()["drop_release_lift"] == 0.0
+    meter.release(0.23)
+    for z in (0.02, 0.2, 0.05, np.nan):
+        meter.add_cube(np.array([0, 0, z]))
+    assert meter.raw() == pytest.approx({"drop_release_lift": 0.2, "drop_cube_fall": 0.15, "drop": 0.2})
+
+
+def test_idle_waits_for_the_fingers() -> None:
+    meter = IdleMeter(TH, DT)
+    still = np.zeros(3)
+    meter.add(None, grip_changed=False, first=True)
+    meter.add(still, grip_changed=True, first=False)  # grace: not idle
+    for _ in range(30):
+        meter.add(still, grip_changed=False, first=False)
+    grace = round(TH["grip_grace_s"] / DT)
+    assert meter.idle == 31 - grace
+    assert meter.raw()["idle_pause_s"] == pytest.approx((31 - grace) * DT)
+
+
+def test_crawl_counts_steady_slow_steps_only() -> None:
+    meter = CrawlMeter(TH, DT)
+    slow = np.array([0.5 * TH["crawl_speed"] * DT, 0, 0])
+    for step in (None, slow, slow, slow, 10 * slow):
+        meter.add(step)
+    assert meter.crawl == 2 and meter.raw()["crawl_fraction"] == 0.5
+
+
+def test_spike_peaks_and_force_only_when_seen() -> None:
+    meter = SpikeMeter(DT)
+    for v in (None, np.zeros(3), np.array([0.01, 0, 0]), np.zeros(3)):
+        meter.add(v, None)
+    assert meter.raw() == pytest.approx({"spike_accel": 0.01 / DT**2})
+    meter.add(None, float("nan"))
+    assert "spike_force" not in meter.raw()
+    meter.add(None, 12.0)
+    assert meter.raw()["spike_force"] == 12.0
+
+
+def test_saturation_at_the_command_limit_or_a_workspace_bound() -> None:
+    meter = SaturationMeter(SignalLayout(), TH["sat_margin"])
+    meter.add(np.array([0.4, 0.0, 0.0]), np.array([0.0, 0.35, 0.0]))  # command at its limit
+    meter.add(np.array([0.4, 0.0, 0.5]), None)  # TCP at the top
+    meter.add(np.array([0.4, 0.0, 0.0]), np.zeros(3))  # on the table: the task
+    meter.add(None, None)
+    assert meter.raw() == {"saturation": 0.5}
+
+
+def test_detour_cuts_at_gripper_changes() -> None:
+    out, back = np.array([0.05, 0, 0]), np.array([-0.05, 0, 0])
+    for changed, expect in ((False, 0.05), (True, 0.0)):
+        meter = DetourMeter(TH, DT)
+        c = np.zeros(3)
+        meter.add(c, None, False)
+        meter.add(c + out, out, False)
+        meter.add(c, back, changed)
+        assert meter.raw()["detour"] == pytest.approx(expect)
+    assert DetourMeter(TH, DT).raw() == {}
+
+
+def test_path_counts_rising_again_after_descending_as_a_detour() -> None:
+    meter = PathMeter({**TH, "path_stride": 1})
+    pts = [np.array([0.4, 0, z]) for z in (0.3, 0.25, 0.1, 0.2, 0.1)]
+    for i, p in enumerate(pts):
+        meter.add(p, p - pts[i - 1] if i else None, i, carrying=False)
+    raw = meter.raw()
+    assert raw["path_length_m"] == pytest.approx(0.4) and meter.travelled == pytest.approx(0.4)
+    assert raw["path_v_excess"] == pytest.approx(2 * 0.1 / 0.2)  # out and back over the needed 0.2 m
+    meter.release()  # a new approach: the descent so far no longer counts
+    assert not meter.descending
+
+
+def test_raw_metrics_keep_the_report_order() -> None:
+    acc = EpisodeAccumulator(QualityConfig())
+    for i in range(3):
+        state = np.zeros(18)
+        state[15:18] = [0.4, 0.0, 0.3 - 0.01 * i]
+        acc.add_frame(state, np.zeros(4), contact_force=1.0)
+    keys = list(acc.raw_metrics())
+    assert keys[: len(REPORT_ORDER)] == list(REPORT_ORDER)
+    assert keys[len(REPORT_ORDER) :] == ["path_length_m", "path_h_excess", "path_v_excess", "path"]
