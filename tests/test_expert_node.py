@@ -22,7 +22,6 @@ from sim_teleop.messages import (
     decode_control,
     encode_frame,
 )
-from sim_teleop.sim.clock import TickSchedule
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,33 +88,20 @@ def test_expert_node_reports_bad_config(monkeypatch: pytest.MonkeyPatch) -> None
     assert exc.value.code == 2
 
 
-def test_episode_count_defaults_to_the_recorder_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = load_node("expert")
-    monkeypatch.delenv("AUTOPILOT_EPISODES", raising=False)
-    monkeypatch.setenv("RECORD_CONFIG", "configs/autopilot.json")
-    cfg = json.loads((REPO / "configs" / "autopilot.json").read_text())
-    assert module.default_episodes() == cfg["num_episodes"]
-    monkeypatch.delenv("RECORD_CONFIG")
-    assert module.default_episodes() == module.DEFAULT_EPISODES
-
-
-def test_clock_node_ends_when_its_input_closes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AUTOPILOT_TICK_MS", "5")
-    node = MockNode([{"type": "ERROR", "error": "Timeout"}] * 3 + [{"type": "INPUT_CLOSED", "id": "frame"}])
-    load_node("clock").main(node)
-    assert len(node.outputs["tick"]) >= 1
-    assert node.outputs["tick"][0].to_pylist() == [0]
-
-
-def test_tick_schedule_keeps_a_grid_and_skips_instead_of_bursting() -> None:
-    s = TickSchedule(0.1)
-    s.start(10.0)
-    assert s.wait_s(10.0) == 0
-    assert s.fire(10.0) == 0 and s.wait_s(10.05) == pytest.approx(0.05)
-    assert s.fire(10.103) == 1  # a little late: the grid stays (next due 10.2, no drift)
-    assert s.wait_s(10.15) == pytest.approx(0.05)
-    assert s.fire(10.45) == 2  # 0.25 s late: ticks due at 10.3 and 10.4 are skipped, not burst
-    assert s.skipped == 2 and s.wait_s(10.45) == pytest.approx(0.05)
-    assert s.late_ms(0.0) == pytest.approx(0.0) and s.late_ms(1.0) == pytest.approx(250.0)
-    with pytest.raises(ValueError):
-        TickSchedule(0.0)
+def test_episode_count_and_tick_default_to_the_run_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The expert stops at the run's episode count (the recorder's) without re-reading its JSON."""
+    unset = ("AUTOPILOT_EPISODES", "AUTOPILOT_TICK_MS", "RECORD_NUM_EPISODES", "SIM_FPS", "DEFECTS_CONFIG")
+    for var in unset:
+        monkeypatch.delenv(var, raising=False)
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps({"repo_id": "t/run", "num_episodes": 3, "fps": 20, "writer": "inline"}))
+    monkeypatch.setenv("RECORD_CONFIG", str(run))
+    load_node("expert").main(MockNode([]))
+    out = capsys.readouterr()
+    assert "3 episodes, seed 0" in out.out + out.err
+    monkeypatch.setenv("RECORD_NUM_EPISODES", "4")
+    load_node("expert").main(MockNode([]))
+    out = capsys.readouterr()
+    assert "4 episodes, seed 0" in out.out + out.err and "at 50 ms" in out.out

@@ -15,7 +15,8 @@ from recorder_flows import run_script
 
 from sim_teleop.dataset.sidecar import SIDECAR_RELPATH, EpisodeSidecar
 from sim_teleop.dataset.store import dataset_files
-from sim_teleop.recorder.session import RecordConfig, Recorder
+from sim_teleop.recorder.config import RecordConfig
+from sim_teleop.recorder.session import Recorder
 
 REPO = Path(__file__).resolve().parents[1]
 REPO_ID = "test/full"

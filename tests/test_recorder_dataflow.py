@@ -28,7 +28,8 @@ from recorder_flows import (
 )
 
 from sim_teleop.dataset.store import dataset_files
-from sim_teleop.recorder.session import RecordConfig, Recorder
+from sim_teleop.recorder.config import RecordConfig
+from sim_teleop.recorder.session import Recorder
 
 pytestmark = pytest.mark.dataflow
 REPO_ID = "test/flow"

@@ -31,7 +31,8 @@ from sim_teleop.dataset.store import (
 from sim_teleop.eval.summary import results_from_dataset
 from sim_teleop.messages import QualityReport, Verdict
 from sim_teleop.quality.offline import DatasetReader
-from sim_teleop.recorder.session import RecordConfig, Recorder
+from sim_teleop.recorder.config import RecordConfig
+from sim_teleop.recorder.session import Recorder
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 REPO = Path(__file__).resolve().parents[1]
@@ -231,7 +232,8 @@ import os, sys
 sys.path.insert(0, {tests!r})
 os.environ["HF_HUB_OFFLINE"] = "1"
 from recorder_fakes import ScriptedSim, episode_frames
-from sim_teleop.recorder.session import RecordConfig, Recorder
+from sim_teleop.recorder.config import RecordConfig
+from sim_teleop.recorder.session import Recorder
 cfg = RecordConfig.from_dict({{"repo_id": "test/rec", "root": {root!r}, "rerun": "off", "num_episodes": 9,
                               "resume": True, "writer": "inline"}})
 rec = Recorder(cfg, expects_quality=False, log=print)

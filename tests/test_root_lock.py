@@ -14,7 +14,8 @@ import pytest
 
 from sim_teleop.dataset.lock import RootInUse, RootLock, lock_path
 from sim_teleop.dataset.store import DatasetError, dataset_files
-from sim_teleop.recorder.session import RecordConfig, Recorder
+from sim_teleop.recorder.config import RecordConfig
+from sim_teleop.recorder.session import Recorder
 
 REPO = Path(__file__).resolve().parents[1]
 

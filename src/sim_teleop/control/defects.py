@@ -16,6 +16,8 @@ Config (JSON, path in env `DEFECTS_CONFIG`; unset or empty = no defects)::
      "cameras": ["front", "wrist"], # cameras a camera defect may hit (one per defect)
      "families": {"jitter": 1, "pause": {"weight": 2, "severity": [0.5, 1.0]}, ...}}
 
+(`DefectConfig`; its defaults: probability 0.5, every family, seed 0.)
+
 Times (`start`, `duration`) count frames of the running attempt (`Frame.frame_index`); a duration of
 None lasts to the end of the attempt; `drop` has no start: it fires when the lift reaches its height.
 """
@@ -25,13 +27,13 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim_teleop.config import ConfigError, env_int, load_json
+from sim_teleop.config import Config, ConfigError, setting
 from sim_teleop.messages import CAMERAS, Frame, Phase
 
 MOTION_FAMILIES: tuple[str, ...] = ("jitter", "pause", "chatter", "detour", "slow", "drop")
@@ -52,58 +54,55 @@ class FamilySpec:
     severity: tuple[float, float]
 
 
-@dataclass(frozen=True, slots=True)
-class DefectConfig:
-    probability: float
-    families: Mapping[str, FamilySpec]
-    max_per_episode: int = 1
-    seed: int = 0
-    cameras: tuple[str, ...] = CAMERAS
-    source: str = ""
+@dataclass(frozen=True)
+class DefectConfig(Config):
+    probability: float = setting(0.5, min=0.0, max=1.0)
+    # name -> FamilySpec; in JSON a list of names, or {name: weight | {"weight", "severity"}}
+    families: Mapping[str, FamilySpec] = setting(
+        default_factory=lambda: dict.fromkeys(FAMILIES, 1.0), parse=lambda v, label: _families(v, label)
+    )
+    max_per_episode: int = setting(1, min=1)  # capped at the number of families
+    seed: int = setting(0, env=ENV_SEED, min=0)
+    cameras: tuple[str, ...] = setting(CAMERAS, choices=CAMERAS)
+    source: str = ""  # the file it came from (for the console)
+    # the default severity range of the families that name none; a number x means [x, x]
+    severity: tuple[float, float] = setting((0.3, 1.0), parse=lambda v, label: _severity_range(v, label))
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "") -> DefectConfig:
-        where = source or "defects config"
-        known = {"probability", "max_per_episode", "seed", "severity", "cameras", "families", "description"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{where}: unknown keys {unknown} (known: {sorted(known)})")
-        probability = _number(data.get("probability", 0.5), f"{where}: probability")
-        if not 0.0 <= probability <= 1.0:
-            raise ConfigError(f"{where}: probability must be in [0, 1], got {probability}")
-        default_sev = _severity_range(data.get("severity", [0.3, 1.0]), f"{where}: severity")
-        raw_families = data.get("families", dict.fromkeys(FAMILIES, 1.0))
-        if isinstance(raw_families, list):
-            raw_families = dict.fromkeys(raw_families, 1.0)
-        if not isinstance(raw_families, Mapping) or not raw_families:
-            raise ConfigError(f"{where}: families must be a non-empty list or object of {list(FAMILIES)}")
+    def validate(self) -> None:
         families: dict[str, FamilySpec] = {}
-        for name, spec in raw_families.items():
-            if name not in FAMILIES:
-                raise ConfigError(f"{where}: unknown defect family {name!r} (known: {', '.join(FAMILIES)})")
-            if isinstance(spec, Mapping):
-                weight = _number(spec.get("weight", 1.0), f"{where}: {name}.weight")
-                sev = _severity_range(spec.get("severity", default_sev), f"{where}: {name}.severity")
-            else:
-                weight, sev = _number(spec, f"{where}: {name}"), default_sev
-            if weight < 0:
-                raise ConfigError(f"{where}: {name} weight must be >= 0, got {weight}")
-            if weight > 0:
-                families[name] = FamilySpec(weight, sev)
-        if not families and probability > 0:
-            raise ConfigError(f"{where}: every family has weight 0 but probability is {probability}")
-        max_per = data.get("max_per_episode", 1)
-        if not isinstance(max_per, int) or isinstance(max_per, bool) or max_per < 1:
-            raise ConfigError(f"{where}: max_per_episode must be an integer >= 1, got {max_per!r}")
-        cameras = tuple(data.get("cameras", CAMERAS))
-        if not cameras or any(c not in CAMERAS for c in cameras):
-            raise ConfigError(
-                f"{where}: cameras must be a non-empty subset of {list(CAMERAS)}, got {cameras}"
-            )
-        seed = data.get("seed", 0)
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ConfigError(f"{where}: seed must be an integer >= 0, got {seed!r}")
-        return cls(probability, families, min(max_per, len(families) or 1), seed, cameras, source)
+        for name, spec in self.families.items():
+            family = spec if isinstance(spec, FamilySpec) else _family(name, spec, self.severity)
+            if family.weight > 0:
+                families[name] = family
+        if not families and self.probability > 0:
+            raise ConfigError(f"every family has weight 0 but probability is {self.probability}")
+        if not self.cameras:
+            raise ConfigError(f"cameras must be a non-empty subset of {list(CAMERAS)}")
+        object.__setattr__(self, "families", families)
+        object.__setattr__(self, "max_per_episode", min(self.max_per_episode, len(families) or 1))
+
+
+def _families(value: Any, label: str) -> dict[str, Any]:
+    """The JSON forms of `families` as {name: weight | spec}, names checked."""
+    if isinstance(value, list | tuple):
+        value = dict.fromkeys(value, 1.0)
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError(f"{label}: families must be a non-empty list or object of {list(FAMILIES)}")
+    for name in value:
+        if name not in FAMILIES:
+            raise ConfigError(f"{label}: unknown defect family {name!r} (known: {', '.join(FAMILIES)})")
+    return dict(value)
+
+
+def _family(name: str, spec: Any, default_severity: tuple[float, float]) -> FamilySpec:
+    if isinstance(spec, Mapping):
+        weight = _number(spec.get("weight", 1.0), f"{name}.weight")
+        severity = _severity_range(spec.get("severity", default_severity), f"{name}.severity")
+    else:
+        weight, severity = _number(spec, name), default_severity
+    if weight < 0:
+        raise ConfigError(f"{name} weight must be >= 0, got {weight}")
+    return FamilySpec(weight, severity)
 
 
 def _number(value: Any, what: str) -> float:
@@ -125,13 +124,7 @@ def _severity_range(value: Any, what: str) -> tuple[float, float]:
 
 def load_config(path: str | Path) -> DefectConfig:
     """Read a defects config file (relative paths from the repository root); DEFECTS_SEED overrides seed."""
-    config = DefectConfig.from_dict(load_json(path), source=str(path))
-    seed = env_int(ENV_SEED, config.seed, minimum=0)
-    if seed != config.seed:
-        config = DefectConfig(
-            config.probability, config.families, config.max_per_episode, seed, config.cameras, config.source
-        )
-    return config
+    return replace(DefectConfig.from_file(path), source=str(path))
 
 
 def config_from_env() -> DefectConfig | None:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from sim_teleop.config import DEFAULT_FPS
 from sim_teleop.control.defects import DefectConfig, EpisodePlan, MotionInjector, plan_for_episode
 from sim_teleop.messages import (
     ACTION,
@@ -268,7 +269,7 @@ class TickStats:
     tick period, so it does not depend on the sim's own count (which assumes SIM_FPS ticks a second).
     """
 
-    period_s: float = 0.1
+    period_s: float = 1.0 / DEFAULT_FPS
     frames: int = 0
     running_frames: int = 0
     sim_ticks_missed: int = 0  # the sim's own count, from the latest frame
@@ -324,7 +325,7 @@ class AutopilotSession:
         defects: DefectConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         report: Callable[[str], None] = print,
-        tick_s: float = 0.1,
+        tick_s: float = 1.0 / DEFAULT_FPS,
         stop_sim: bool = True,
     ) -> None:
         """`stop_sim=False` (the autopilot dataflow): after the last attempt send no `stop` but a

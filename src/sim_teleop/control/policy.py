@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from sim_teleop.config import REPO_ROOT, env_float, env_int, env_str
+from sim_teleop.config import DEFAULT_FPS, REPO_ROOT, Config, RunConfig, setting
 from sim_teleop.control.image_prep import resize_image
 from sim_teleop.messages import (
     ACTION_DIM,
@@ -343,54 +343,35 @@ DEFAULT_CHECKPOINT = "outputs/train/act_cpu/checkpoints/last/pretrained_model"
 DEFAULT_EVAL_CONFIG = "configs/eval.json"
 
 
-@dataclass(frozen=True, slots=True)
-class EvalSettings:
+@dataclass(frozen=True)
+class EvalSettings(Config):
     """Policy-node settings, from the environment (defaults documented in sim_teleop.nodes.policy)."""
 
-    checkpoint: str = DEFAULT_CHECKPOINT
-    device: str = "cpu"
-    threads: int = 1
-    n_action_steps: int | None = None  # None: as trained
-    temporal_ensemble: float | None = None  # ACT temporal-ensembling coefficient; None: off
-    episodes: int = 50
-    output_dir: Path = REPO_ROOT / "outputs" / "eval" / "default"
-    fps: int = 10
-    tick_ms: float | None = None  # wall-clock tick period (EVAL_TICK_MS); None = 1000 / fps
+    checkpoint: str = setting(DEFAULT_CHECKPOINT, env="POLICY_CHECKPOINT")
+    device: str = setting("cpu", env="POLICY_DEVICE")
+    threads: int = setting(1, env="POLICY_THREADS", min=0)
+    n_action_steps: int | None = setting(None, env="POLICY_N_ACTION_STEPS", min=0, zero_is_none=True)
+    # ACT temporal-ensembling coefficient; None (off, none): off
+    temporal_ensemble: float | None = setting(None, env="POLICY_TEMPORAL_ENSEMBLE", min=0.0)
+    episodes: int = setting(50, env="EVAL_EPISODES", min=1)
+    # where eval_summary.json goes; default (set by `from_env`): the recorder's root
+    output_dir: Path = setting(REPO_ROOT / "outputs" / "eval" / "default", env="EVAL_OUTPUT")
+    fps: int = setting(DEFAULT_FPS, min=1)  # the run's (RunConfig.fps), set by `from_env`
+    tick_ms: float | None = setting(None, env="EVAL_TICK_MS", min=0.0, zero_is_none=True)  # None: 1000 / fps
 
     @property
     def tick_period_s(self) -> float:
         return (self.tick_ms if self.tick_ms is not None else 1000.0 / self.fps) / 1000.0
 
+    def validate(self) -> None:
+        if not self.output_dir.is_absolute():
+            object.__setattr__(self, "output_dir", self.output_dir.resolve())
+
     @classmethod
     def from_env(cls) -> EvalSettings:
-        output = env_str("EVAL_OUTPUT", "")
-        out_dir = Path(output).resolve() if output else eval_root()
-        return cls(
-            checkpoint=env_str("POLICY_CHECKPOINT", DEFAULT_CHECKPOINT),
-            device=env_str("POLICY_DEVICE", "cpu"),
-            threads=env_int("POLICY_THREADS", 1, minimum=0),
-            n_action_steps=env_int("POLICY_N_ACTION_STEPS", 0, minimum=0) or None,
-            temporal_ensemble=_env_optional_float("POLICY_TEMPORAL_ENSEMBLE"),
-            episodes=env_int("EVAL_EPISODES", 50, minimum=1),
-            output_dir=out_dir,
-            fps=env_int("SIM_FPS", 10, minimum=1),
-            tick_ms=env_float("EVAL_TICK_MS", 0.0, minimum=0.0) or None,
-        )
-
-
-def _env_optional_float(name: str) -> float | None:
-    raw = env_str(name, "")
-    if not raw or raw.lower() in ("off", "none"):
-        return None
-    return env_float(name, 0.0, minimum=0.0)
-
-
-def eval_root() -> Path:
-    """Where the recorder writes the eval episodes: resolved exactly as the recorder resolves it
-    (RECORD_CONFIG, default configs/eval.json here, then RECORD_ROOT), so the summary lands beside them."""
-    from sim_teleop.recorder.session import RecordConfig
-
-    return RecordConfig.load(env_str("RECORD_CONFIG", DEFAULT_EVAL_CONFIG)).root
+        """POLICY_*/EVAL_* env vars over the run's fps and root (RECORD_CONFIG, default configs/eval.json)."""
+        run = RunConfig.load(default=DEFAULT_EVAL_CONFIG)
+        return cls.from_dict({"output_dir": run.root, "fps": run.fps}, where="eval")
 
 
 def latency_stats(seconds: list[float]) -> dict[str, float]:

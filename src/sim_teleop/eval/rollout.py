@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sim_teleop.config import DEFAULT_FPS
 from sim_teleop.control.policy import IMAGE_KEYS, STATE_KEY
 from sim_teleop.eval.summary import EpisodeResult
 from sim_teleop.messages import EndReason
@@ -96,7 +97,7 @@ def evaluate(
     episodes: int,
     seed: int = 1000,
     time_limit_s: float = 20.0,
-    fps: int = 10,
+    fps: int = DEFAULT_FPS,
     sim: SimEnv | None = None,
     progress: Callable[[EpisodeResult, RolloutStats], Any] | None = None,
 ) -> RolloutStats:

@@ -5,9 +5,10 @@ episode, through done and resetting; `stop` after AUTOPILOT_EPISODES saved episo
 (the attempt's injected defects, once per attempt as it starts, stored by the recorder as ground truth).
 Prints one line per episode and a summary at the end.
 
-Env: AUTOPILOT_EPISODES (default: `num_episodes` of RECORD_CONFIG, else 10), AUTOPILOT_SEED (0),
+Env: AUTOPILOT_EPISODES (default: the run's `num_episodes`, RECORD_CONFIG's, 10), AUTOPILOT_SEED (0),
 DEFECTS_CONFIG (defects config path; unset = clean demonstrations), AUTOPILOT_TICK_MS (the tick period,
-for the served-ticks count; 100), AUTOPILOT_STATS (optional path: summary JSON written at the end).
+for the served-ticks count; 1000 / the run's fps = 100), AUTOPILOT_STATS (optional path: summary JSON
+written at the end).
 """
 
 from __future__ import annotations
@@ -17,32 +18,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim_teleop.config import ConfigError, env_bool, env_float, env_int, env_str, load_json
+from sim_teleop.config import ConfigError, RunConfig, env_bool, env_float, env_int, env_str
 from sim_teleop.control.defects import config_from_env
 from sim_teleop.control.expert import AutopilotSession
 from sim_teleop.nodes.serve import OnceLogger, frames, log
-from sim_teleop.sim.clock import DEFAULT_TICK_MS
 
 NAME = "expert"
-DEFAULT_EPISODES = 10
-
-
-def default_episodes() -> int:
-    """`num_episodes` of the recorder's config, so expert and recorder stop at the same count."""
-    path = env_str("RECORD_CONFIG", "")
-    if not path:
-        return DEFAULT_EPISODES
-    value = load_json(path).get("num_episodes", DEFAULT_EPISODES)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{path}: num_episodes must be an integer >= 1, got {value!r}")
-    return value
 
 
 def main(node: Any = None) -> None:
     try:
-        episodes = env_int("AUTOPILOT_EPISODES", default_episodes(), minimum=1)
+        run = RunConfig.load()  # the recorder's count and the sim's rate: all stop and tick together
+        episodes = env_int("AUTOPILOT_EPISODES", run.num_episodes, minimum=1)
         seed = env_int("AUTOPILOT_SEED", 0, minimum=0)
-        tick_s = env_float("AUTOPILOT_TICK_MS", DEFAULT_TICK_MS, minimum=1.0) / 1000.0
+        tick_s = env_float("AUTOPILOT_TICK_MS", 1000.0 / run.fps, minimum=1.0) / 1000.0
         defects = config_from_env()
     except ConfigError as exc:
         log(NAME, f"configuration error: {exc}")

@@ -52,8 +52,9 @@ def main(node: Any = None) -> None:
 
     from sim_teleop.config import ConfigError
     from sim_teleop.dataset.store import DatasetError
+    from sim_teleop.recorder.config import RecordConfig
     from sim_teleop.recorder.live_view import LiveView
-    from sim_teleop.recorder.session import RecordConfig, Recorder
+    from sim_teleop.recorder.session import Recorder
 
     if node is None:
         from dora import Node

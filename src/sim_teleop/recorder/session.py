@@ -1,28 +1,6 @@
 """The recorder: sim frames (+ quality reports, annotations) -> a crash-safe LeRobotDataset v3.0.
 
-Configuration: a JSON file (`configs/record.json`; another one with RECORD_CONFIG=path, as the
-autopilot and eval dataflows do), then environment variables for what users change often.
-Keys accepted in the JSON file (all optional; defaults in brackets):
-
-- `repo_id` ["local/sim_teleop_pick"]               env RECORD_REPO_ID
-- `root` [outputs/record/<name part of repo_id>]   env RECORD_ROOT (relative: from the repository root)
-- `task` ["Pick up the cube."]                      env RECORD_TASK
-- `num_episodes` [10]: stop the dataflow once the dataset holds this many   env RECORD_NUM_EPISODES
-- `resume` [false]: append to an existing dataset  env RESUME_RECORDING=1
-- `fps` [10]: must equal the sim's tick rate (dora/timer/millis/100 -> 10)
-- `robot_type` ["franka_panda_gym_hil"]
-- `video`: {`codec` ["libsvtav1"; "h264" also works], `crf` [30], `gop` [2],
-            `streaming` [true; false = lerobot's PNG-then-encode, slow, for comparisons]}
-- `writer` ["thread"]: "thread" saves off the receive loop; "inline" blocks it like lerobot's script
-- `quality`: {`policy` ["flag": keep every episode, store the verdict | "discard": drop episodes the
-              scorer judged bad (its threshold lives in configs/quality.json)],
-              `timeout_s` [60: how long a finished episode waits for its report before it is saved
-              without one, loudly]}   env RECORD_QUALITY_POLICY
-- `rerun` ["auto"; spawn/save/off]                  env RECORD_RERUN
-- `rrd_path` [null; <root>.rrd when rerun=save and unset]   env RECORD_RRD_PATH
-- `rerun_port` [9876, rerun's default: an open viewer there is reused]   env RECORD_RERUN_PORT
-- `compact_at_end` [false]: pack the dataset into lerobot's file sizes at the end of a session
-  (scripts/compact_dataset.py does it later; recording resumes on a packed dataset)   env RECORD_COMPACT=1
+Configuration: `sim_teleop.recorder.config.RecordConfig` (configs/record.json, RECORD_* env vars).
 
 Quality reports arrive on their own input, keyed by the sim's attempt index; when the node has a
 `quality` input a finished episode is saved only with its report (or after the timeout), while frames
@@ -40,18 +18,16 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim_teleop.config import REPO_ROOT, ConfigError, env_bool, env_int, env_str, load_json
 from sim_teleop.dataset.compact import compact
 from sim_teleop.dataset.lock import RootInUse, RootLock
 from sim_teleop.dataset.sidecar import EpisodeSidecar
 from sim_teleop.dataset.store import (
     DatasetError,
     EpisodeWriter,
-    VideoSettings,
     build_features,
     compat_problems,
     frame_to_row,
@@ -61,127 +37,8 @@ from sim_teleop.dataset.store import (
     repair,
 )
 from sim_teleop.messages import CONTROLLER_DONE, Frame, QualityReport, Verdict
+from sim_teleop.recorder.config import RecordConfig
 from sim_teleop.recorder.episodes import Add, Commit, Discard, EpisodeTracker, Start
-
-DEFAULT_CONFIG = "configs/record.json"
-POLICIES = ("flag", "discard")
-
-
-@dataclass(frozen=True)
-class RecordConfig:
-    repo_id: str = "local/sim_teleop_pick"
-    root: Path = REPO_ROOT / "outputs" / "record" / "sim_teleop_pick"
-    task: str = "Pick up the cube."
-    num_episodes: int = 10
-    resume: bool = False
-    fps: int = 10
-    robot_type: str = "franka_panda_gym_hil"
-    video: VideoSettings = field(default_factory=VideoSettings)
-    writer: str = "thread"
-    quality_policy: str = "flag"
-    quality_timeout_s: float = 60.0
-    rerun: str = "auto"
-    rrd_path: str | None = None
-    rerun_port: int = 9876
-    compact_at_end: bool = False  # pack the dataset into lerobot's file sizes when the session ends
-
-    @classmethod
-    def load(cls, path: str | Path | None = None) -> RecordConfig:
-        """Read the JSON config (RECORD_CONFIG or configs/record.json) and apply env overrides."""
-        path = path or env_str("RECORD_CONFIG", DEFAULT_CONFIG)
-        data = load_json(path)
-        return cls.from_dict(data, where=str(path))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "config") -> RecordConfig:
-        known = {
-            "repo_id",
-            "root",
-            "task",
-            "num_episodes",
-            "resume",
-            "fps",
-            "robot_type",
-            "video",
-            "writer",
-            "quality",
-            "rerun",
-            "rrd_path",
-            "rerun_port",
-            "compact_at_end",
-            "comment",
-            "_comment",
-        }
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key(s) {unknown}; known: {sorted(known - {'comment', '_comment'})}"
-            )
-
-        def get(key: str, typ: type, default: Any, section: dict | None = None) -> Any:
-            src = data if section is None else section
-            value = src.get(key, default)
-            if value is None:
-                return default
-            if typ is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-                raise ConfigError(f"{where}: {key!r} must be {typ.__name__}, got {value!r}")
-            return value
-
-        video_d = data.get("video") or {}
-        quality_d = data.get("quality") or {}
-        if not isinstance(video_d, dict) or not isinstance(quality_d, dict):
-            raise ConfigError(f"{where}: 'video' and 'quality' must be JSON objects")
-
-        repo_id = env_str("RECORD_REPO_ID", get("repo_id", str, cls.repo_id))
-        if not repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
-            raise ConfigError(f"repo_id {repo_id!r}: expected '<user>/<name>'")
-        root_s = env_str("RECORD_ROOT", get("root", str, ""))
-        root = Path(root_s) if root_s else Path("outputs") / "record" / repo_id.split("/")[1]
-        if not root.is_absolute():
-            root = REPO_ROOT / root
-        num = env_int("RECORD_NUM_EPISODES", get("num_episodes", int, cls.num_episodes), minimum=1)
-        if num < 1:
-            raise ConfigError(f"{where}: num_episodes must be >= 1, got {num}")
-        fps = get("fps", int, cls.fps)
-        if fps < 1:
-            raise ConfigError(f"{where}: fps must be >= 1")
-        policy = env_str("RECORD_QUALITY_POLICY", get("policy", str, "flag", quality_d)).lower()
-        if policy not in POLICIES:
-            raise ConfigError(f"quality policy {policy!r}: expected one of {POLICIES}")
-        writer = get("writer", str, cls.writer)
-        if writer not in ("thread", "inline"):
-            raise ConfigError(f"{where}: writer {writer!r}: expected 'thread' or 'inline'")
-        rerun = env_str("RECORD_RERUN", get("rerun", str, cls.rerun)).lower()
-        if rerun not in ("auto", "spawn", "save", "off"):
-            raise ConfigError(f"RECORD_RERUN={rerun!r}: expected auto, spawn, save or off")
-        rrd = env_str("RECORD_RRD_PATH", get("rrd_path", str, "")) or None
-        if rerun == "save" and not rrd:
-            rrd = str(root.with_suffix(".rrd"))
-        video = VideoSettings(
-            codec=get("codec", str, "libsvtav1", video_d),
-            crf=get("crf", int, 30, video_d),
-            g=get("gop", int, 2, video_d),
-            streaming=get("streaming", bool, True, video_d),
-        )
-        return cls(
-            repo_id=repo_id,
-            root=root,
-            task=env_str("RECORD_TASK", get("task", str, cls.task)),
-            num_episodes=num,
-            resume=env_bool("RESUME_RECORDING", get("resume", bool, False)),
-            fps=fps,
-            robot_type=get("robot_type", str, cls.robot_type),
-            video=video,
-            writer=writer,
-            quality_policy=policy,
-            quality_timeout_s=get("timeout_s", float, 60.0, quality_d),
-            rerun=rerun,
-            rrd_path=rrd,
-            rerun_port=env_int("RECORD_RERUN_PORT", get("rerun_port", int, cls.rerun_port), minimum=1),
-            compact_at_end=env_bool("RECORD_COMPACT", get("compact_at_end", bool, cls.compact_at_end)),
-        )
 
 
 def writer_error_message(exc: BaseException, root: Path) -> str:

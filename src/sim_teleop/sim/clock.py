@@ -13,7 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-DEFAULT_TICK_MS = 100.0
+from sim_teleop.config import DEFAULT_FPS
+
+DEFAULT_TICK_MS = 1000.0 / DEFAULT_FPS
 
 
 @dataclass(slots=True)

@@ -15,23 +15,24 @@ from datetime import datetime
 
 import numpy as np
 
-from sim_teleop.config import env_bool, env_float, env_int, env_str
+from sim_teleop.config import DEFAULT_FPS, Config, ConfigError, RunConfig, env_bool, setting
 from sim_teleop.messages import Control, EndReason, Frame, Phase
 from sim_teleop.sim.env import NEUTRAL_ACTION, PICK_CUBE, Observation, SimEnv, clamp_action
 from sim_teleop.sim.episode_state import EpisodeStateMachine
 
 
-@dataclass(frozen=True, slots=True)
-class SimConfig:
-    env_id: str = PICK_CUBE
-    seed: int = 0
-    time_limit_s: float = 20.0
-    fps: int = 10
-    fast_render: bool = True
-    viewer: str = "auto"  # auto (when a display exists) / 1 / 0
-    tick_ms: float | None = None  # wall-clock tick period; None = 1000 / fps (faster ticks: bulk generation)
-    first_episode: int = 0  # episodes already in a resumed dataset: placements continue from there
-    wait_for_start: bool = False  # the first attempt starts on the operator's first `next` (keyboard)
+@dataclass(frozen=True)
+class SimConfig(Config):
+    env_id: str = setting(PICK_CUBE, env="SIM_ENV")
+    seed: int = setting(0, env="SIM_SEED")
+    time_limit_s: float = setting(20.0, env="SIM_TIME_LIMIT_S", min=0.1)
+    fps: int = setting(DEFAULT_FPS, min=1)  # the run's (RunConfig.fps), set by `from_env`
+    fast_render: bool = setting(True, env="SIM_FAST_RENDER")
+    viewer: str = setting("auto", env="SIM_VIEWER", choices=("auto", "0", "1"))  # auto: when a display exists
+    # wall-clock tick period; None (or 0) = 1000 / fps (faster ticks: bulk generation)
+    tick_ms: float | None = setting(None, env="SIM_TICK_MS", min=0.0, zero_is_none=True)
+    first_episode: int = setting(0, min=0)  # episodes already in a resumed dataset: placements continue
+    wait_for_start: bool = setting(False, env="SIM_WAIT_FOR_START")  # first attempt on the first `next`
 
     @property
     def tick_period_s(self) -> float:
@@ -43,40 +44,25 @@ class SimConfig:
 
     @classmethod
     def from_env(cls) -> SimConfig:
-        viewer = env_str("SIM_VIEWER", "auto").lower()
-        if viewer not in ("auto", "0", "1"):
-            from sim_teleop.config import ConfigError
-
-            raise ConfigError(f"SIM_VIEWER={viewer!r}: expected auto, 0 or 1")
-        return cls(
-            env_id=env_str("SIM_ENV", PICK_CUBE),
-            seed=env_int("SIM_SEED", 0),
-            time_limit_s=env_float("SIM_TIME_LIMIT_S", 20.0, minimum=0.1),
-            fps=env_int("SIM_FPS", 10, minimum=1),
-            fast_render=env_bool("SIM_FAST_RENDER", True),
-            viewer=viewer,
-            tick_ms=env_float("SIM_TICK_MS", 0.0, minimum=0.0) or None,
-            first_episode=resumed_episodes(),
-            wait_for_start=env_bool("SIM_WAIT_FOR_START", False),
-        )
+        """SIM_* env vars, the run's frame rate, and where a resumed recording's placements continue."""
+        run = RunConfig.load()
+        return cls.from_dict({"fps": run.fps, "first_episode": resumed_episodes(run)}, where="sim")
 
 
-def resumed_episodes() -> int:
+def resumed_episodes(run: RunConfig) -> int:
     """Where a resumed recording's attempts (and so placements) start (RESUME_RECORDING=1), else 0.
 
-    The root is resolved exactly as the recorder resolves it (RECORD_CONFIG, RECORD_ROOT). A session's
-    placement is its first attempt index plus the episodes saved so far, never more than the attempt
-    index; starting after every attempt the dataset's sidecar remembers (and at least at its episode
-    count) means no placement in the dataset can come back, even after deletes renumbered it.
+    The root is the run's, resolved exactly as the recorder resolves it (RECORD_CONFIG, RECORD_ROOT). A
+    session's placement is its first attempt index plus the episodes saved so far, never more than the
+    attempt index; starting after every attempt the dataset's sidecar remembers (and at least at its
+    episode count) means no placement in the dataset can come back, even after deletes renumbered it.
     """
     if not env_bool("RESUME_RECORDING", False):
         return 0
-    from sim_teleop.config import ConfigError
     from sim_teleop.dataset.sidecar import EpisodeSidecar
     from sim_teleop.dataset.store import DatasetError, read_info
-    from sim_teleop.recorder.session import RecordConfig
 
-    root = RecordConfig.load().root
+    root = run.root
     if not (root / "meta" / "info.json").is_file():
         return 0
     try:
