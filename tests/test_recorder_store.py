@@ -409,3 +409,24 @@ def test_an_episode_with_a_frame_gap_is_saved_flagged_never_silently(tmp_path: P
     assert "missing_frames" not in side.records[0] and side.records[1]["missing_frames"] == 2
     assert rec.saved_with_gaps == [1] and rec.tracker.stats.dropped == 2
     assert list(load(root).meta.episodes["length"]) == [5, 4]
+
+
+def test_stop_reason_and_end_lines(tmp_path: Path) -> None:
+    """What the recorder node reports: why to stop (target, controller done), and the done line."""
+    cfg = make_cfg(tmp_path / "ds", num_episodes=1)
+    rec = Recorder(cfg, expects_quality=False, log=print)
+    try:
+        assert rec.stop_reason() is None
+        assert "target 1" in rec.start_line() and "without quality reports" in rec.start_line()
+        rec.saved = 1
+        assert rec.stop_reason() == "1 episodes recorded (target 1)"
+        rec.saved_with_gaps.append(0)
+        assert rec.done_line().endswith("; saved WITH frame gaps: [0]")
+        rec.error = OSError("disk full")
+        assert rec.stop_reason() == "writer error"
+        rec.error = None
+        rec.write_stats(tmp_path / "stats.json")
+        assert json.loads((tmp_path / "stats.json").read_text())["saved"] == 1
+    finally:
+        rec.saved = 0
+        rec.close()

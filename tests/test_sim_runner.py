@@ -155,3 +155,30 @@ def test_unstamped_actions_are_not_counted(physics_sim: SimEnv) -> None:
         runner.tick()
         runner.advance()
     assert (runner.answers.steps, runner.answers.late) == (0, 0)
+
+
+def test_stale_ticks_are_skipped_and_the_grid_restarts_after_the_first_frame(physics_sim: SimEnv) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sim_teleop.sim.runner import answered_tick
+
+    runner = SimRunner(physics_sim, SimConfig(time_limit_s=100), clock=FakeClock())
+    sent: list[int] = []
+    now = datetime.now(UTC)
+    runner.serve_tick(now - timedelta(seconds=1), lambda f: sent.append(f.tick_index))  # a period old: stale
+    assert sent == [] and runner.first_frame
+    runner.serve_tick(now, lambda f: sent.append(f.tick_index))
+    runner.serve_tick(None, lambda f: sent.append(f.tick_index))  # unstamped ticks are served
+    assert len(sent) == 2 and not runner.first_frame
+    assert runner.ticks.served == 1  # counted again from the tick after the first frame
+    assert (
+        answered_tick({"tick": "7"}) == 7
+        and answered_tick({"tick": "x"}) is None
+        and answered_tick(None) is None
+    )
+    assert runner.answers.summary(0.1) is None  # nothing stamped: no line
+    runner.answers.enabled, runner.answers.steps, runner.answers.late = True, 5, 2
+    assert runner.answers.summary(0.1) == (
+        "5 controller steps: 3 on the answer to the previous frame, 2 on an older action "
+        "(inference overran the 100 ms tick)"
+    )

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from sim_teleop.config import ConfigError, env_float
 from sim_teleop.messages import TICK
-from sim_teleop.nodes.serve import log
+from sim_teleop.nodes.serve import connect, log
 from sim_teleop.sim.clock import DEFAULT_TICK_MS, TickSchedule
 
 NAME = "clock"
@@ -28,10 +28,7 @@ def main(node: Any = None) -> None:
     except ConfigError as exc:
         log(NAME, f"configuration error: {exc}")
         sys.exit(2)
-    if node is None:
-        from dora import Node
-
-        node = Node()
+    node = connect(node)
     schedule = TickSchedule(period_ms / 1000.0)
     log(NAME, f"ticking every {period_ms:g} ms ({1000.0 / period_ms:.1f} Hz)")
     # The first send blocks ~1 s (dora): make it tick 0, then start the grid, so it is not counted late.

@@ -21,7 +21,7 @@ from typing import Any
 from sim_teleop.config import ConfigError, RunConfig, env_bool, env_float, env_int, env_str
 from sim_teleop.control.defects import config_from_env
 from sim_teleop.control.expert import AutopilotSession
-from sim_teleop.nodes.serve import OnceLogger, frames, log
+from sim_teleop.nodes.serve import Serve, log
 
 NAME = "expert"
 
@@ -37,10 +37,7 @@ def main(node: Any = None) -> None:
         log(NAME, f"configuration error: {exc}")
         sys.exit(2)
     stats_path = env_str("AUTOPILOT_STATS", "")
-    if node is None:
-        from dora import Node
-
-        node = Node()
+    serve = Serve(NAME, node)
     # The recorder ends the run (it may still be committing when the last attempt ends): no `stop` here.
     session = AutopilotSession(
         episodes,
@@ -53,11 +50,10 @@ def main(node: Any = None) -> None:
     what = f"defects from {defects.source} (p={defects.probability:g})" if defects else "no defects"
     log(NAME, f"{episodes} episodes, seed {seed}, {what}")
     for output, payload in session.warmup():
-        node.send_output(output, payload)
-    problems = OnceLogger(lambda msg: log(NAME, msg))
-    for frame in frames(node, problems):
+        serve.send(output, payload)
+    for frame in serve.frames():
         for output, payload in session.on_frame(frame):
-            node.send_output(output, payload)
+            serve.send(output, payload)
     summary = session.summary()
     print(
         f"[expert] done: {summary['episodes']} episodes, {summary['successes']} successful "
@@ -78,8 +74,7 @@ def main(node: Any = None) -> None:
             for r in session.results
         ]
         Path(stats_path).write_text(json.dumps(summary, indent=1))
-    if problems.counts:
-        log(NAME, f"bad messages ignored: {problems.summary()}")
+    serve.finish()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Any
 from sim_teleop.config import env_bool
 from sim_teleop.control.teleop import KeyboardTeleop, key_name, phase_prompt
 from sim_teleop.messages import ACTION, CONTROL, EndReason, Phase, encode_action, encode_control
-from sim_teleop.nodes.serve import OnceLogger, frames, log
+from sim_teleop.nodes.serve import Serve, log
 
 NAME = "keyboard"
 
@@ -38,10 +38,7 @@ def _start_listener(teleop: KeyboardTeleop) -> Any:
 
 def main(node: Any = None) -> None:
     teleop = KeyboardTeleop()
-    if node is None:  # register with dora first: a node leaving before that makes its peers fail to start
-        from dora import Node
-
-        node = Node()
+    serve = Serve(NAME, node)  # register first: a node leaving before that makes its peers fail to start
     try:
         listener = _start_listener(teleop)
     except RuntimeError as exc:
@@ -58,10 +55,9 @@ def main(node: Any = None) -> None:
         NAME,
         "ready: arrows x/y, Shift L/R z down/up, Super = close gripper, Space next, Ctrl re-record, Esc stop",
     )
-    problems = OnceLogger(lambda msg: log(NAME, msg))
-    node.send_output(ACTION, encode_action(teleop.action()))  # warm-up: the first send is slow
+    serve.send(ACTION, encode_action(teleop.action()))  # warm-up: the first send is slow
     shown: tuple[Phase, int, EndReason] | None = None
-    for frame in frames(node, problems):
+    for frame in serve.frames():
         # A success ends the attempt on a running frame: prompt when the phase changes, not then.
         reason = frame.end_reason if frame.phase is Phase.DONE else EndReason.NONE
         where = (frame.phase, frame.episode_index, reason)
@@ -71,9 +67,10 @@ def main(node: Any = None) -> None:
         if frame.phase is not Phase.RUNNING:
             teleop.reset()
         for command in teleop.controls():
-            node.send_output(CONTROL, encode_control(command))
-        node.send_output(ACTION, encode_action(teleop.action()))
+            serve.send(CONTROL, encode_control(command))
+        serve.send(ACTION, encode_action(teleop.action()))
     listener.stop()
+    serve.finish()
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ import time
 from typing import Any
 
 from sim_teleop.config import ConfigError, RunConfig, env_bool, env_str
-from sim_teleop.messages import FRAME, QUALITY, MessageError, decode_frame, encode_quality
-from sim_teleop.nodes.serve import OnceLogger, log
+from sim_teleop.messages import FRAME, QUALITY, Frame, decode_frame, encode_quality
+from sim_teleop.nodes.serve import Serve, connect, log
 from sim_teleop.quality.config import load_quality_config
 from sim_teleop.quality.scorer import StreamScorer, console_line, summary_line
 
@@ -27,33 +27,26 @@ NAME = "scorer"
 
 def run(node: Any, stream: StreamScorer) -> list[float]:
     """Event loop; returns the report latencies (s, end frame received -> report sent)."""
-    problems = OnceLogger(lambda msg: log(NAME, msg))
+    serve = Serve(NAME, node)
     latencies: list[float] = []
-    for event in node:
-        if event["type"] == "STOP":
-            break
-        if event["type"] != "INPUT" or event["id"] != FRAME:
-            continue
-        received = time.perf_counter()
-        value = event["value"]
-        node.send_output(FRAME, value, event.get("metadata") or {})
-        try:
-            frame = decode_frame(value)
-        except MessageError as exc:
-            problems("frame", f"ignored bad frame: {exc}")
-            continue
+
+    def on_frame(frame: Frame, _event: dict) -> None:
         report = stream.on_frame(frame)
         if report is None:
-            continue
-        node.send_output(QUALITY, encode_quality(report), {"episode_index": report.episode_index})
-        latency = time.perf_counter() - received
+            return
+        serve.send(QUALITY, encode_quality(report), {"episode_index": report.episode_index})
+        latency = time.perf_counter() - serve.received_at
         latencies.append(latency)
-        log(NAME, f"{console_line(report)} [{latency * 1000:.1f} ms after its last frame]")
+        serve.log(f"{console_line(report)} [{latency * 1000:.1f} ms after its last frame]")
+
+    serve.on(FRAME, on_frame, decode_frame, forward=FRAME)
+    serve.run()
+    serve.finish()
     line = summary_line(stream.reports, stream.discarded)
     if latencies:
         ms = sorted(x * 1000 for x in latencies)
         line += f"; report latency p50 {statistics.median(ms):.1f} ms, max {ms[-1]:.1f} ms"
-    log(NAME, line)
+    serve.log(line)
     return latencies
 
 
@@ -64,11 +57,7 @@ def main(node: Any = None) -> None:
     except ConfigError as exc:
         log(NAME, f"configuration error: {exc}")
         sys.exit(2)
-    if node is None:
-        from dora import Node
-
-        node = Node()
-    run(node, StreamScorer(config, use_images=use_images))
+    run(connect(node), StreamScorer(config, use_images=use_images))
 
 
 if __name__ == "__main__":

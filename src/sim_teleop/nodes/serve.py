@@ -1,15 +1,25 @@
-"""Small helpers shared by the dora node scripts."""
+"""The serve loop and small helpers shared by the dora nodes.
+
+Every node registers once (`connect`), then `Serve` turns dora's events into calls: STOP ends the
+loop, INPUT events are decoded and dispatched by input id, a malformed message is logged once per
+input and kind (`OnceLogger`) and skipped, and `finish` prints the count of those at the end.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sim_teleop.messages import FRAME, Frame, MessageError, decode_frame
+
+Handler = Callable[[Any, dict[str, Any]], bool | None]
+"""Called with the decoded value and its event; returns True to end the serve loop."""
 
 VERBOSE_ENV = "SIM_TELEOP_VERBOSE"
 
@@ -65,14 +75,130 @@ class OnceLogger:
         return ", ".join(f"{k}: {n}" for k, n in sorted(self.counts.items()))
 
 
-def frames(node: Iterable[dict[str, Any]], problems: OnceLogger) -> Iterator[Frame]:
-    """Decoded frames from a node's `frame` input until STOP; malformed ones are logged once and skipped."""
-    for event in node:
-        if event["type"] == "STOP":
-            return
-        if event["type"] != "INPUT" or event["id"] != FRAME:
-            continue
+def connect(node: Any = None) -> Any:
+    """The node's dora connection: the one given (a test's MockNode) or a new `dora.Node`.
+
+    dora holds every node until all have registered, so a node registers even when it is about to
+    fail: one that never does makes every peer fail to start, a traceback each."""
+    if node is not None:
+        return node
+    from dora import Node
+
+    return Node()
+
+
+@dataclass
+class _Route:
+    decode: Callable[[Any], Any]
+    handle: Handler
+    note: str  # appended to the first "ignored bad ..." line, e.g. what the node does instead
+    forward: str | None  # an output the raw value is sent on unchanged first (an inline stage)
+
+
+def _raw(value: Any) -> Any:
+    return value
+
+
+class Serve:
+    """One node's event loop: dispatch of inputs by id, one-time logging of malformed messages."""
+
+    def __init__(self, name: str, node: Any = None) -> None:
+        self.name = name
+        self.node = connect(node)
+        self.problems = OnceLogger(self.log)
+        self._inputs: dict[str, _Route] = {}
+        self._prefixes: dict[str, _Route] = {}
+        self._closed: dict[str, Callable[[str], bool | None]] = {}
+        self.received_at = 0.0  # perf_counter when the input being handled was received
+
+    def log(self, message: str) -> None:
+        log(self.name, message)
+
+    def send(self, output: str, payload: Any, metadata: dict[str, Any] | None = None) -> None:
+        self.node.send_output(output, payload, metadata)
+
+    def on(
+        self,
+        input_id: str,
+        handle: Handler,
+        decode: Callable[[Any], Any] = _raw,
+        *,
+        prefix: bool = False,
+        note: str = "",
+        forward: str | None = None,
+    ) -> None:
+        """Route input `input_id` (every input starting with it, with `prefix`) through `decode` to
+        `handle`; a value `decode` rejects with MessageError is logged once and skipped. `forward`:
+        send the raw value, with its metadata, on that output before decoding it."""
+        (self._prefixes if prefix else self._inputs)[input_id] = _Route(decode, handle, note, forward)
+
+    def on_closed(self, input_id: str, handle: Callable[[str], bool | None]) -> None:
+        """Call `handle(input_id)` when that input closes (its source has gone); True ends the loop."""
+        self._closed[input_id] = handle
+
+    def _route(self, input_id: str) -> _Route | None:
+        route = self._inputs.get(input_id)
+        if route is None:
+            route = next((r for p, r in self._prefixes.items() if input_id.startswith(p)), None)
+        return route
+
+    def dispatch(self, event: dict[str, Any]) -> bool:
+        """Handle one event; True when the loop should end (STOP, or a handler said so)."""
+        kind = event["type"]
+        if kind == "STOP":
+            return True
+        if kind == "INPUT_CLOSED":
+            closed = self._closed.get(event.get("id", ""))
+            return bool(closed and closed(event["id"]))
+        route = self._route(event["id"]) if kind == "INPUT" else None
+        if route is None:
+            return False
+        self.received_at = time.perf_counter()
+        if route.forward is not None:
+            self.send(route.forward, event["value"], event.get("metadata") or {})
         try:
-            yield decode_frame(event["value"])
+            value = route.decode(event["value"])
         except MessageError as exc:
-            problems(type(exc).__name__, f"ignored bad frame: {exc}")
+            input_id = event["id"]
+            self.problems(f"{input_id}:{exc.kind}", f"ignored bad {input_id}: {exc}{route.note}")
+            return False
+        return bool(route.handle(value, event))
+
+    def dispatch_all(self, events: list[dict[str, Any]]) -> bool:
+        """Handle events in order up to the first that ends the loop; True if one did."""
+        return any(self.dispatch(event) for event in events)
+
+    def next_batch(self, catch_up: bool) -> list[dict[str, Any]]:
+        """The next event (blocking), plus with `catch_up` every input already queued behind it:
+        a node that fell behind handles them together. Empty when the stream has ended."""
+        event = self.node.next()
+        if event is None:
+            return []
+        batch = [event]
+        while catch_up and batch[-1]["type"] == "INPUT":
+            more = self.node.try_recv()
+            if more is None:
+                break
+            batch.append(more)
+        return batch
+
+    def run(self) -> None:
+        """Serve events until STOP, a handler ends the loop, or the stream ends."""
+        for event in self.node:
+            if self.dispatch(event):
+                break
+
+    def frames(self) -> Iterator[Frame]:
+        """Decoded frames from the `frame` input until STOP, for a node that only follows frames."""
+        received: list[Frame] = []
+        self.on(FRAME, lambda frame, _event: received.append(frame), decode_frame)
+        for event in self.node:
+            if self.dispatch(event):
+                return
+            yield from received
+            received.clear()
+
+    def finish(self) -> None:
+        """The end-of-run line about malformed messages, when there were any."""
+        if self.problems.counts:
+            self.log(f"bad messages ignored: {self.problems.summary()}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import json
 import queue
 import shutil
 import threading
@@ -389,3 +390,49 @@ class Recorder:
             t0 = time.perf_counter()
             self.writer.open_episode()  # pay the next session's open now, not on the next frame
             timing.open_s = time.perf_counter() - t0
+
+    # --- what the node reports and when it ends the run ------------------------------------------------
+
+    def start_line(self) -> str:
+        where = (
+            "with quality reports" if self.expects_quality else "without quality reports (no quality input)"
+        )
+        cfg = self.cfg
+        return (
+            f"recording {cfg.repo_id} -> {cfg.root} ({'resume, ' if self.resumed else ''}"
+            f"{self.initial_episodes} episodes there, target {cfg.num_episodes}, {cfg.fps} fps, "
+            f"{cfg.video.codec}, {where})"
+        )
+
+    def stop_reason(self) -> str | None:
+        """Why the dataflow should stop now (a writer error, the target reached, the controller done)."""
+        if self.error is not None:
+            return "writer error"
+        if self.target_reached:
+            return f"{self.saved} episodes recorded (target {self.cfg.num_episodes})"
+        if self.controller_finished:
+            return f"the controller has finished; {self.saved} episodes in the dataset"
+        return None
+
+    def done_line(self) -> str:
+        stats = self.tracker.stats
+        flagged = [
+            ("discarded by quality policy", self.discarded_by_policy),
+            ("saved WITHOUT report", self.saved_without_report),
+            ("saved WITH frame gaps", self.saved_with_gaps),
+        ]
+        return (
+            f"done: {self.saved - self.initial_episodes} new episode(s), {self.saved} in {self.cfg.root}; "
+            f"frames received {stats.received}, recorded {stats.recorded}, dropped {stats.dropped}, "
+            f"duplicated {stats.duplicated}" + "".join(f"; {what}: {ids}" for what, ids in flagged if ids)
+        )
+
+    def write_stats(self, path: str | Path) -> None:
+        """Boundary timings and frame counts as JSON (for scripts/bench_recorder.py)."""
+        data = {
+            "timings": [dataclasses.asdict(t) for t in self.timings],
+            "stats": dataclasses.asdict(self.tracker.stats),
+            "saved": self.saved,
+            "initial": self.initial_episodes,
+        }
+        Path(path).write_text(json.dumps(data))

@@ -11,12 +11,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
-from sim_teleop.config import DEFAULT_FPS, Config, ConfigError, RunConfig, env_bool, setting
-from sim_teleop.messages import Control, EndReason, Frame, Phase
+from sim_teleop.config import (
+    DEFAULT_FPS,
+    Config,
+    ConfigError,
+    RunConfig,
+    env_bool,
+    setting,
+)
+from sim_teleop.messages import TICK, Control, EndReason, Frame, Phase
 from sim_teleop.sim.env import NEUTRAL_ACTION, PICK_CUBE, Observation, SimEnv, clamp_action
 from sim_teleop.sim.episode_state import EpisodeStateMachine
 
@@ -143,6 +151,24 @@ class AnswerCounter:
         if self.answered_tick is None or self.answered_tick < self.previous_tick:
             self.late += 1
 
+    def summary(self, period_s: float) -> str | None:
+        """The end-of-run line, when a controller stamped its actions."""
+        if not self.steps:
+            return None
+        return (
+            f"{self.steps} controller steps: {self.steps - self.late} on the answer to the previous frame, "
+            f"{self.late} on an older action (inference overran the {1000 * period_s:g} ms tick)"
+        )
+
+
+def answered_tick(metadata: dict[str, Any] | None) -> int | None:
+    """The tick of the frame an action answers, when its sender stamped it (metadata `tick`)."""
+    value = (metadata or {}).get(TICK)
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
 
 class SimRunner:
     def __init__(
@@ -165,6 +191,19 @@ class SimRunner:
         self.episode_start = clock()
         self.phase_frames = 0  # frames emitted in a done/resetting phase (for frame_index there)
         self.answers = AnswerCounter()
+        self.first_frame = True
+
+    def serve_tick(self, sent_at: datetime | None, emit: Callable[[Frame], None]) -> None:
+        """One timer tick: skip it when stale, else emit its frame and step the world.
+
+        The tick grid restarts after the first frame is emitted: dora's first send blocks ~1 s."""
+        if tick_is_stale(sent_at, datetime.now(UTC), self.config.tick_period_s):
+            return
+        emit(self.tick())
+        if self.first_frame:
+            self.ticks.restart()
+            self.first_frame = False
+        self.advance()
 
     def set_action(self, action: np.ndarray, answers_tick: int | None = None) -> None:
         """Hold a new (validated) action; it is clamped to the commandable workspace.
