@@ -131,7 +131,7 @@ def main(node: Any = None, runner: Any = None) -> None:
                 node.send_output(CONTROL, encode_control(decision.control))
                 if decision.control is Control.STOP:
                     log(NAME, f"{controller.saved_episodes} episodes finished: sending stop")
-                elif frame.phase is Phase.DONE:  # one line per episode
+                elif frame.phase is not Phase.RESETTING:  # the end's `next`: one line per episode
                     log(
                         NAME,
                         f"attempt {frame.episode_index} ended: {frame.end_reason.value} "

@@ -143,7 +143,7 @@ def main(node: Any = None) -> None:
         if exc is not recorder.error:  # a writer error has had its one line already
             _say(f"error while finishing: {type(exc).__name__}: {exc}")
         sys.exit(1)
-    stats = recorder.tracker.stats
+    stats = recorder.follower.stats
     _say(
         f"done: {recorder.saved - recorder.initial_episodes} new episode(s), {recorder.saved} in {cfg.root}; "
         f"frames received {stats.received}, recorded {stats.recorded}, dropped {stats.dropped}, "
