@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from sim_teleop.control.advance import RESEND_AFTER
 from sim_teleop.control.defects import DefectConfig, plan_for_episode
 from sim_teleop.control.expert import AutopilotSession, ExpertParams
 from sim_teleop.messages import (
@@ -125,9 +126,10 @@ def test_command_repeated_when_the_sim_does_not_move_on() -> None:
     s = AutopilotSession(3, report=lambda _l: None)
     s.on_frame(frame(0, 0))
     s.on_frame(frame(0, 1, reason=EndReason.SUCCESS))
-    sent = [controls(s.on_frame(frame(0, i, Phase.DONE, EndReason.SUCCESS))) for i in range(45)]
-    repeats = [i for i, c in enumerate(sent) if c]
-    assert repeats == [AutopilotSession.RESEND_AFTER, 2 * AutopilotSession.RESEND_AFTER + 1]
+    done = [frame(0, i, Phase.DONE, EndReason.SUCCESS) for i in range(2 * RESEND_AFTER + 5)]
+    sent = [controls(s.on_frame(f)) for f in done]
+    repeats = [i for i, c in enumerate(sent) if c]  # the end frame sent it: done frame k is k + 1 later
+    assert repeats == [RESEND_AFTER - 1, 2 * RESEND_AFTER - 1]
 
 
 def test_rejects_zero_episodes() -> None:

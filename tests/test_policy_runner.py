@@ -194,12 +194,12 @@ def test_controller_resets_each_attempt_and_advances_then_stops() -> None:
     c = EvalController(episodes=2)
     frames = attempt(0, 5, EndReason.SUCCESS) + attempt(1, 4, EndReason.TIME_LIMIT)
     events = _run(c, frames)
-    assert events == [
+    assert events == [  # `next` goes out on the end frame itself (the shared auto-advance)
         (0, "running", "reset"),
-        (0, "done", "next"),
+        (0, "running", "next"),
         (0, "resetting", "next"),
         (1, "running", "reset"),
-        (1, "done", "next"),
+        (1, "running", "next"),
         (1, "resetting", "stop"),
     ]
     acts = [c2 for c2 in frames if c2.phase is Phase.RUNNING and c2.end_reason is EndReason.NONE]
@@ -225,7 +225,7 @@ def test_lost_command_is_resent() -> None:
     frames = attempt(0, 2, EndReason.SUCCESS, done=8, resetting=0)
     events = _run(c, frames)
     nexts = [e for e in events if e[2] == "next"]
-    assert len(nexts) == 3  # at done frame 0, then after 3 more frames, twice
+    assert len(nexts) == 3  # on the end frame, then at done frames 2 and 5 (3 frames later each)
 
 
 # --- results --------------------------------------------------------------------------------------------

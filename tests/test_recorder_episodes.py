@@ -1,16 +1,17 @@
-"""Unit tests of the recorder's episode logic (which frames become which episode), no dora, no lerobot."""
+"""The recorder's rules for which frames become which episode, through the `EpisodeFollower` it feeds
+(Started opens an episode, Step adds a frame, Settled commits or discards it); no dora, no lerobot."""
 
 from __future__ import annotations
 
 import numpy as np
 from recorder_fakes import ScriptedSim, episode_frames
 
+from sim_teleop.follower import Ended, EpisodeFollower, Settled, Started, Step
 from sim_teleop.messages import Control, EndReason, Phase
-from sim_teleop.recorder.episodes import Add, Commit, Discard, EpisodeTracker, Start
 
 
 def run(frames, finish: bool = True):
-    tracker = EpisodeTracker()
+    tracker = EpisodeFollower()
     out = []
     for f in frames:
         out += tracker.feed(f)
@@ -19,8 +20,19 @@ def run(frames, finish: bool = True):
     return tracker, out
 
 
-def kinds(decisions) -> list[tuple[str, int]]:
-    return [(type(d).__name__, d.attempt) for d in decisions if not isinstance(d, Add)]
+def kinds(events) -> list[tuple[str, int]]:
+    """What the recorder's writer does: Start (open), Commit (kept) or Discard, per attempt."""
+    names = []
+    for ev in events:
+        if isinstance(ev, Started) and not ev.partial:
+            names.append(("Start", ev.episode))
+        elif isinstance(ev, Settled):
+            names.append(("Commit" if ev.kept else "Discard", ev.episode))
+    return names
+
+
+def commits(events) -> list[Settled]:
+    return [ev for ev in events if isinstance(ev, Settled) and ev.kept]
 
 
 def test_space_saves_ctrl_discards_and_only_running_frames_are_added() -> None:
@@ -35,10 +47,10 @@ def test_space_saves_ctrl_discards_and_only_running_frames_are_added() -> None:
         ("Start", 2),
         ("Commit", 2),
     ]
-    commits = [d for d in out if isinstance(d, Commit)]
-    assert [c.num_frames for c in commits] == [6, 5]
-    assert all(c.end_reason is EndReason.NEXT for c in commits)
-    added = [d.frame for d in out if isinstance(d, Add)]
+    kept = commits(out)
+    assert [c.num_frames for c in kept] == [6, 5]
+    assert all(c.reason is EndReason.NEXT for c in kept)
+    added = [d.frame for d in out if isinstance(d, Step)]
     assert all(f.phase is Phase.RUNNING for f in added)
     assert [f.frame_index for f in added if f.episode_index == 0] == list(range(6))
     assert tracker.stats.dropped == tracker.stats.duplicated == 0
@@ -46,13 +58,14 @@ def test_space_saves_ctrl_discards_and_only_running_frames_are_added() -> None:
 
 def test_commit_waits_for_resetting_and_rerecord_during_done_discards() -> None:
     sim = ScriptedSim()
-    tracker = EpisodeTracker()
+    tracker = EpisodeFollower()
     out = [d for _ in range(3) for d in tracker.feed(sim.tick())]
     sim.control(Control.NEXT)  # running -> done
     done = sim.tick()
     assert done.phase is Phase.DONE
     out += tracker.feed(done)
-    assert not any(isinstance(d, Commit | Discard) for d in out), "must not commit before resetting"
+    assert not any(isinstance(d, Settled) for d in out), "must not commit before resetting"
+    assert [(d.episode, d.reason) for d in out if isinstance(d, Ended)] == [(0, EndReason.NEXT)]
     sim.control(Control.RERECORD)  # the operator changes their mind during done
     out += tracker.feed(sim.tick())
     assert kinds(out) == [("Start", 0), ("Discard", 0)]
@@ -64,9 +77,9 @@ def test_success_frame_is_recorded_and_done_frames_are_not_padded() -> None:
     sim.control(Control.NEXT)
     frames += [sim.tick() for _ in range(2)]
     _, out = run(frames)
-    commit = next(d for d in out if isinstance(d, Commit))
-    assert commit.end_reason is EndReason.SUCCESS
-    added = [d.frame for d in out if isinstance(d, Add)]
+    commit = commits(out)[0]
+    assert commit.reason is EndReason.SUCCESS
+    added = [d.frame for d in out if isinstance(d, Step)]
     assert len(added) == commit.num_frames == 5
     assert added[-1].success and added[-1].end_reason is EndReason.SUCCESS
 
@@ -92,7 +105,7 @@ def test_gaps_duplicates_and_late_join_are_counted_not_papered_over() -> None:
     lossy = running[:3] + running[4:6] + [running[5]] + running[6:] + rest  # frame 3 lost, frame 5 twice
     tracker, out = run(lossy)
     assert tracker.stats.dropped == 1 and tracker.stats.duplicated == 1
-    assert next(d for d in out if isinstance(d, Commit)).num_frames == 7
+    assert commits(out)[0].num_frames == 7 and commits(out)[0].missing_frames == 1
 
     sim2 = ScriptedSim()
     late = episode_frames(sim2, 6)[2:] + episode_frames(sim2, 3)  # joined attempt 0 mid-run
@@ -111,6 +124,5 @@ def test_new_attempt_without_resetting_frame_settles_previous_one() -> None:
     frames += [sim.tick() for _ in range(2)]
     _, out = run(frames, finish=False)
     assert kinds(out) == [("Start", 0), ("Commit", 0), ("Start", 1)]
-    assert isinstance(out[-1], Add | Start)
-    assert any(isinstance(d, Start) for d in out)
-    assert Start(1) in out
+    assert isinstance(out[-1], Step | Started)
+    assert Started(1) in out

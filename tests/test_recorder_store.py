@@ -407,7 +407,7 @@ def test_an_episode_with_a_frame_gap_is_saved_flagged_never_silently(tmp_path: P
     assert "GAP" not in saved[0] and "WITH A GAP: 2 frame(s) never arrived" in saved[1], saved
     side = EpisodeSidecar(root)
     assert "missing_frames" not in side.records[0] and side.records[1]["missing_frames"] == 2
-    assert rec.saved_with_gaps == [1] and rec.tracker.stats.dropped == 2
+    assert rec.saved_with_gaps == [1] and rec.follower.stats.dropped == 2
     assert list(load(root).meta.episodes["length"]) == [5, 4]
 
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from sim_teleop.messages import STATE_GRIPPER, STATE_TCP, Control, EndReason, Phase
+from sim_teleop.sim.clock import TickCounter
 from sim_teleop.sim.env import ARRANGE_BOXES, MAX_STEP, SimEnv
-from sim_teleop.sim.runner import SimConfig, SimRunner, TickCounter
+from sim_teleop.sim.runner import SimConfig, SimRunner
 
 
 class FakeClock:

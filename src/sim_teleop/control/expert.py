@@ -24,7 +24,9 @@ import numpy as np
 import pyarrow as pa
 
 from sim_teleop.config import DEFAULT_FPS
+from sim_teleop.control.advance import AutoAdvance
 from sim_teleop.control.defects import DefectConfig, EpisodePlan, MotionInjector, plan_for_episode
+from sim_teleop.follower import Ended, EpisodeFollower, Started
 from sim_teleop.messages import (
     ACTION,
     ANNOTATION,
@@ -40,6 +42,7 @@ from sim_teleop.messages import (
     encode_annotation,
     encode_control,
 )
+from sim_teleop.sim.clock import TickCounter
 from sim_teleop.sim.env import MAX_STEP
 
 _PARAMS_DOMAIN = 0xE4BE27  # separates expert draws from other users of the same seed
@@ -176,49 +179,64 @@ class ScriptedExpert:
         self.stage_frames += 1
         self.open_frames = self.open_frames + 1 if obs.gripper <= GRIPPER_OPEN else 0
         self.closed_frames = self.closed_frames + 1 if obs.gripper >= GRIPPER_CLOSED else 0
-        cube = obs.cube
-        p = self.p
-        if self.stage is Stage.WAIT and self.stage_frames > p.start_delay:
+        if self.stage is Stage.WAIT and self.stage_frames > self.p.start_delay:
             self._to(Stage.APPROACH)
         if self.stage is Stage.APPROACH:
-            self.gripper = 0.0
-            hover = cube + np.array([p.approach_offset[0], p.approach_offset[1], p.hover_height])
-            if self._arrived(self._move_towards(hover), obs, hover):
-                self._to(Stage.PREGRASP)
+            self._approach(obs)
         elif self.stage is Stage.PREGRASP:
-            self.gripper = 0.0
-            above = cube + np.array([0.0, 0.0, p.pregrasp_height])
-            there = self._arrived(self._move_towards(above), obs, above)
-            if there and not hold_before_grasp and self.open_frames >= 3:
-                self._to(Stage.DESCEND)
+            self._pregrasp(obs, hold_before_grasp)
         elif self.stage is Stage.DESCEND:
-            self.gripper = 0.0
-            if self.open_frames < 2:  # fingers not open: back off rather than land on the cube
-                self._move_towards(cube + np.array([0.0, 0.0, p.pregrasp_height]))
-            else:
-                grasp = cube + np.array([0.0, 0.0, p.grasp_depth])
-                if self._arrived(self._move_towards(grasp), obs, grasp):
-                    self.grasp_point = grasp.copy()
-                    self.grasp_gap = float(obs.tcp[2] - cube[2])
-                    self._to(Stage.CLOSE)
+            self._descend(obs)
         elif self.stage is Stage.CLOSE:
-            self.gripper = 1.0
-            assert self.grasp_point is not None
-            self._move_towards(self.grasp_point)
-            if self.closed_frames >= p.close_frames:
-                self._to(Stage.LIFT)
+            self._close()
         elif self.stage in (Stage.LIFT, Stage.HOLD):
-            assert self.grasp_point is not None
-            if self.lifted(obs) > 0.01 and (obs.tcp[2] - cube[2]) - self.grasp_gap > CUBE_LOST_GAP:
-                self.regrasps += 1  # the cube slipped or was dropped: go and pick it up again
-                self.gripper = 0.0
-                self._to(Stage.APPROACH)
-            else:
-                self.gripper = 1.0
-                top = self.grasp_point + np.array([0.0, 0.0, p.lift_height])
-                if self._move_towards(top) and self.stage is Stage.LIFT:
-                    self._to(Stage.HOLD)
+            self._lift(obs)
         return np.array([*self.cmd, self.gripper], dtype=np.float32)
+
+    def _approach(self, obs: ExpertObservation) -> None:
+        self.gripper = 0.0
+        p = self.p
+        hover = obs.cube + np.array([p.approach_offset[0], p.approach_offset[1], p.hover_height])
+        if self._arrived(self._move_towards(hover), obs, hover):
+            self._to(Stage.PREGRASP)
+
+    def _pregrasp(self, obs: ExpertObservation, hold_before_grasp: bool) -> None:
+        self.gripper = 0.0
+        above = obs.cube + np.array([0.0, 0.0, self.p.pregrasp_height])
+        there = self._arrived(self._move_towards(above), obs, above)
+        if there and not hold_before_grasp and self.open_frames >= 3:
+            self._to(Stage.DESCEND)
+
+    def _descend(self, obs: ExpertObservation) -> None:
+        self.gripper = 0.0
+        cube = obs.cube
+        if self.open_frames < 2:  # fingers not open: back off rather than land on the cube
+            self._move_towards(cube + np.array([0.0, 0.0, self.p.pregrasp_height]))
+            return
+        grasp = cube + np.array([0.0, 0.0, self.p.grasp_depth])
+        if self._arrived(self._move_towards(grasp), obs, grasp):
+            self.grasp_point = grasp.copy()
+            self.grasp_gap = float(obs.tcp[2] - cube[2])
+            self._to(Stage.CLOSE)
+
+    def _close(self) -> None:
+        self.gripper = 1.0
+        assert self.grasp_point is not None
+        self._move_towards(self.grasp_point)
+        if self.closed_frames >= self.p.close_frames:
+            self._to(Stage.LIFT)
+
+    def _lift(self, obs: ExpertObservation) -> None:
+        assert self.grasp_point is not None
+        if self.lifted(obs) > 0.01 and (obs.tcp[2] - obs.cube[2]) - self.grasp_gap > CUBE_LOST_GAP:
+            self.regrasps += 1  # the cube slipped or was dropped: go and pick it up again
+            self.gripper = 0.0
+            self._to(Stage.APPROACH)
+            return
+        self.gripper = 1.0
+        top = self.grasp_point + np.array([0.0, 0.0, self.p.lift_height])
+        if self._move_towards(top) and self.stage is Stage.LIFT:
+            self._to(Stage.HOLD)
 
 
 class AutopilotController:
@@ -240,7 +258,9 @@ class AutopilotController:
 
 
 @dataclass(slots=True)
-class EpisodeResult:
+class AttemptReport:
+    """The expert's console line and summary row for one attempt that ended with a saved reason."""
+
     episode_index: int  # the sim's attempt index
     end_reason: EndReason
     steps: int  # running frames of the attempt
@@ -265,19 +285,22 @@ class EpisodeResult:
 class TickStats:
     """Frames seen, and how many ticks the pipeline served, from the frames' arrival times.
 
-    `ticks_expected` counts the tick grid between the first and the last frame's arrival at the known
-    tick period, so it does not depend on the sim's own count (which assumes SIM_FPS ticks a second).
+    The tick grid is counted by a `TickCounter` at the known tick period over the frames' arrivals, so
+    it does not depend on the sim's own count (which assumes SIM_FPS ticks a second).
     """
 
     period_s: float = 1.0 / DEFAULT_FPS
-    frames: int = 0
     running_frames: int = 0
     sim_ticks_missed: int = 0  # the sim's own count, from the latest frame
     first_arrival: float | None = None
     last_arrival: float = 0.0
+    ticks: TickCounter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ticks = TickCounter(self.period_s)
 
     def update(self, frame: Frame, arrival: float) -> None:
-        self.frames += 1
+        self.ticks.serve(arrival)
         self.running_frames += frame.phase is Phase.RUNNING
         self.sim_ticks_missed = frame.ticks_missed
         if self.first_arrival is None:
@@ -285,10 +308,12 @@ class TickStats:
         self.last_arrival = arrival
 
     @property
+    def frames(self) -> int:
+        return self.ticks.served
+
+    @property
     def ticks_expected(self) -> int:
-        if self.first_arrival is None:
-            return 0
-        return max(self.frames, round((self.last_arrival - self.first_arrival) / self.period_s) + 1)
+        return self.ticks.expected
 
     @property
     def served_fraction(self) -> float:
@@ -312,11 +337,9 @@ Output = tuple[str, pa.Array]
 class AutopilotSession:
     """Drives the sim's episode loop: act while running, `next` through done and resetting, `stop` at N.
 
-    Keyed on the frames' `episode_index`/`phase`/`end_reason` rather than on arrival order, so a dropped
-    or repeated frame changes nothing; a command the sim seems to have missed is sent again.
+    Keyed on the frames' `episode_index`/`phase`/`end_reason` (through `EpisodeFollower`) rather than on
+    arrival order, so a dropped or repeated frame changes nothing; `AutoAdvance` sends the commands.
     """
-
-    RESEND_AFTER = 20  # frames in the same done/resetting phase before a command is repeated
 
     def __init__(
         self,
@@ -331,24 +354,20 @@ class AutopilotSession:
         """`stop_sim=False` (the autopilot dataflow): after the last attempt send no `stop` but a
         `controller_done` annotation and leave the sim idle in resetting, so the recorder, which may
         still be committing a backlog, ends the run when it is done instead of being cut off."""
-        if episodes < 1:
-            raise ValueError(f"episodes must be >= 1, got {episodes}")
+        self.advance = AutoAdvance(episodes)
+        self.follower = EpisodeFollower()
         self.episodes = episodes
         self.stop_sim = stop_sim
         self.seed = seed
         self.defects = defects
         self.clock = clock
         self.report = report
-        self.results: list[EpisodeResult] = []
+        self.results: list[AttemptReport] = []
         self.stats = TickStats(period_s=tick_s)
         self.stopped = False
-        self._attempt: int | None = None
         self._controller: AutopilotController | None = None
         self._plan: EpisodePlan | None = None
         self._attempt_start = 0.0
-        self._last_frame_index = 0
-        self._finished: set[int] = set()
-        self._acked: dict[tuple[int, Phase], int] = {}  # (attempt, phase) -> frames since command sent
 
     def warmup(self) -> list[Output]:
         """The neutral action the sim holds anyway: paid the ~1 s first-send cost before it matters."""
@@ -359,65 +378,52 @@ class AutopilotSession:
         if self.stopped:
             return []
         out: list[Output] = []
-        idx = frame.episode_index
+        events = self.follower.feed(frame)
+        for ev in events:
+            if isinstance(ev, Started):
+                out.append(self._start_attempt(frame))
+            elif isinstance(ev, Ended):
+                self._finish_attempt(ev)
         if frame.phase is Phase.RUNNING and frame.end_reason is EndReason.NONE:
-            if idx != self._attempt:
-                out.extend(self._start_attempt(frame))
-            assert self._controller is not None
-            self._last_frame_index = frame.frame_index
-            action = self._controller.act(frame.frame_index, ExpertObservation.from_frame(frame))
-            out.append((ACTION, encode_action(action)))
+            if self._controller is not None:
+                action = self._controller.act(frame.frame_index, ExpertObservation.from_frame(frame))
+                out.append((ACTION, encode_action(action)))
             return out
-        if frame.end_reason is not EndReason.NONE and idx not in self._finished:
-            self._finish_attempt(frame)
-        if frame.phase is Phase.RESETTING:
-            done = sum(r.end_reason.saved for r in self.results) >= self.episodes
-            if done and not self.stop_sim:
-                self.stopped = True
-                return [(ANNOTATION, encode_annotation(idx, {CONTROLLER_DONE: True}))]
-            command = Control.STOP if done else Control.NEXT
-        else:  # the attempt's end frame (running) or done: move on to resetting
-            command = Control.NEXT
-        key = (idx, Phase.DONE if frame.phase is Phase.RUNNING else frame.phase)
-        waited = self._acked.get(key)
-        if waited is None or waited >= self.RESEND_AFTER:
-            self._acked[key] = 0
+        self.advance.observe(events)
+        if self.advance.finished(frame) and not self.stop_sim:
+            self.stopped = True
+            return [(ANNOTATION, encode_annotation(frame.episode_index, {CONTROLLER_DONE: True}))]
+        command = self.advance.on_frame(frame)
+        if command is not None:
             out.append((CONTROL, encode_control(command)))
-            if command is Control.STOP:
-                self.stopped = True
-        else:
-            self._acked[key] = waited + 1
+            self.stopped = command is Control.STOP
         return out
 
-    def _start_attempt(self, frame: Frame) -> list[Output]:
+    def _start_attempt(self, frame: Frame) -> Output:
         idx = frame.episode_index
-        self._attempt = idx
         self._attempt_start = self.clock()
         start_tcp = np.asarray(frame.state[STATE_TCP], dtype=np.float64)
         defects_seed = self.defects.seed if self.defects is not None else 0
         self._plan = plan_for_episode(self.defects, defects_seed, idx)
         params = ExpertParams.sample(self.seed, idx)
         self._controller = AutopilotController(params, start_tcp, self._plan, seed=defects_seed)
-        return [(ANNOTATION, encode_annotation(idx, self._plan.annotation()))]
+        return (ANNOTATION, encode_annotation(idx, self._plan.annotation()))
 
-    def _finish_attempt(self, frame: Frame) -> None:
-        idx = frame.episode_index
-        self._finished.add(idx)
-        if idx != self._attempt:  # ended before we saw it run (e.g. joined late): not ours to count
+    def _finish_attempt(self, ended: Ended) -> None:
+        if not ended.reason.saved:
             return
         plan = self._plan
         controller = self._controller
-        result = EpisodeResult(
-            episode_index=idx,
-            end_reason=frame.end_reason,
-            steps=frame.frame_index + 1 if frame.phase is Phase.RUNNING else self._last_frame_index + 1,
+        result = AttemptReport(
+            episode_index=ended.episode,
+            end_reason=ended.reason,
+            steps=ended.steps,
             elapsed_s=self.clock() - self._attempt_start,
             defects=plan.annotation()["defects"] if plan is not None else [],
             regrasps=controller.expert.regrasps if controller is not None else 0,
         )
-        if frame.end_reason.saved:
-            self.results.append(result)
-            self.report(result.line(len(self.results), self.episodes))
+        self.results.append(result)
+        self.report(result.line(len(self.results), self.episodes))
 
     def summary(self) -> dict[str, Any]:
         n = len(self.results)

@@ -8,8 +8,7 @@ Three pieces, each usable without dora:
   says what to fix, before the dataflow starts stepping.
 - `PolicyRunner` loads the policy with its pre/post-processors and turns one sim frame into one action.
 - `EvalController` follows the sim's frames and decides, per frame, whether the policy must be reset,
-  whether an action is due, and which control command (if any) to send: `next` through done and
-  resetting, `stop` once the requested number of episodes is recorded.
+  whether an action is due, and which control command (if any) the shared auto-advance sends.
 """
 
 from __future__ import annotations
@@ -24,7 +23,9 @@ from typing import Any
 import numpy as np
 
 from sim_teleop.config import DEFAULT_FPS, REPO_ROOT, Config, RunConfig, setting
+from sim_teleop.control.advance import RESEND_AFTER, AutoAdvance
 from sim_teleop.control.image_prep import resize_image
+from sim_teleop.follower import EpisodeFollower, Started
 from sim_teleop.messages import (
     ACTION_DIM,
     CAMERAS,
@@ -287,56 +288,36 @@ class Decision:
 
 
 class EvalController:
-    """Auto-advance for unattended eval: one decision per frame, driven only by the frames' stamps.
+    """The policy node's per-frame decision, driven only by the frames' stamps (no dora).
 
-    - running (no end reason yet): act; on the first frame of a new attempt reset the policy first.
-    - done: send `next` (-> resetting). resetting: `next` (-> the next attempt) or, once `episodes` saved
-      episodes are finished, `stop`. The decision is taken on resetting frames, when the attempt's end
-      reason is final (an operator's re-record during done discards it and it does not count).
-    - A command is sent once per (attempt, phase); if the sim is still in that phase `resend_after`
-      frames later (a lost or ignored command), it is sent again rather than stalling the eval forever.
+    Acts on every running frame until the attempt's end frame, resets the policy when the follower
+    starts a new attempt, and leaves next/stop/resend to the shared `AutoAdvance`.
     """
 
-    def __init__(self, episodes: int, resend_after: int = 30) -> None:
-        if episodes < 1:
-            raise ValueError(f"episodes must be >= 1, got {episodes}")
-        self.episodes = episodes
-        self.resend_after = resend_after
-        self.active_attempt: int | None = None
-        self.finished: dict[int, EndReason] = {}
-        self._sent: tuple[int, Phase] | None = None
-        self._frames_since_sent = 0
-        self.stop_sent = False
+    def __init__(self, episodes: int, resend_after: int = RESEND_AFTER) -> None:
+        self.follower = EpisodeFollower()
+        self.advance = AutoAdvance(episodes, resend_after)
 
     @property
     def saved_episodes(self) -> int:
-        return sum(1 for r in self.finished.values() if r.saved)
+        """Kept episodes, counting the open attempt once it has ended with a reason that keeps it."""
+        return self.advance.kept + self.follower.open_reason.saved
+
+    @property
+    def episodes(self) -> int:
+        return self.advance.episodes
+
+    @property
+    def stop_sent(self) -> bool:
+        return self.advance.stop_sent
 
     def on_frame(self, frame: Frame) -> Decision:
-        if frame.end_reason is not EndReason.NONE:
-            self.finished[frame.episode_index] = frame.end_reason
-        if frame.phase is Phase.RUNNING:
-            if frame.end_reason is not EndReason.NONE:
-                return Decision()  # the attempt just ended on this frame: no further action is due
-            reset = frame.episode_index != self.active_attempt
-            self.active_attempt = frame.episode_index
-            return Decision(reset=reset, act=True)
-        key = (frame.episode_index, frame.phase)
-        if frame.phase is Phase.RESETTING and self.saved_episodes >= self.episodes:
-            command = Control.STOP
-        else:
-            command = Control.NEXT
-        if self._sent != key:
-            self._sent = key
-            self._frames_since_sent = 0
-        else:
-            self._frames_since_sent += 1
-            if self._frames_since_sent < self.resend_after:
-                return Decision()
-            self._frames_since_sent = 0
-        if command is Control.STOP:
-            self.stop_sent = True
-        return Decision(control=command)
+        events = self.follower.feed(frame)
+        return Decision(
+            reset=any(isinstance(ev, Started) for ev in events),
+            act=frame.phase is Phase.RUNNING and frame.end_reason is EndReason.NONE,
+            control=self.advance.on_frame(frame, events),
+        )
 
 
 DEFAULT_CHECKPOINT = "outputs/train/act_cpu/checkpoints/last/pretrained_model"

@@ -84,7 +84,7 @@ class EvalSession:
             out.append((CONTROL, encode_control(decision.control), None))
             if decision.control is Control.STOP:
                 self.log(f"{self.controller.saved_episodes} episodes finished: sending stop")
-            elif frame.phase is Phase.DONE:  # one line per episode
+            elif frame.phase is not Phase.RESETTING:  # the end's `next`: one line per episode
                 self.log(
                     f"attempt {frame.episode_index} ended: {frame.end_reason.value} "
                     f"({self.controller.saved_episodes}/{self.controller.episodes} episodes)"

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sim_teleop.messages import EndReason, Frame, Phase
+from sim_teleop.follower import EpisodeFollower, Event, Settled, Started, Step
+from sim_teleop.messages import Frame
 
 SUMMARY_FILENAME = "eval_summary.json"
 
@@ -109,60 +110,65 @@ def write_summary(summary: dict[str, Any], out_dir: str | Path) -> Path:
     return path
 
 
-class EvalTracker:
-    """Follows the sim's frames and keeps one result per attempt; saved attempts become episodes.
+@dataclass(slots=True)
+class _Attempt:
+    frames: int = 0
+    success_frame: int | None = None  # index of its first success frame, in the dataset's clock
+    sim_t: float | None = None  # the sim's clock at that frame
 
-    Only frames are trusted (the sim owns episode state): an attempt's end reason is whatever its latest
-    frame says, so an operator's re-record during `done` turns a counted episode back into a discarded one.
+    def add(self, frame: Frame) -> None:
+        if frame.success and self.success_frame is None:
+            self.success_frame = self.frames
+            self.sim_t = float(frame.timestamp)
+        self.frames += 1
+
+
+class EvalTracker:
+    """Follows the sim's frames and keeps one result per kept attempt, in the order they settle.
+
+    Only frames are trusted (the sim owns episode state): the `EpisodeFollower` settles an attempt as
+    the recorder does, so an operator's re-record during `done` discards an attempt that had ended.
     """
 
     def __init__(self, fps: float) -> None:
         if fps <= 0:
             raise ValueError(f"fps must be > 0, got {fps}")
         self.fps = fps
-        self._attempts: dict[int, dict[str, Any]] = {}
+        self.follower = EpisodeFollower()
+        self._open: _Attempt | None = None
+        self._results: list[EpisodeResult] = []
 
     def observe(self, frame: Frame) -> None:
-        att = self._attempts.setdefault(
-            frame.episode_index,
-            {"reason": EndReason.NONE, "frames": 0, "success_frame": None, "sim_t": None},
+        for ev in self.follower.feed(frame):
+            self._on_event(ev)
+
+    def _on_event(self, ev: Event) -> None:
+        if isinstance(ev, Started):
+            self._open = None if ev.partial else _Attempt()
+        elif isinstance(ev, Step) and self._open is not None:
+            self._open.add(ev.frame)
+        elif isinstance(ev, Settled):
+            settled, self._open = self._open, None
+            if ev.kept and settled is not None:
+                self._results.append(self._result(ev, settled))
+
+    def _result(self, settled: Settled, att: _Attempt) -> EpisodeResult:
+        success = att.success_frame is not None
+        return EpisodeResult(
+            episode_index=len(self._results),
+            attempt_index=settled.episode,
+            end_reason=settled.reason.value,
+            success=success,
+            num_frames=att.frames,
+            time_to_success_s=(att.success_frame / self.fps) if att.success_frame is not None else None,
+            sim_time_to_success_s=att.sim_t if success else None,
         )
-        if frame.phase is Phase.RUNNING:
-            if frame.success and att["success_frame"] is None:
-                att["success_frame"] = att["frames"]
-                att["sim_t"] = float(frame.timestamp)
-            att["frames"] += 1
-        if frame.end_reason is not EndReason.NONE:
-            att["reason"] = frame.end_reason
-
-    def end_reason(self, attempt_index: int) -> EndReason:
-        att = self._attempts.get(attempt_index)
-        return att["reason"] if att else EndReason.NONE
-
-    @property
-    def saved_episodes(self) -> int:
-        return sum(1 for a in self._attempts.values() if a["reason"].saved)
 
     def results(self) -> list[EpisodeResult]:
-        out: list[EpisodeResult] = []
-        for attempt in sorted(self._attempts):
-            att = self._attempts[attempt]
-            reason: EndReason = att["reason"]
-            if not reason.saved or att["frames"] == 0:
-                continue
-            success = att["success_frame"] is not None
-            out.append(
-                EpisodeResult(
-                    episode_index=len(out),
-                    attempt_index=attempt,
-                    end_reason=reason.value,
-                    success=success,
-                    num_frames=att["frames"],
-                    time_to_success_s=(att["success_frame"] / self.fps) if success else None,
-                    sim_time_to_success_s=att["sim_t"] if success else None,
-                )
-            )
-        return out
+        """Every kept episode; the stream is over, so the open attempt is settled first."""
+        for ev in self.follower.finish():
+            self._on_event(ev)
+        return list(self._results)
 
 
 def results_from_dataset(root: str | Path) -> tuple[list[EpisodeResult], float]:

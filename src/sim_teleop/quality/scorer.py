@@ -16,7 +16,8 @@ import statistics
 from collections import deque
 from collections.abc import Mapping
 
-from sim_teleop.messages import EndReason, Frame, Phase, QualityReport, Verdict
+from sim_teleop.follower import Ended, EpisodeFollower, Started, Step
+from sim_teleop.messages import EndReason, Frame, QualityReport, Verdict
 from sim_teleop.quality.config import QualityConfig
 from sim_teleop.quality.metrics import EpisodeAccumulator
 
@@ -154,60 +155,59 @@ def console_line(report: QualityReport) -> str:
 
 
 class StreamScorer:
-    """Follows the sim's frame stream: one accumulator per attempt, a report on the attempt's end frame.
+    """The scorer node's logic: one accumulator per followed attempt, a report when the attempt ends.
 
-    Only `running` frames are accumulated (they are the recorded ones). The first frame of an attempt
-    with a non-empty end reason triggers the report; `rerecord` drops the attempt without one. Later
-    done/resetting frames of the same attempt are ignored. Running frames that never arrived (a gap
-    in `frame_index`, e.g. lost between machines) are counted: the report then carries the reason
-    `gap` and `metrics["missing_frames"]`, as the recorder flags the saved episode.
+    The `EpisodeFollower` decides which frames belong to an attempt (the running ones the recorder
+    records). The report goes out on the attempt's `Ended` event, before it settles, so the recorder
+    has it by the time it commits; `rerecord` drops the attempt without one. Running frames that never
+    arrived are counted: the report then carries the reason `gap` and `metrics["missing_frames"]`, as
+    the recorder flags the saved episode.
     """
 
     def __init__(self, config: QualityConfig, use_images: bool = True) -> None:
         self.scorer = EpisodeScorer(config)
         self.use_images = use_images
-        self.attempt: int | None = None
+        self.follower = EpisodeFollower()
         self.acc: EpisodeAccumulator | None = None
-        self.finished = False
         self.reports: list[QualityReport] = []
         self.discarded = 0
-        self.next_frame = 0
-        self.missing = 0
 
     def on_frame(self, frame: Frame) -> QualityReport | None:
-        if frame.episode_index != self.attempt:
-            self.attempt = frame.episode_index
-            self.acc = self.scorer.new_episode() if frame.phase is Phase.RUNNING else None
-            self.finished = self.acc is None
-            self.next_frame = self.missing = 0
-        if self.finished or self.acc is None:
-            return None
-        if frame.phase is Phase.RUNNING:
-            self.missing += max(0, frame.frame_index - self.next_frame)
-            self.next_frame = max(self.next_frame, frame.frame_index + 1)
-            images = {"front": frame.front, "wrist": frame.wrist} if self.use_images else None
-            self.acc.add_frame(
-                frame.state,
-                frame.action,
-                success=frame.success,
-                contact_force=frame.contact_force,
-                cube_pose=frame.cube_pose,
-                images=images,
-                frame=frame.frame_index,
-            )
-        if frame.end_reason is EndReason.NONE:
-            return None
-        self.finished = True
+        report = None
+        for ev in self.follower.feed(frame):
+            if isinstance(ev, Started) and not ev.partial:
+                self.acc = self.scorer.new_episode()
+            elif isinstance(ev, Step) and self.acc is not None:
+                self._add(ev.frame, self.acc)
+            elif isinstance(ev, Ended):
+                report = self._end(ev)
+        return report
+
+    def _add(self, frame: Frame, acc: EpisodeAccumulator) -> None:
+        images = {"front": frame.front, "wrist": frame.wrist} if self.use_images else None
+        acc.add_frame(
+            frame.state,
+            frame.action,
+            success=frame.success,
+            contact_force=frame.contact_force,
+            cube_pose=frame.cube_pose,
+            images=images,
+            frame=frame.frame_index,
+        )
+
+    def _end(self, ended: Ended) -> QualityReport | None:
         acc, self.acc = self.acc, None
-        if frame.end_reason is EndReason.RERECORD:
+        if acc is None:
+            return None
+        if ended.reason is EndReason.RERECORD:
             self.discarded += 1
             return None
         report = self.scorer.report(
-            frame.episode_index, acc, success=acc.success or frame.end_reason is EndReason.SUCCESS
+            ended.episode, acc, success=acc.success or ended.reason is EndReason.SUCCESS
         )
-        if self.missing:
+        if ended.missing_frames:
             report.reasons.append("gap")
-            report.metrics["missing_frames"] = float(self.missing)
+            report.metrics["missing_frames"] = float(ended.missing_frames)
         self.reports.append(report)
         return report
 

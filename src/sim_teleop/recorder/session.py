@@ -37,9 +37,9 @@ from sim_teleop.dataset.store import (
     read_info,
     repair,
 )
+from sim_teleop.follower import EpisodeFollower, Event, Settled, Started, Step
 from sim_teleop.messages import CONTROLLER_DONE, Frame, QualityReport, Verdict
 from sim_teleop.recorder.config import RecordConfig
-from sim_teleop.recorder.episodes import Add, Commit, Discard, EpisodeTracker, Start
 
 
 def writer_error_message(exc: BaseException, root: Path) -> str:
@@ -111,6 +111,12 @@ class BoundaryTiming:
     saved_as: int | None = None
 
 
+def _writes(ev: Event) -> bool:
+    """The follower events the writer acts on: an episode opens, gets a frame, is committed or discarded
+    (an attempt joined mid-run is never recorded; `Ended` is not final, `Settled` is)."""
+    return isinstance(ev, Step | Settled) or (isinstance(ev, Started) and not ev.partial)
+
+
 class Recorder:
     """Follows the frame stream and writes episodes; dora-free (the node feeds it events)."""
 
@@ -141,7 +147,7 @@ class Recorder:
         self.writer = writer_factory(
             cfg.repo_id, cfg.root, cfg.fps, build_features(), cfg.task, cfg.video, create, cfg.robot_type
         )
-        self.tracker = EpisodeTracker()
+        self.follower = EpisodeFollower()
         self.sidecar: EpisodeSidecar | None = None if create else EpisodeSidecar(cfg.root)
         self._cond = threading.Condition()
         self._reports: dict[int, QualityReport] = {}
@@ -172,26 +178,25 @@ class Recorder:
 
     def on_frame(self, frame: Frame) -> None:
         t0 = time.perf_counter()
-        decisions = self.tracker.feed(frame)
+        events = [ev for ev in self.follower.feed(frame) if _writes(ev)]
         boundary = []
-        for d in decisions:
-            if isinstance(d, Commit | Discard):
-                timing = BoundaryTiming(d.attempt, 0.0)
-                self._timing_by_attempt[d.attempt] = timing
+        for ev in events:
+            if isinstance(ev, Settled):
+                timing = BoundaryTiming(ev.episode, 0.0)
+                self._timing_by_attempt[ev.episode] = timing
                 boundary.append(timing)
-        for d in decisions:
-            if isinstance(d, Add):
+        for ev in events:
+            if isinstance(ev, Step):
                 # Copy out of the (shared-memory) message buffers before handing over to the writer.
-                d = Add(
-                    d.attempt, dataclasses.replace(frame, front=frame.front.copy(), wrist=frame.wrist.copy())
+                ev = Step(
+                    ev.episode, dataclasses.replace(frame, front=frame.front.copy(), wrist=frame.wrist.copy())
                 )
-            self._submit(d)
+            self._submit(ev)
         for timing in boundary:
             timing.loop_block_s = time.perf_counter() - t0
             self.timings.append(timing)
         if self.live is not None:
-            cur = self.tracker.current
-            recording = cur is not None and cur.index == frame.episode_index and not cur.skipped
+            recording = self.follower.recording(frame.episode_index)
             self.live.frame(frame, recording and frame.phase.value == "running", self.saved)
 
     def on_quality(self, report: QualityReport) -> None:
@@ -235,8 +240,8 @@ class Recorder:
         still waiting for one are saved without it.
         """
         self.on_quality_closed()
-        for d in self.tracker.finish():
-            self._submit(d)
+        for ev in self.follower.finish():
+            self._submit(ev)
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
@@ -292,22 +297,22 @@ class Recorder:
         if item is None:
             self.writer.close()
             return
-        if isinstance(item, Start):
+        if isinstance(item, Started):
             self._pending_frame = None
             self.writer.open_episode()
-        elif isinstance(item, Add):
+        elif isinstance(item, Step):
             if self._pending_frame is not None:
                 self.writer.add(frame_to_row(self._pending_frame, self.cfg.task, last=False))
             self._pending_frame = item.frame
-        elif isinstance(item, Commit):
+        elif isinstance(item, Settled) and item.kept:
             self._commit(item)
-            self._settled.add(item.attempt)
-        elif isinstance(item, Discard):
+            self._settled.add(item.episode)
+        elif isinstance(item, Settled):
             self._pending_frame = None
-            self._timing_by_attempt.pop(item.attempt, None)
+            self._timing_by_attempt.pop(item.episode, None)
             self.writer.discard()
-            self.log(f"attempt {item.attempt} not saved: {item.why}")
-            self._settled.add(item.attempt)
+            self.log(f"attempt {item.episode} not saved: {item.why}")
+            self._settled.add(item.episode)
 
     def _wait_report(self, attempt: int) -> tuple[QualityReport | None, float]:
         t0 = time.perf_counter()
@@ -320,42 +325,59 @@ class Recorder:
                 self._cond.wait(timeout=left)
             return self._reports.get(attempt), time.perf_counter() - t0
 
-    def _commit(self, c: Commit) -> None:
-        timing = self._timing_by_attempt.pop(c.attempt, None) or BoundaryTiming(c.attempt, 0.0)
+    def _commit(self, c: Settled) -> None:
+        timing = self._timing_by_attempt.pop(c.episode, None) or BoundaryTiming(c.episode, 0.0)
         if self._pending_frame is not None:
             self.writer.add(frame_to_row(self._pending_frame, self.cfg.task, last=True))
             self._pending_frame = None
         report: QualityReport | None = None
         if self.expects_quality:
-            report, timing.wait_quality_s = self._wait_report(c.attempt)
+            report, timing.wait_quality_s = self._wait_report(c.episode)
             if report is None:
                 self.log(
-                    f"WARNING: no quality report for attempt {c.attempt} after "
+                    f"WARNING: no quality report for attempt {c.episode} after "
                     f"{timing.wait_quality_s:.1f} s: saving it WITHOUT one (scorer slow or gone?)"
                 )
+        if self._refused(c, report):
+            self.writer.discard()
+            return
+        saved_as = self._save(c, report)
+        timing.save_s = self.writer.last_timing.get("save_s", 0.0)
+        timing.finalize_s = self.writer.last_timing.get("finalize_s", 0.0)
+        timing.saved_as = saved_as
+        if self.saved < self.cfg.num_episodes:
+            t0 = time.perf_counter()
+            self.writer.open_episode()  # pay the next session's open now, not on the next frame
+            timing.open_s = time.perf_counter() - t0
+
+    def _refused(self, c: Settled, report: QualityReport | None) -> bool:
+        """Whether a finished episode is not saved after all: the dataset is full, or the quality policy
+        discards bad episodes (said on the console and in the live view)."""
         if self.saved >= self.cfg.num_episodes:
-            self.writer.discard()
-            self.log(f"attempt {c.attempt} not saved: the dataset already holds {self.saved} episodes")
-            return
-        if report is not None and self.cfg.quality_policy == "discard" and report.verdict is Verdict.BAD:
-            self.writer.discard()
-            self.discarded_by_policy.append(c.attempt)
-            self.log(
-                f"attempt {c.attempt} DISCARDED by quality policy: verdict bad, score {report.score:.3f} "
-                f"({', '.join(report.reasons) or 'no reasons'})"
-            )
-            if self.live is not None:
-                self.live.quality(c.attempt, report, None)
-            return
+            self.log(f"attempt {c.episode} not saved: the dataset already holds {self.saved} episodes")
+            return True
+        if report is None or self.cfg.quality_policy != "discard" or report.verdict is not Verdict.BAD:
+            return False
+        self.discarded_by_policy.append(c.episode)
+        self.log(
+            f"attempt {c.episode} DISCARDED by quality policy: verdict bad, score {report.score:.3f} "
+            f"({', '.join(report.reasons) or 'no reasons'})"
+        )
+        if self.live is not None:
+            self.live.quality(c.episode, report, None)
+        return True
+
+    def _save(self, c: Settled, report: QualityReport | None) -> int:
+        """Commit the episode with its sidecar record; returns its dataset index."""
         index = self.writer.num_episodes
         if self.sidecar is None:
             self.sidecar = EpisodeSidecar(self.cfg.root)
         with self._cond:
-            annotation = self._annotations.get(c.attempt)
+            annotation = self._annotations.get(c.episode)
         record: dict[str, Any] = {
             "quality": report.to_dict() if report is not None else None,
-            "sim_episode_index": c.attempt,
-            "end_reason": c.end_reason.value,
+            "sim_episode_index": c.episode,
+            "end_reason": c.reason.value,
         }
         if annotation is not None:
             record["annotation"] = annotation
@@ -365,15 +387,12 @@ class Recorder:
         # The record lands just before the episode becomes visible (see sidecar.py for a kill between).
         saved_as = self.writer.commit(before_visible=lambda: sidecar.put(index, **record))
         with self._cond:
-            self._saved_as[c.attempt] = saved_as
+            self._saved_as[c.episode] = saved_as
             self.saved = self.writer.num_episodes
         if report is None and self.expects_quality:
             self.saved_without_report.append(saved_as)
         if c.missing_frames:
             self.saved_with_gaps.append(saved_as)
-        timing.save_s = self.writer.last_timing.get("save_s", 0.0)
-        timing.finalize_s = self.writer.last_timing.get("finalize_s", 0.0)
-        timing.saved_as = saved_as
         score = f", score {report.score:.3f} ({report.verdict.value})" if report is not None else ""
         gap = (
             f", WITH A GAP: {c.missing_frames} frame(s) never arrived, flagged missing_frames in the sidecar"
@@ -381,15 +400,12 @@ class Recorder:
             else ""
         )
         self.log(
-            f"saved attempt {c.attempt} as episode {saved_as} ({c.num_frames} frames, "
-            f"{c.end_reason.value}{score}{gap}); {self.saved}/{self.cfg.num_episodes}"
+            f"saved attempt {c.episode} as episode {saved_as} ({c.num_frames} frames, "
+            f"{c.reason.value}{score}{gap}); {self.saved}/{self.cfg.num_episodes}"
         )
         if self.live is not None:
-            self.live.quality(c.attempt, report, saved_as)
-        if self.saved < self.cfg.num_episodes:
-            t0 = time.perf_counter()
-            self.writer.open_episode()  # pay the next session's open now, not on the next frame
-            timing.open_s = time.perf_counter() - t0
+            self.live.quality(c.episode, report, saved_as)
+        return saved_as
 
     # --- what the node reports and when it ends the run ------------------------------------------------
 
@@ -415,7 +431,7 @@ class Recorder:
         return None
 
     def done_line(self) -> str:
-        stats = self.tracker.stats
+        stats = self.follower.stats
         flagged = [
             ("discarded by quality policy", self.discarded_by_policy),
             ("saved WITHOUT report", self.saved_without_report),
@@ -431,7 +447,7 @@ class Recorder:
         """Boundary timings and frame counts as JSON (for scripts/bench_recorder.py)."""
         data = {
             "timings": [dataclasses.asdict(t) for t in self.timings],
-            "stats": dataclasses.asdict(self.tracker.stats),
+            "stats": dataclasses.asdict(self.follower.stats),
             "saved": self.saved,
             "initial": self.initial_episodes,
         }

@@ -1,4 +1,7 @@
-"""A tick source whose period comes from the environment, for faster-than-real-time generation.
+"""Ticks on a fixed grid: `TickSchedule` sends them (the clock node), `TickCounter` counts how many of
+them a receiver served (the sim's missed ticks, the expert's served fraction).
+
+A tick source whose period comes from the environment, for faster-than-real-time generation.
 
 dora 1.1 expands `${VAR:-default}` only in `env:` values, not in an input such as
 `dora/timer/millis/100` (a variable there fails the whole file), so the autopilot and eval dataflows
@@ -55,3 +58,39 @@ class TickSchedule:
             return 0.0
         ordered = sorted(self.lateness)
         return 1000.0 * ordered[min(len(ordered) - 1, int(quantile * len(ordered)))]
+
+
+class TickCounter:
+    """Counts ticks served against the tick grid, from wall time (a late step makes dora drop ticks).
+
+    The grid starts at the first served tick; a tick that queued while the receiver was busy and so
+    arrives early re-anchors the grid on it, so `missed` never goes negative.
+    """
+
+    def __init__(self, period_s: float) -> None:
+        self.period_s = period_s
+        self.start: float | None = None
+        self.served = 0
+        self.expected = 0  # grid points up to the latest served tick
+
+    def serve(self, now: float) -> tuple[int, int]:
+        """Register one served tick at `now`; return (tick_index, ticks_missed so far)."""
+        if self.start is None:
+            self.start = now
+        self.served += 1
+        expected = int((now - self.start) / self.period_s + 0.5) + 1
+        if expected < self.served:
+            self.start = now - (self.served - 1) * self.period_s
+            expected = self.served
+        self.expected = expected
+        return expected - 1, expected - self.served
+
+    @property
+    def missed(self) -> int:
+        return self.expected - self.served
+
+    def restart(self) -> None:
+        """Count from the next tick: dora's first send_output blocks ~1 s while its channel opens."""
+        self.start = None
+        self.served = 0
+        self.expected = 0

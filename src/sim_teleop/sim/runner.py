@@ -25,6 +25,7 @@ from sim_teleop.config import (
     setting,
 )
 from sim_teleop.messages import TICK, Control, EndReason, Frame, Phase
+from sim_teleop.sim.clock import TickCounter
 from sim_teleop.sim.env import NEUTRAL_ACTION, PICK_CUBE, Observation, SimEnv, clamp_action
 from sim_teleop.sim.episode_state import EpisodeStateMachine
 
@@ -89,32 +90,6 @@ def tick_is_stale(sent_at: datetime | None, now: datetime, period_s: float) -> b
     run on a loaded machine). Both keep only the newest tick; the missed ones are counted from wall
     time (`TickCounter`)."""
     return sent_at is not None and (now - sent_at).total_seconds() > period_s
-
-
-class TickCounter:
-    """Counts timer ticks the sim failed to serve, from wall time (a late step makes dora drop ticks)."""
-
-    def __init__(self, period_s: float) -> None:
-        self.period_s = period_s
-        self.start: float | None = None
-        self.served = 0
-
-    def serve(self, now: float) -> tuple[int, int]:
-        """Register one served tick at `now`; return (tick_index, ticks_missed so far)."""
-        if self.start is None:
-            self.start = now
-        self.served += 1
-        expected = int((now - self.start) / self.period_s + 0.5) + 1
-        if expected < self.served:
-            # A tick that queued while the node was busy arrived early: re-anchor the grid on it.
-            self.start = now - (self.served - 1) * self.period_s
-            expected = self.served
-        return expected - 1, expected - self.served
-
-    def restart(self) -> None:
-        """Count from the next tick: dora's first send_output blocks ~1 s while its channel opens."""
-        self.start = None
-        self.served = 0
 
 
 class AnswerCounter:
