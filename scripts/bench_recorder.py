@@ -50,8 +50,6 @@ def main() -> int:
     }
     spec = yaml.safe_load((REPO / "dataflow-record.yaml").read_text())
     nodes = [n for n in spec["nodes"] if n["id"] in ("sim", "keyboard")]
-    for n in nodes:
-        n["path"] = str(REPO / n["path"])
     kb = next(n for n in nodes if n["id"] == "keyboard")
     kb["path"] = str(REPO / "tests" / "nodes" / "script_controller.py")
     kb["inputs"]["frame"] = {"source": "sim/frame", "queue_size": 1000}

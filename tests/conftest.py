@@ -80,13 +80,10 @@ def free_port() -> int:
 
 
 def with_probe(dataflow: Path, out_dir: Path, probe_jsonl: Path, source: str = "sim/frame") -> Path:
-    """Copy a dataflow YAML into `out_dir` with absolute node paths plus a probe node logging frames."""
+    """Copy a dataflow YAML into `out_dir` plus a probe node logging frames (nodes are commands)."""
     import yaml
 
     spec = yaml.safe_load(dataflow.read_text())
-    for node in spec["nodes"]:
-        if "path" in node and not Path(node["path"]).is_absolute():
-            node["path"] = str(REPO / node["path"])
     spec["nodes"].append(
         {
             "id": "probe",

@@ -20,8 +20,6 @@ def record_flow(
     by the scripted controller."""
     spec = yaml.safe_load((REPO / "dataflow-record.yaml").read_text())
     nodes = {n["id"]: n for n in spec["nodes"]}
-    for n in spec["nodes"]:
-        n["path"] = str(REPO / n["path"])
     if script is not None:
         kb = nodes["keyboard"]
         kb["path"] = str(CONTROLLER_NODE)

@@ -36,8 +36,6 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _flow(tmp_path: Path) -> Path:
     spec = yaml.safe_load((REPO / "dataflow-eval.yaml").read_text())
-    for node in spec["nodes"]:
-        node["path"] = str(REPO / node["path"])
     out = tmp_path / "dataflow-eval.yaml"
     out.write_text(yaml.safe_dump(spec, sort_keys=False))
     return out
