@@ -77,12 +77,16 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def in_flight(root: Path, counted: int) -> None:
-    """Make `root` look like a commit in flight whose last finished commit held `counted` episodes."""
+def in_flight(root: Path, counted: int, renamed: bool) -> None:
+    """Make `root` look like the commit of its last episode in flight: its files are in place, info.json
+    not yet renamed (it still counts `counted` episodes) or already `renamed` (the journal not dropped)."""
     info = json.loads((root / INFO).read_text())
+    before = {**info, "total_episodes": counted}
     backup = root / JOURNAL_DIR / BACKUP / INFO
     backup.parent.mkdir(parents=True, exist_ok=True)
-    backup.write_text(json.dumps({**info, "total_episodes": counted}))
+    backup.write_text(json.dumps(before))
+    if not renamed:
+        (root / INFO).write_text(json.dumps(before))
     (root / JOURNAL_DIR / JOURNAL).write_text("{}")
 
 
@@ -130,24 +134,31 @@ def test_episodes_columns_and_frames_read_back(dataset: Path) -> None:
         assert flags[episode == ep].any() == (SUCCESS_AT[ep] is not None)
 
 
-def test_a_commit_in_flight_shows_the_last_finished_commit(dataset: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("renamed", [False, True])
+def test_a_commit_in_flight(dataset: Path, tmp_path: Path, renamed: bool) -> None:
+    """Readers see what lerobot loads (the last episode once info.json was renamed); the writer's view
+    is the last finished commit, which repair would restore."""
     root = tmp_path / "ds"
     shutil.copytree(dataset, root)
     EpisodeSidecar(root).put(2, end_reason="success")
-    in_flight(root, counted=2)
-    assert read_info(root)["total_episodes"] == 2 and total_episodes(root) == 2
+    in_flight(root, counted=2, renamed=renamed)
+    seen = 3 if renamed else 2
+    assert read_info(root)["total_episodes"] == 2
+    assert read_info(root, committed=False)["total_episodes"] == total_episodes(root) == seen
     with DatasetReader(root) as reader:
-        assert len(reader) == 2
+        assert len(reader) == seen
     table = read_data_columns(root, ["episode_index"])
-    assert table is not None and set(np.asarray(table["episode_index"]).tolist()) == {0, 1}
+    assert table is not None and set(np.asarray(table["episode_index"]).tolist()) == set(range(seen))
     results, fps = results_from_dataset(root)
-    assert [r.episode_index for r in results] == [0, 1] and fps == 10.0
-    assert EpisodeSidecar(root).get(2) is None  # the record ahead of info.json is not read
-    (root / JOURNAL_DIR / JOURNAL).unlink()  # the commit finished
-    assert total_episodes(root) == 3 and EpisodeSidecar(root).get(2) is not None
-    results, _ = results_from_dataset(root)
+    assert [r.episode_index for r in results] == list(range(seen)) and fps == 10.0
+    assert (EpisodeSidecar(root).get(2) is not None) == renamed  # a record ahead of info.json is not read
+
+
+def test_results_from_dataset(dataset: Path) -> None:
+    results, _ = results_from_dataset(dataset)
     assert [(r.success, r.num_frames) for r in results] == [(True, 5), (False, 7), (True, 4)]
     assert results[0].time_to_success_s == pytest.approx(0.3)
+    assert results[1].time_to_success_s is None
 
 
 def test_bool_flags_of_scalar_list_and_null_columns() -> None:

@@ -1,8 +1,9 @@
 """Reading a LeRobotDataset v3.0 on disk without lerobot: info.json, episode metadata, data columns, video.
 
-The only module that opens `meta/info.json` or a parquet file. Readers see the dataset as the last
-finished commit left it (`read_info`) and only the episodes its info.json counts: files of a commit in
-flight are already on disk but not counted yet.
+The only module that opens `meta/info.json` or a parquet file. Readers see what lerobot loads: only
+the episodes info.json counts (files of a commit in flight are already on disk but not counted yet).
+The writer, resume and the maintenance scripts see the dataset as the last finished commit left it
+(`read_info(root)`: the journal's backup while a commit is in flight), which is what repair restores.
 
 Images come from the videos sparsely: a keyframe at about every `stride` frames (so it decodes alone)
 plus the frame after it (for the frozen-frame test). The demuxer seeks straight to each of those
@@ -51,11 +52,13 @@ def not_a_dataset(root: Path) -> str:
     return f"{root} is not a LeRobotDataset (no {INFO})"
 
 
-def read_info(root: Path) -> dict:
-    """info.json as the last finished commit left it (the journal's copy while a commit is in flight)."""
+def read_info(root: Path, committed: bool = True) -> dict:
+    """info.json as the last finished commit left it (the journal's copy while a commit is in flight);
+    with `committed=False`, as it stands, which is what lerobot loads."""
     root = Path(root)
     backup = root / JOURNAL_DIR / BACKUP / INFO
-    path = backup if (root / JOURNAL_DIR / JOURNAL).exists() and backup.exists() else root / INFO
+    in_flight = committed and (root / JOURNAL_DIR / JOURNAL).exists() and backup.exists()
+    path = backup if in_flight else root / INFO
     if not path.exists():
         raise DatasetError(not_a_dataset(root))
     try:
@@ -70,9 +73,10 @@ def read_info(root: Path) -> dict:
 
 
 def total_episodes(root: Path) -> int | None:
-    """Episodes the dataset at root holds (None: no readable info.json, or it does not say)."""
+    """Episodes the dataset at root holds as lerobot loads it (None: no readable info.json, or it does
+    not say)."""
     try:
-        return int(read_info(root)["total_episodes"])
+        return int(read_info(root, committed=False)["total_episodes"])
     except (DatasetError, OSError, KeyError, TypeError, ValueError):
         return None
 
@@ -124,7 +128,7 @@ def read_data_columns(root: Path, columns: list[str]) -> pa.Table | None:
     if not files:
         return None
     table = pa.concat_tables([read_table(f, columns) for f in files])
-    total = read_info(root).get("total_episodes")
+    total = read_info(root, committed=False).get("total_episodes")
     if total is not None:
         table = table.filter(pc.less(table["episode_index"], int(total)))
     return table
@@ -352,7 +356,7 @@ class DatasetReader:
         self.root = Path(root)
         if not is_dataset(self.root):
             raise FileNotFoundError(not_a_dataset(self.root))
-        self.info: dict[str, Any] = read_info(self.root)
+        self.info: dict[str, Any] = read_info(self.root, committed=False)
         self.fps = float(self.info["fps"])
         self.episodes = read_episodes(self.root, self.info)
         self.video_keys = [k for k, ft in self.info["features"].items() if ft.get("dtype") == "video"]

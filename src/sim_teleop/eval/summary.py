@@ -178,7 +178,7 @@ def results_from_dataset(root: str | Path) -> tuple[list[EpisodeResult], float]:
     root = Path(root)
     if not is_dataset(root):
         raise FileNotFoundError(not_a_dataset(root))
-    fps = float(read_info(root)["fps"])
+    fps = float(read_info(root, committed=False)["fps"])
     table = read_data_columns(root, ["episode_index", "frame_index", "timestamp", SUCCESS_KEY])
     if table is None:
         return [], fps
