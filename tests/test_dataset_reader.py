@@ -60,7 +60,8 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     for ep, n in enumerate(LENGTHS):
         for t in range(n):
-            ok = SUCCESS_AT[ep] is not None and t >= SUCCESS_AT[ep]
+            first = SUCCESS_AT[ep]
+            ok = first is not None and t >= first
             row = {
                 ACTION_KEY: np.full(ACTION_DIM, -t, np.float32),
                 STATE_KEY: state(ep, t),
