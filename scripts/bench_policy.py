@@ -84,6 +84,7 @@ _TS = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})")
 def train_facts(checkpoint: Path, log: Path | None) -> dict:
     """Steps, batch, dataset size (from the checkpoint's train_config.json) and wall time (from the log)."""
     from sim_teleop.control.policy import resolve_checkpoint
+    from sim_teleop.dataset.reader import is_dataset, read_info
 
     ckpt = resolve_checkpoint(checkpoint)
     facts: dict = {"checkpoint": str(ckpt)}
@@ -92,8 +93,8 @@ def train_facts(checkpoint: Path, log: Path | None) -> dict:
         cfg = json.loads(cfg_path.read_text())
         facts.update(steps=cfg.get("steps"), batch_size=cfg.get("batch_size"))
         root = cfg.get("dataset", {}).get("root")
-        if root and (Path(root) / "meta" / "info.json").is_file():
-            info = json.loads((Path(root) / "meta" / "info.json").read_text())
+        if root and is_dataset(Path(root)):
+            info = read_info(Path(root))
             facts.update(
                 dataset=root,
                 dataset_episodes=info.get("total_episodes"),

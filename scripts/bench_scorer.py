@@ -246,7 +246,16 @@ def calibrate(rows: list[dict[str, Any]]) -> None:
 
 
 def write_dataset(root: Path, episodes: list[Episode]) -> None:
-    from sim_teleop.dataset.store import EpisodeWriter, VideoSettings, build_features, camera_key
+    from sim_teleop.dataset.features import (
+        ACTION_KEY,
+        DONE_KEY,
+        REWARD_KEY,
+        STATE_KEY,
+        SUCCESS_KEY,
+        build_features,
+        camera_key,
+    )
+    from sim_teleop.dataset.store import EpisodeWriter, VideoSettings
 
     writer = EpisodeWriter(
         "bench/scorer", root, 10, build_features(), "Pick up the cube.", VideoSettings(), create=True
@@ -255,11 +264,11 @@ def write_dataset(root: Path, episodes: list[Episode]) -> None:
         for i, f in enumerate(ep.frames):
             assert f.images is not None
             row: dict[str, Any] = {
-                "action": np.asarray(f.action, np.float32),
-                "observation.state": np.asarray(f.state, np.float32),
-                "next.reward": np.array([float(f.success)], np.float32),
-                "next.success": np.array([bool(f.success)]),
-                "next.done": np.array([i == len(ep.frames) - 1]),
+                ACTION_KEY: np.asarray(f.action, np.float32),
+                STATE_KEY: np.asarray(f.state, np.float32),
+                REWARD_KEY: np.array([float(f.success)], np.float32),
+                SUCCESS_KEY: np.array([bool(f.success)]),
+                DONE_KEY: np.array([i == len(ep.frames) - 1]),
                 "task": "Pick up the cube.",
             }
             for cam, img in f.images.items():
@@ -314,7 +323,8 @@ def anchor_cut(path: Path, t0: float, t1: float, tmp: Path) -> Path:
 
 
 def speed(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
-    from sim_teleop.quality.offline import DatasetReader, offline_config, score_episode
+    from sim_teleop.dataset.reader import DatasetReader
+    from sim_teleop.quality.offline import offline_config, score_episode
 
     if getattr(args, "_rendered", None) is None:  # --speed-only: render just the episodes timed here
         rsim = SimEnv(seed=args.seed + 1, image_obs=True)

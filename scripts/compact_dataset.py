@@ -17,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.compact import compact
 from sim_teleop.dataset.lock import RootInUse, RootLock
-from sim_teleop.dataset.store import DatasetError
+from sim_teleop.dataset.reader import is_dataset, not_a_dataset
 from sim_teleop.nodes.serve import quiet_libraries
 
 
@@ -30,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     quiet_libraries()
-    if not (args.root / "meta" / "info.json").is_file():
-        print(f"error: {args.root} is not a LeRobotDataset (no meta/info.json)", file=sys.stderr)
+    if not is_dataset(args.root):
+        print(f"error: {not_a_dataset(args.root)}", file=sys.stderr)
         return 2
     try:
         with RootLock(args.root, "compact_dataset.py"):

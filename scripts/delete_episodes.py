@@ -24,8 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from sim_teleop.dataset.lock import RootInUse, RootLock
+from sim_teleop.dataset.reader import is_dataset, not_a_dataset, read_info
+from sim_teleop.dataset.repair import needs_repair
 from sim_teleop.dataset.sidecar import SIDECAR_RELPATH, EpisodeSidecar
-from sim_teleop.dataset.store import needs_repair, read_info
 
 
 class UsageError(ValueError):
@@ -57,8 +58,8 @@ def delete_in_place(repo_id: str, root: Path, indices_text: str, log=print) -> P
     """Returns the backup path of the original dataset."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     root = root.resolve()
-    if not (root / "meta" / "info.json").exists():
-        raise UsageError(f"{root} is not a LeRobotDataset (no meta/info.json)")
+    if not is_dataset(root):
+        raise UsageError(not_a_dataset(root))
     if needs_repair(root):
         raise UsageError(f"{root} was left by an interrupted recording: run scripts/repair_dataset.py first")
     total = int(read_info(root)["total_episodes"])

@@ -79,14 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    import json
-
     from PIL import Image
 
+    from sim_teleop.dataset.features import SUCCESS_KEY, camera_key
+    from sim_teleop.dataset.reader import read_info
     from sim_teleop.eval.summary import results_from_dataset
 
-    info = json.loads((args.root / "meta" / "info.json").read_text())
-    fps = float(info["fps"])
+    fps = float(read_info(args.root)["fps"])
     results, _ = results_from_dataset(args.root)
     if not results:
         print(f"{args.root}: no episodes", file=sys.stderr)
@@ -109,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             if k % args.stride and idx != stop - 1:
                 continue
             item = ds[idx]
-            front = (item["observation.images.front"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-            wrist = (item["observation.images.wrist"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-            succeeded = bool(item["next.success"].item()) or (
+            front = (item[camera_key("front")].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            wrist = (item[camera_key("wrist")].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            succeeded = bool(item[SUCCESS_KEY].item()) or (
                 res.time_to_success_s is not None and k / fps >= res.time_to_success_s
             )
             text = f"episode {ep}  t={k / fps:4.1f}s" + ("  SUCCESS" if succeeded else "")

@@ -19,9 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.compact import merge
 from sim_teleop.dataset.lock import RootInUse, RootLock
-from sim_teleop.dataset.store import DatasetError
+from sim_teleop.dataset.reader import is_dataset, not_a_dataset
 from sim_teleop.nodes.serve import quiet_libraries
 
 
@@ -34,11 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     quiet_libraries()
     for src in args.sources:
-        if not (src / "meta" / "info.json").is_file():
-            print(
-                f"error: {src} is not a LeRobotDataset (no meta/info.json); nothing was written",
-                file=sys.stderr,
-            )
+        if not is_dataset(src):
+            print(f"error: {not_a_dataset(src)}; nothing was written", file=sys.stderr)
             return 2
     if len({src.resolve() for src in args.sources}) != len(args.sources):
         print("error: a source is named twice; nothing was written", file=sys.stderr)

@@ -17,9 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.lock import RootInUse, RootLock
+from sim_teleop.dataset.reader import read_info
+from sim_teleop.dataset.repair import repair
 from sim_teleop.dataset.sidecar import EpisodeSidecar
-from sim_teleop.dataset.store import DatasetError, read_info, repair
 
 
 def repair_failed_message(exc: OSError, root: Path) -> str:

@@ -130,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.output.exists():
         print(f"[resize] {args.output} exists: choose a new --output", file=sys.stderr)
         return 2
-    if not (args.root / "meta" / "info.json").is_file():
-        print(f"[resize] {args.root} is not a LeRobotDataset (no meta/info.json)", file=sys.stderr)
+    from sim_teleop.dataset.reader import is_dataset, not_a_dataset
+
+    if not is_dataset(args.root):
+        print(f"[resize] {not_a_dataset(args.root)}", file=sys.stderr)
         return 2
     if args.size < 8:
         print(f"[resize] --size {args.size}: must be >= 8", file=sys.stderr)

@@ -22,11 +22,55 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from sim_teleop.config import ConfigError
+from sim_teleop.dataset.reader import DatasetReader
 from sim_teleop.dataset.sidecar import EpisodeSidecar
-from sim_teleop.messages import Verdict
+from sim_teleop.messages import QualityReport, Verdict
 from sim_teleop.quality.config import load_quality_config
-from sim_teleop.quality.offline import DatasetReader, offline_config, score_episode
+from sim_teleop.quality.offline import offline_config, score_episode
 from sim_teleop.quality.scorer import EpisodeScorer, worst_metric
+
+
+def print_table(reports: list[QualityReport], threshold: float, keep_mode: str) -> list[int]:
+    """Print one line per episode; returns the episodes to keep."""
+    print(
+        f"{'episode':>7s} {'frames':>6s} {'success':>7s} {'score':>6s} {'verdict':>7s}  "
+        f"{'worst metric':24s} reasons"
+    )
+    keep: list[int] = []
+    for r in reports:
+        key, value = worst_metric(r)
+        print(
+            f"{r.episode_index:7d} {r.num_frames:6d} {r.success!s:>7s} {r.score:6.3f} {r.verdict.value:>7s}  "
+            f"{key + f' {value:.2f}':24s} {','.join(r.reasons) or '-'}"
+        )
+        if r.score >= threshold and (keep_mode == "threshold" or r.verdict is Verdict.GOOD):
+            keep.append(r.episode_index)
+    return keep
+
+
+def write_filtered(
+    root: Path, out: Path, repo_id: str, reports: list[QualityReport], keep: list[int]
+) -> None:
+    """A new dataset at `out` with only the `keep` episodes, their sidecar records renumbered and given
+    their offline quality report."""
+    from lerobot.datasets import LeRobotDataset, delete_episodes
+
+    drop = [r.episode_index for r in reports if r.episode_index not in keep]
+    dataset = LeRobotDataset(repo_id, root=root)
+    if drop:
+        delete_episodes(dataset, episode_indices=drop, output_dir=out, repo_id=repo_id)
+    else:
+        import shutil
+
+        shutil.copytree(root, out)
+    side_in = EpisodeSidecar(root)
+    side_out = EpisodeSidecar(out)
+    side_out.records = {i: dict(rec) for i, rec in side_in.records.items()}
+    by_index = {r.episode_index: r for r in reports}
+    for i in keep:
+        side_out.records.setdefault(i, {"episode_index": i})["offline_quality"] = by_index[i].to_dict()
+    side_out.delete_and_renumber(drop)
+    print(f"filtered dataset ({len(keep)} episodes) written to {out}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,20 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     elapsed = time.perf_counter() - t0
 
-    print(
-        f"{'episode':>7s} {'frames':>6s} {'success':>7s} {'score':>6s} {'verdict':>7s}  "
-        f"{'worst metric':24s} reasons"
-    )
-    keep: list[int] = []
-    for r in reports:
-        key, value = worst_metric(r)
-        print(
-            f"{r.episode_index:7d} {r.num_frames:6d} {r.success!s:>7s} {r.score:6.3f} {r.verdict.value:>7s}  "
-            f"{key + f' {value:.2f}':24s} {','.join(r.reasons) or '-'}"
-        )
-        ok = r.score >= threshold and (args.keep == "threshold" or r.verdict is Verdict.GOOD)
-        if ok:
-            keep.append(r.episode_index)
+    keep = print_table(reports, threshold, args.keep)
     n = len(reports)
     print(
         f"{n} episodes scored in {elapsed:.2f} s ({elapsed / max(n, 1) * 1000:.1f} ms each); "
@@ -116,29 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scores written to {out_json}")
 
     if args.output:
-        drop = [r.episode_index for r in reports if r.episode_index not in keep]
         if not keep:
             print("error: every episode is below the threshold; nothing to write", file=sys.stderr)
             return 1
-        from lerobot.datasets import LeRobotDataset, delete_episodes
-
-        repo_id = args.repo_id or f"local/{root.name}"
-        dataset = LeRobotDataset(repo_id, root=root)
-        out = Path(args.output)
-        if drop:
-            delete_episodes(dataset, episode_indices=drop, output_dir=out, repo_id=repo_id)
-        else:
-            import shutil
-
-            shutil.copytree(root, out)
-        side_in = EpisodeSidecar(root)
-        side_out = EpisodeSidecar(out)
-        side_out.records = {i: dict(rec) for i, rec in side_in.records.items()}
-        by_index = {r.episode_index: r for r in reports}
-        for i in keep:
-            side_out.records.setdefault(i, {"episode_index": i})["offline_quality"] = by_index[i].to_dict()
-        side_out.delete_and_renumber(drop)
-        print(f"filtered dataset ({len(keep)} episodes) written to {out}")
+        write_filtered(root, Path(args.output), args.repo_id or f"local/{root.name}", reports, keep)
     return 0
 
 

@@ -17,7 +17,7 @@ TASK = "pick up the cube"
 
 def dataset_features() -> dict[str, dict]:
     """The features the recorder writes (action 4, state 18, two 128x128 videos, next.*)."""
-    from sim_teleop.dataset.store import build_features
+    from sim_teleop.dataset.features import build_features
 
     return build_features()
 

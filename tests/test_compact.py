@@ -18,8 +18,8 @@ from recorder_flows import run_delete, run_script
 from test_recorder_store import load, make_cfg, record
 
 from sim_teleop.dataset.compact import compact, count_files, forget_decoded_videos, work_dir
+from sim_teleop.dataset.reader import dataset_files
 from sim_teleop.dataset.sidecar import EpisodeSidecar
-from sim_teleop.dataset.store import dataset_files
 
 REPO_ID = "test/rec"
 

@@ -13,8 +13,8 @@ import pytest
 from recorder_fakes import ScriptedSim, episode_frames
 from recorder_flows import run_script
 
+from sim_teleop.dataset.reader import dataset_files
 from sim_teleop.dataset.sidecar import SIDECAR_RELPATH, EpisodeSidecar
-from sim_teleop.dataset.store import dataset_files
 from sim_teleop.recorder.config import RecordConfig
 from sim_teleop.recorder.session import Recorder
 

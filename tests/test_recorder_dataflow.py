@@ -27,7 +27,7 @@ from recorder_flows import (
     video_frame_counts,
 )
 
-from sim_teleop.dataset.store import dataset_files
+from sim_teleop.dataset.reader import dataset_files
 from sim_teleop.recorder.config import RecordConfig
 from sim_teleop.recorder.session import Recorder
 

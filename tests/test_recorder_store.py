@@ -16,21 +16,14 @@ from recorder_fakes import ScriptedSim, episode_frames
 from recorder_flows import run_delete
 
 from sim_teleop.config import ConfigError
+from sim_teleop.dataset import DatasetError
+from sim_teleop.dataset.features import build_features, compat_problems, frame_to_row
+from sim_teleop.dataset.reader import DatasetReader, dataset_files
+from sim_teleop.dataset.repair import needs_repair, repair
 from sim_teleop.dataset.sidecar import EpisodeSidecar
-from sim_teleop.dataset.store import (
-    DatasetError,
-    EpisodeWriter,
-    VideoSettings,
-    build_features,
-    compat_problems,
-    dataset_files,
-    frame_to_row,
-    needs_repair,
-    repair,
-)
+from sim_teleop.dataset.store import EpisodeWriter, VideoSettings
 from sim_teleop.eval.summary import results_from_dataset
 from sim_teleop.messages import QualityReport, Verdict
-from sim_teleop.quality.offline import DatasetReader
 from sim_teleop.recorder.config import RecordConfig
 from sim_teleop.recorder.session import Recorder
 

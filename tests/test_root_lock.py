@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.lock import RootInUse, RootLock, lock_path
-from sim_teleop.dataset.store import DatasetError, dataset_files
+from sim_teleop.dataset.reader import dataset_files
 from sim_teleop.recorder.config import RecordConfig
 from sim_teleop.recorder.session import Recorder
 

@@ -25,10 +25,10 @@ import numpy as np
 from sim_teleop.config import DEFAULT_FPS, REPO_ROOT, Config, RunConfig, setting
 from sim_teleop.control.advance import RESEND_AFTER, AutoAdvance
 from sim_teleop.control.image_prep import resize_image
+from sim_teleop.dataset.features import ACTION_KEY, IMAGE_KEYS, STATE_KEY
 from sim_teleop.follower import EpisodeFollower, Started
 from sim_teleop.messages import (
     ACTION_DIM,
-    CAMERAS,
     GRIPPER_COMMAND_MAX,
     IMAGE_SHAPE,
     STATE_DIM,
@@ -38,10 +38,6 @@ from sim_teleop.messages import (
     Frame,
     Phase,
 )
-
-STATE_KEY = "observation.state"
-IMAGE_KEYS = {cam: f"observation.images.{cam}" for cam in CAMERAS}
-ACTION_KEY = "action"
 
 SIM_INPUT_SHAPES: dict[str, tuple[int, ...]] = {
     STATE_KEY: (STATE_DIM,),
@@ -89,38 +85,46 @@ def check_features(input_features: dict[str, Any], output_features: dict[str, An
     policy wants must come from the sim (it cannot invent an `observation.environment_state`), and it
     must take the state and at least one camera; the action must be exactly 4-D.
     """
-    problems: list[str] = []
-    for name, feat in (input_features or {}).items():
-        shape = tuple(int(d) for d in feat.get("shape", ()))
-        expected = SIM_INPUT_SHAPES.get(name)
-        if expected is None:
-            problems.append(f"input {name!r} {shape} is not produced by the sim")
-        elif name in IMAGE_KEYS.values():
-            if not _image_fits(shape, expected):
-                problems.append(
-                    f"input {name!r} has shape {shape}: the sim gives {expected}, or smaller "
-                    f"(3, h, w) images by resizing, never larger"
-                )
-        elif shape != expected:
-            problems.append(f"input {name!r} has shape {shape}, the sim gives {expected}")
-    if STATE_KEY not in (input_features or {}):
+    inputs, outputs = input_features or {}, output_features or {}
+    problems = [p for name, feat in inputs.items() if (p := _input_problem(name, feat)) is not None]
+    if STATE_KEY not in inputs:
         problems.append(f"input {STATE_KEY!r} ({STATE_DIM},) is missing")
-    if not any(k in (input_features or {}) for k in IMAGE_KEYS.values()):
+    if not any(k in inputs for k in IMAGE_KEYS.values()):
         problems.append(f"no camera input (expected {', '.join(IMAGE_KEYS.values())})")
-    action = (output_features or {}).get(ACTION_KEY)
+    action = outputs.get(ACTION_KEY)
     if action is None:
         problems.append(f"output {ACTION_KEY!r} is missing")
-    else:
-        shape = tuple(int(d) for d in action.get("shape", ()))
-        if shape != SIM_ACTION_SHAPE:
-            problems.append(
-                f"output 'action' has shape {shape}, the sim takes {SIM_ACTION_SHAPE} (x, y, z, gripper)"
-            )
-    extra = sorted(set(output_features or {}) - {ACTION_KEY})
+    elif _shape(action) != SIM_ACTION_SHAPE:
+        problems.append(
+            f"output 'action' has shape {_shape(action)}, the sim takes {SIM_ACTION_SHAPE} (x, y, z, gripper)"
+        )
+    extra = sorted(set(outputs) - {ACTION_KEY})
     if extra:
         problems.append(f"unexpected outputs {extra}")
     if problems:
         raise PolicyError("policy features do not match the sim: " + "; ".join(problems))
+
+
+def _shape(feature: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(int(d) for d in feature.get("shape", ()))
+
+
+def _input_problem(name: str, feature: dict[str, Any]) -> str | None:
+    """Why the sim cannot feed the policy input `name` (None: it can)."""
+    shape = _shape(feature)
+    expected = SIM_INPUT_SHAPES.get(name)
+    if expected is None:
+        return f"input {name!r} {shape} is not produced by the sim"
+    if name in IMAGE_KEYS.values():
+        if _image_fits(shape, expected):
+            return None
+        return (
+            f"input {name!r} has shape {shape}: the sim gives {expected}, or smaller "
+            f"(3, h, w) images by resizing, never larger"
+        )
+    if shape != expected:
+        return f"input {name!r} has shape {shape}, the sim gives {expected}"
+    return None
 
 
 def _image_fits(shape: tuple[int, ...], sim_shape: tuple[int, ...]) -> bool:

@@ -1,1 +1,9 @@
-"""The LeRobotDataset v3.0 format: feature keys, crash-safe writing, reading, sidecar, repair, compaction."""
+"""The LeRobotDataset v3.0 format: feature keys, crash-safe writing, reading, sidecar, repair, compaction.
+
+`features` names every column, `store` writes episodes, `repair` publishes them crash-safely and rolls
+interrupted commits back, `reader` is the only code that reads info.json and parquet files.
+"""
+
+
+class DatasetError(RuntimeError):
+    """The dataset cannot be used as asked; the text says why and what to do."""

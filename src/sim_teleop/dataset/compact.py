@@ -1,6 +1,6 @@
 """Pack a finished dataset into lerobot's standard file sizes, verified, with nothing lost on a kill.
 
-Why: the recorder commits every episode as its own files (crash safety, see dataset_store.py), so a
+Why: the recorder commits every episode as its own files (crash safety, see `store`), so a
 dataset of N episodes holds ~4N small files; lerobot's own layout packs episodes into ~100 MB data
 and ~200 MB video files. lerobot's `aggregate_datasets` with the dataset as its only source writes
 that packed copy (videos concatenated, not re-encoded, so frames stay pixel-identical) beside the
@@ -22,8 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim_teleop.dataset import DatasetError
+from sim_teleop.dataset.features import compat_problems
+from sim_teleop.dataset.reader import episode_meta_files, read_info, read_table
+from sim_teleop.dataset.repair import needs_repair, repair
 from sim_teleop.dataset.sidecar import SIDECAR_RELPATH, EpisodeSidecar
-from sim_teleop.dataset.store import DatasetError, compat_problems, needs_repair, read_info, repair
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -115,12 +118,12 @@ def point_episodes_at_their_files(root: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for path in sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet")):
+    for path in episode_meta_files(root):
         where = {
             EPISODE_POINTERS[0]: int(path.parent.name.split("-")[1]),
             EPISODE_POINTERS[1]: int(path.stem.split("-")[1]),
         }
-        table = pq.read_table(path)
+        table = read_table(path)
         for column, value in where.items():
             i = table.schema.get_field_index(column)
             if i >= 0:
@@ -153,14 +156,23 @@ def verify_part(a: Any, b: Any, first_episode: int, first_frame: int) -> None:
     """Raise DatasetError unless dataset `b` holds all of dataset `a` (both LeRobotDataset) from its
     episode `first_episode` / frame `first_frame` on: every column, and decoded frames at the start,
     middle and end of every episode."""
-    import numpy as np
-
-    n = a.meta.total_frames
     lengths_a = [int(x) for x in a.meta.episodes["length"]]
     lengths_b = [int(x) for x in b.meta.episodes["length"]][first_episode : first_episode + len(lengths_a)]
     if lengths_a != lengths_b:
         raise DatasetError(f"episode lengths differ: {lengths_a} vs {lengths_b} from episode {first_episode}")
-    offsets = {"episodes": first_episode, "frames": first_frame}
+    _verify_columns(a, b, {"episodes": first_episode, "frames": first_frame})
+    starts = [int(x) for x in a.meta.episodes["dataset_from_index"]]
+    for start, length in zip(starts, lengths_a, strict=True):
+        for index in sorted({start, start + (length - 1) // 2, start + length - 1}):
+            _verify_frame(a, b, index, first_frame)
+
+
+def _verify_columns(a: Any, b: Any, offsets: dict[str, int]) -> None:
+    """Every column of `a` but task_index equals `b`'s rows from `offsets["frames"]` on (shifted ones
+    by their offset)."""
+    import numpy as np
+
+    first_frame, n = offsets["frames"], a.meta.total_frames
     for column in a.hf_dataset.column_names:
         if column == "task_index" or column not in b.hf_dataset.column_names:
             continue
@@ -170,15 +182,16 @@ def verify_part(a: Any, b: Any, first_episode: int, first_frame: int) -> None:
         got = np.asarray(b.hf_dataset[column])[first_frame : first_frame + n]
         if not np.array_equal(want, got):
             raise DatasetError(f"column {column!r} differs from frame {first_frame}")
-    starts = [int(x) for x in a.meta.episodes["dataset_from_index"]]
-    for start, length in zip(starts, lengths_a, strict=True):
-        for index in sorted({start, start + (length - 1) // 2, start + length - 1}):
-            item_a, item_b = a[index], b[index + first_frame]
-            if item_a["task"] != item_b["task"]:
-                raise DatasetError(f"task differs at frame {index + first_frame}")
-            for key in a.meta.video_keys:
-                if not bool((item_a[key] == item_b[key]).all()):
-                    raise DatasetError(f"{key} differs at frame {index + first_frame}")
+
+
+def _verify_frame(a: Any, b: Any, index: int, first_frame: int) -> None:
+    """Frame `index` of `a` (task and decoded images) equals frame `index + first_frame` of `b`."""
+    item_a, item_b = a[index], b[index + first_frame]
+    if item_a["task"] != item_b["task"]:
+        raise DatasetError(f"task differs at frame {index + first_frame}")
+    for key in a.meta.video_keys:
+        if not bool((item_a[key] == item_b[key]).all()):
+            raise DatasetError(f"{key} differs at frame {index + first_frame}")
 
 
 def merge(sources: list[Path], output: Path, repo_id: str = "local/merged") -> CompactReport:
@@ -187,12 +200,34 @@ def merge(sources: list[Path], output: Path, repo_id: str = "local/merged") -> C
 
     Sidecar records move with their episodes (indices shifted by the episodes of the sources
     before). The sources are read, never changed; the caller holds their RootLocks."""
-    from lerobot.datasets import LeRobotDataset
     from lerobot.datasets.aggregate import aggregate_datasets
 
     t0 = time.perf_counter()
     if output.exists():
         raise DatasetError(f"{output} exists; merging never overwrites: choose a new --output")
+    infos = _mergeable_infos(sources)
+    work = output.with_name(f"{output.name}.merging")
+    if work.exists():
+        shutil.rmtree(work)  # left by a killed merge
+    try:
+        aggregate_datasets([repo_id] * len(sources), repo_id, roots=list(sources), aggr_root=work)
+        point_episodes_at_their_files(work)
+        episodes, frames = _verify_merged(sources, infos, work, repo_id)
+    except Exception:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    os.replace(work, output)
+    return CompactReport(
+        episodes,
+        frames,
+        sum(count_files(src) for src in sources),
+        count_files(output),
+        time.perf_counter() - t0,
+    )
+
+
+def _mergeable_infos(sources: list[Path]) -> list[dict]:
+    """The sources' info.json, once each is whole and all agree with the first on fps and features."""
     infos = []
     for src in sources:
         if needs_repair(src):
@@ -204,41 +239,33 @@ def merge(sources: list[Path], output: Path, repo_id: str = "local/merged") -> C
         problems = compat_problems(info, int(infos[0]["fps"]), infos[0]["features"])
         if problems:
             raise DatasetError(f"{src} differs from {sources[0]}: " + "; ".join(problems))
-    work = output.with_name(f"{output.name}.merging")
-    if work.exists():
-        shutil.rmtree(work)  # left by a killed merge
-    try:
-        aggregate_datasets([repo_id] * len(sources), repo_id, roots=list(sources), aggr_root=work)
-        point_episodes_at_their_files(work)
-        merged_sidecar = EpisodeSidecar(work)
-        forget_decoded_videos()
-        merged = LeRobotDataset(repo_id, root=work)
-        first_episode = first_frame = 0
-        for src, info in zip(sources, infos, strict=True):
-            for index, record in EpisodeSidecar(src).records.items():
-                shifted = index + first_episode
-                merged_sidecar.records[shifted] = {**record, "episode_index": shifted}
-            verify_part(LeRobotDataset(repo_id, root=src), merged, first_episode, first_frame)
-            first_episode += int(info["total_episodes"])
-            first_frame += int(info["total_frames"])
-        if merged_sidecar.records:
-            merged_sidecar.save()
-        if (merged.meta.total_episodes, merged.meta.total_frames) != (first_episode, first_frame):
-            raise DatasetError(
-                f"merged dataset holds {merged.meta.total_episodes} episodes / {merged.meta.total_frames} "
-                f"frames, the sources {first_episode} / {first_frame}"
-            )
-    except Exception:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    os.replace(work, output)
-    return CompactReport(
-        first_episode,
-        first_frame,
-        sum(count_files(src) for src in sources),
-        count_files(output),
-        time.perf_counter() - t0,
-    )
+    return infos
+
+
+def _verify_merged(sources: list[Path], infos: list[dict], work: Path, repo_id: str) -> tuple[int, int]:
+    """Check the merged copy in `work` against every source and give it their sidecar records, shifted;
+    returns its (episodes, frames)."""
+    from lerobot.datasets import LeRobotDataset
+
+    merged_sidecar = EpisodeSidecar(work)
+    forget_decoded_videos()
+    merged = LeRobotDataset(repo_id, root=work)
+    first_episode = first_frame = 0
+    for src, info in zip(sources, infos, strict=True):
+        for index, record in EpisodeSidecar(src).records.items():
+            shifted = index + first_episode
+            merged_sidecar.records[shifted] = {**record, "episode_index": shifted}
+        verify_part(LeRobotDataset(repo_id, root=src), merged, first_episode, first_frame)
+        first_episode += int(info["total_episodes"])
+        first_frame += int(info["total_frames"])
+    if merged_sidecar.records:
+        merged_sidecar.save()
+    if (merged.meta.total_episodes, merged.meta.total_frames) != (first_episode, first_frame):
+        raise DatasetError(
+            f"merged dataset holds {merged.meta.total_episodes} episodes / {merged.meta.total_frames} "
+            f"frames, the sources {first_episode} / {first_frame}"
+        )
+    return first_episode, first_frame
 
 
 def forget_decoded_videos() -> None:

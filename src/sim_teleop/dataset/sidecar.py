@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from sim_teleop.dataset.reader import total_episodes
+
 SIDECAR_RELPATH = Path("meta") / "episode_sidecar.jsonl"
 
 
@@ -26,7 +28,7 @@ class EpisodeSidecar:
         self.records: dict[int, dict[str, Any]] = {}
         self.ignored = 0  # records on disk of episodes the dataset does not hold
         if self.path.exists():
-            held = _episodes_held(Path(root))
+            held = total_episodes(Path(root))
             for line in self.path.read_text().splitlines():
                 if line.strip():
                     rec = json.loads(line)
@@ -81,11 +83,3 @@ class EpisodeSidecar:
         except BaseException:
             tmp.unlink(missing_ok=True)  # a full disk leaves the old file, no half-written temp
             raise
-
-
-def _episodes_held(root: Path) -> int | None:
-    """total_episodes of the dataset at root as it stands (None: no readable info.json)."""
-    try:
-        return int(json.loads((root / "meta" / "info.json").read_text())["total_episodes"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None

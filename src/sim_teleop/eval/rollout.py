@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from sim_teleop.config import DEFAULT_FPS
-from sim_teleop.control.policy import IMAGE_KEYS, STATE_KEY
+from sim_teleop.dataset.features import IMAGE_KEYS, STATE_KEY
 from sim_teleop.eval.summary import EpisodeResult
 from sim_teleop.messages import EndReason
 from sim_teleop.sim.env import NEUTRAL_ACTION, Observation, SimEnv

@@ -172,38 +172,34 @@ class EvalTracker:
 
 
 def results_from_dataset(root: str | Path) -> tuple[list[EpisodeResult], float]:
-    """Per-episode results read straight from a LeRobotDataset v3.0's parquet files (no lerobot import).
+    """Per-episode results read straight from a LeRobotDataset v3.0's data files (no lerobot import).
 
     Success = any `next.success` in the episode; time to success = `timestamp` of the first success frame.
     End reason and sim attempt index come from the recorder's sidecar when it has them.
     """
-    import pyarrow.parquet as pq
-
+    from sim_teleop.dataset.features import SUCCESS_KEY
+    from sim_teleop.dataset.reader import bool_flags, is_dataset, not_a_dataset, read_data_columns, read_info
     from sim_teleop.dataset.sidecar import EpisodeSidecar
 
     root = Path(root)
-    info_path = root / "meta" / "info.json"
-    if not info_path.is_file():
-        raise FileNotFoundError(f"{root} is not a LeRobotDataset (no meta/info.json)")
-    info = json.loads(info_path.read_text())
-    fps = float(info["fps"])
-    held = int(info.get("total_episodes", -1))  # a commit in flight may have added files already
-    files = sorted((root / "data").glob("**/*.parquet"))
-    if not files:
+    if not is_dataset(root):
+        raise FileNotFoundError(not_a_dataset(root))
+    fps = float(read_info(root, committed=False)["fps"])
+    table = read_data_columns(root, ["episode_index", "frame_index", "timestamp", SUCCESS_KEY])
+    if table is None:
         return [], fps
-    cols = ["episode_index", "frame_index", "timestamp", "next.success"]
     episodes: dict[int, list[tuple[int, float, bool]]] = {}
-    for f in files:
-        table = pq.read_table(f, columns=cols)
-        data = table.to_pydict()
-        for ep, fi, ts, ok in zip(
-            data["episode_index"], data["frame_index"], data["timestamp"], data["next.success"], strict=True
-        ):
-            flag = bool(ok[0]) if isinstance(ok, list) else bool(ok)
-            episodes.setdefault(int(ep), []).append((int(fi), float(ts), flag))
+    for ep, fi, ts, ok in zip(
+        table["episode_index"].to_pylist(),
+        table["frame_index"].to_pylist(),
+        table["timestamp"].to_pylist(),
+        bool_flags(table[SUCCESS_KEY]).tolist(),
+        strict=True,
+    ):
+        episodes.setdefault(int(ep), []).append((int(fi), float(ts), ok))
     sidecar = EpisodeSidecar(root)
     results = []
-    for ep in sorted(e for e in episodes if held < 0 or e < held):
+    for ep in sorted(episodes):
         rows = sorted(episodes[ep])
         first = next((r for r in rows if r[2]), None)
         rec = sidecar.get(ep) or {}

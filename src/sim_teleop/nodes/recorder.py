@@ -85,7 +85,7 @@ def main(node: Any = None) -> None:
     import lerobot.datasets  # noqa: F401
 
     from sim_teleop.config import ConfigError
-    from sim_teleop.dataset.store import DatasetError
+    from sim_teleop.dataset import DatasetError
     from sim_teleop.recorder.config import RecordConfig
     from sim_teleop.recorder.live_view import LiveView
     from sim_teleop.recorder.session import Recorder

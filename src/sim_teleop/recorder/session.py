@@ -23,22 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.compact import compact
+from sim_teleop.dataset.features import build_features, camera_key, compat_problems, frame_to_row
 from sim_teleop.dataset.lock import RootInUse, RootLock
+from sim_teleop.dataset.reader import read_info, video_codec
+from sim_teleop.dataset.repair import holds_nothing_saved, needs_repair, repair
 from sim_teleop.dataset.sidecar import EpisodeSidecar
-from sim_teleop.dataset.store import (
-    DatasetError,
-    EpisodeWriter,
-    build_features,
-    compat_problems,
-    frame_to_row,
-    holds_nothing_saved,
-    needs_repair,
-    read_info,
-    repair,
-)
+from sim_teleop.dataset.store import EpisodeWriter, same_codec
 from sim_teleop.follower import EpisodeFollower, Event, Settled, Started, Step
-from sim_teleop.messages import CONTROLLER_DONE, Frame, QualityReport, Verdict
+from sim_teleop.messages import CAMERAS, CONTROLLER_DONE, Frame, QualityReport, Verdict
 from sim_teleop.recorder.config import RecordConfig
 
 
@@ -90,10 +84,8 @@ def prepare_dataset(cfg: RecordConfig, log: Callable[[str], None]) -> tuple[bool
     info = read_info(root)
     have = int(info.get("total_episodes", 0))
     EpisodeSidecar(root).drop_after(have)  # records of episodes a crash rolled back
-    codec = ((info.get("features", {}).get("observation.images.front") or {}).get("info") or {}).get(
-        "video.codec"
-    )
-    if codec and {"av1": "libsvtav1"}.get(codec, codec) != cfg.video.codec:
+    codec = video_codec(info, camera_key(CAMERAS[0]))
+    if codec and not same_codec(codec, cfg.video.codec):
         log(f"note: the dataset's videos use {codec}; new episodes use {cfg.video.codec}")
     return False, have
 

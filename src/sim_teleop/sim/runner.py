@@ -68,11 +68,12 @@ def resumed_episodes(run: RunConfig) -> int:
     """
     if not env_bool("RESUME_RECORDING", False):
         return 0
+    from sim_teleop.dataset import DatasetError
+    from sim_teleop.dataset.reader import is_dataset, read_info
     from sim_teleop.dataset.sidecar import EpisodeSidecar
-    from sim_teleop.dataset.store import DatasetError, read_info
 
     root = run.root
-    if not (root / "meta" / "info.json").is_file():
+    if not is_dataset(root):
         return 0
     try:
         total = int(read_info(root).get("total_episodes", 0))
