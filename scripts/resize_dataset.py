@@ -4,7 +4,7 @@
         --output outputs/autopilot/pick_cube_64 --size 64
 
 Every episode, frame, action, state and flag is copied unchanged; each camera stream is decoded,
-resized by area averaging (`sim_teleop.control.image_prep.resize_image`, the same function the policy node
+resized by area averaging (`sim_teleop.images.resize_image`, the same function the policy node
 applies to the sim's images at eval) and re-encoded with the recorder's codec settings. The output is a
 standard v3.0 dataset (`LeRobotDataset` loads it, `lerobot-train` trains on it) whose image features
 say the new shape, so a checkpoint trained on it tells the eval which size to feed. The sidecar
@@ -60,9 +60,9 @@ def resize_dataset(root: Path, output: Path, size: int, repo_id: str | None = No
     from lerobot.datasets import LeRobotDataset
     from lerobot.utils.constants import DEFAULT_FEATURES  # lerobot adds these itself on add_frame
 
-    from sim_teleop.control.image_prep import resize_image
     from sim_teleop.dataset.sidecar import SIDECAR_RELPATH
     from sim_teleop.dataset.store import ENCODER_QUEUE_FRAMES, VideoSettings
+    from sim_teleop.images import resize_image
 
     src = LeRobotDataset(repo_id or f"local/{root.name}", root=root)
     video_keys = list(src.meta.video_keys)

@@ -116,3 +116,51 @@ def test_an_explicit_run_file_wins_over_record_config(monkeypatch: pytest.Monkey
     assert RunConfig.load().repo_id == "local/eval_act_cpu"
     monkeypatch.delenv("RECORD_CONFIG")
     assert RunConfig.load(default="configs/eval.json").num_episodes == 1000
+
+
+def _run_file(tmp_path: Path, **values: object) -> Path:
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"repo_id": "local/x", **values}))
+    return path
+
+
+def test_node_settings_follow_the_run_then_their_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from sim_teleop.control.expert import AutopilotConfig
+    from sim_teleop.sim.clock import ClockConfig
+
+    for var in ("AUTOPILOT_EPISODES", "AUTOPILOT_TICK_MS", "CLOCK_TICK_MS", "SIM_FPS", "RECORD_NUM_EPISODES"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("RECORD_CONFIG", str(_run_file(tmp_path, num_episodes=7, fps=20)))
+    auto = AutopilotConfig.load()
+    assert (auto.episodes, auto.tick_ms) == (7, 50.0)  # the recorder's count, the run's frame period
+    assert ClockConfig.load().tick_ms == 50.0
+    monkeypatch.setenv("AUTOPILOT_EPISODES", "3")
+    monkeypatch.setenv("CLOCK_TICK_MS", "70")
+    assert AutopilotConfig.load().episodes == 3
+    assert ClockConfig.load().tick_ms == 70.0
+    monkeypatch.setenv("CLOCK_TICK_MS", "0.5")
+    with pytest.raises(ConfigError, match="CLOCK_TICK_MS"):
+        ClockConfig.load()
+
+
+def test_resume_is_run_level(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from sim_teleop.recorder.config import RecordConfig
+
+    monkeypatch.delenv("RESUME_RECORDING", raising=False)
+    path = _run_file(tmp_path, resume=True)
+    assert RunConfig.load(path).resume and RecordConfig.load(path).resume  # sim and recorder agree
+    monkeypatch.setenv("RESUME_RECORDING", "0")
+    assert not RunConfig.load(path).resume
+    monkeypatch.setenv("RESUME_RECORDING", "maybe")
+    with pytest.raises(ConfigError, match="RESUME_RECORDING"):
+        RunConfig.load(path)
+
+
+def test_keyboard_setting_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sim_teleop.control.teleop import KeyboardConfig
+
+    monkeypatch.setenv("KEYBOARD_OPTIONAL", "1")
+    assert KeyboardConfig.from_env().optional
+    monkeypatch.setenv("KEYBOARD_OPTIONAL", "sometimes")
+    with pytest.raises(ConfigError, match="KEYBOARD_OPTIONAL"):
+        KeyboardConfig.from_env()

@@ -15,11 +15,12 @@ import pytest
 from synthetic_images import box_blur
 
 from sim_teleop.dataset.reader import DatasetReader, VideoFile, decode_sparse, frame_grey
+from sim_teleop.images import grey
 from sim_teleop.quality.config import QualityConfig
 from sim_teleop.quality.metrics import CameraMeter
 from sim_teleop.quality.offline import offline_config, score_dataset, score_episode
 from sim_teleop.quality.scorer import EpisodeScorer
-from sim_teleop.quality.visual import frame_difference, grey, image_stats
+from sim_teleop.quality.visual import frame_difference, image_stats
 
 FPS = 10
 SIZE = 128

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from synthetic_images import box_blur
 
+from sim_teleop.images import grey
 from sim_teleop.quality import QualityConfig
 from sim_teleop.quality.metrics import EpisodeAccumulator
 from sim_teleop.quality.scorer import subscores_from_raw
-from sim_teleop.quality.visual import grey, image_stats
+from sim_teleop.quality.visual import image_stats
 
 N = 30
 VISUAL = ("dark", "overexposed", "blur", "frozen")

@@ -164,6 +164,11 @@ class Config:
             raise ConfigError(f"{where}: {exc}") from None
 
     @classmethod
+    def from_env(cls) -> Self:
+        """Defaults, then the env vars the fields name (a node's settings with no file of their own)."""
+        return cls.from_dict({}, where=cls.__name__)
+
+    @classmethod
     def from_file(cls, path: str | Path, *, partial: bool = False) -> Self:
         """`from_dict` of a JSON file (relative paths from the repository root)."""
         return cls.from_dict(load_json(path), where=str(path), partial=partial)
@@ -322,6 +327,7 @@ class RunConfig(Config):
     task: str = setting("Pick up the cube.", env="RECORD_TASK")
     num_episodes: int = setting(10, env="RECORD_NUM_EPISODES", min=1)  # the dataset's target
     fps: int = setting(DEFAULT_FPS, env="SIM_FPS", min=1)
+    resume: bool = setting(False, env="RESUME_RECORDING")  # append: the sim's placements continue too
 
     @property
     def frame_period_s(self) -> float:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from sim_teleop.config import DEFAULT_FPS
+from sim_teleop.config import DEFAULT_FPS, Config, RunConfig, setting
 from sim_teleop.control.advance import AutoAdvance
 from sim_teleop.control.defects import DefectConfig, EpisodePlan, MotionInjector, plan_for_episode
 from sim_teleop.follower import Ended, EpisodeFollower, Started
@@ -279,6 +279,23 @@ class AttemptReport:
             f"success={self.success} reason={self.end_reason.value} steps={self.steps} "
             f"elapsed={self.elapsed_s:.1f}s defects={names}"
         )
+
+
+@dataclass(frozen=True)
+class AutopilotConfig(Config):
+    """The expert node's settings: episode count (default: the run's, so expert and recorder stop at
+    the same count), variation seed, the tick period it counts served ticks against."""
+
+    episodes: int = setting(10, env="AUTOPILOT_EPISODES", min=1)
+    seed: int = setting(0, env="AUTOPILOT_SEED", min=0)
+    tick_ms: float = setting(1000.0 / DEFAULT_FPS, env="AUTOPILOT_TICK_MS", min=1.0)
+    stats_path: str = setting("", env="AUTOPILOT_STATS")  # per-episode results as JSON (benchmarks)
+    stops_sim: bool = setting(False, env="AUTOPILOT_STOPS_SIM")  # send `stop` itself after the last one
+
+    @classmethod
+    def load(cls) -> AutopilotConfig:
+        run = RunConfig.load()
+        return cls.from_dict({"episodes": run.num_episodes, "tick_ms": 1000.0 / run.fps}, where="autopilot")
 
 
 @dataclass(slots=True)

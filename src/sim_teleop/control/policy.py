@@ -18,15 +18,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from sim_teleop.config import DEFAULT_FPS, REPO_ROOT, Config, RunConfig, setting
 from sim_teleop.control.advance import RESEND_AFTER, AutoAdvance
-from sim_teleop.control.image_prep import resize_image
 from sim_teleop.dataset.features import ACTION_KEY, IMAGE_KEYS, STATE_KEY
 from sim_teleop.follower import EpisodeFollower, Started
+from sim_teleop.images import resize_image
 from sim_teleop.messages import (
     ACTION_DIM,
     GRIPPER_COMMAND_MAX,
@@ -45,11 +45,19 @@ SIM_INPUT_SHAPES: dict[str, tuple[int, ...]] = {
 }
 """What the sim can feed a policy, in lerobot's policy-feature shapes (images channel-first). A camera
 input may also be smaller (trained on `scripts/resize_dataset.py` output): the runner then resizes
-every sim image to it with `image_prep.resize_image`, the function that made the training images."""
+every sim image to it with `images.resize_image`, the function that made the training images."""
 SIM_ACTION_SHAPE: tuple[int, ...] = (ACTION_DIM,)
 
 CHECKPOINT_SUBDIR = Path("checkpoints") / "last" / "pretrained_model"
 REQUIRED_FILES = ("config.json", "model.safetensors")
+
+
+class Policy(Protocol):
+    """What drives an eval, in the dataflow (`eval.session`) or in-process (`eval.rollout`): a
+    `PolicyRunner`, or a test's stand-in."""
+
+    def reset(self) -> None: ...
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray: ...
 
 
 class PolicyError(RuntimeError):

@@ -10,9 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
+from sim_teleop.config import Config, setting
 from sim_teleop.messages import ACTION_DIM, Control, EndReason, Phase
 from sim_teleop.sim.env import TARGET_LIMIT
 
@@ -36,6 +38,14 @@ CONTROL_KEYS: dict[str, Control] = {
     "ctrl_r": Control.RERECORD,
     "space": Control.NEXT,
 }
+
+
+@dataclass(frozen=True)
+class KeyboardConfig(Config):
+    """optional: without a display the keyboard steps aside instead of failing (the eval dataflow,
+    where the policy drives and the keyboard only adds manual control)."""
+
+    optional: bool = setting(False, env="KEYBOARD_OPTIONAL")
 
 
 def key_name(key: object) -> str:

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.features import ACTION_KEY, STATE_KEY, SUCCESS_KEYS
+from sim_teleop.images import grey
 
 INFO = "meta/info.json"
 JOURNAL_DIR = ".recorder"
@@ -162,7 +163,7 @@ _Y_TO_GREY = {  # 8-bit luma code -> grey level (float32), one table per range
 
 
 def frame_grey(frame: Any) -> np.ndarray:
-    """A decoded `av.VideoFrame` -> float32 HxW grey levels 0..255, as `visual.grey` of its RGB image.
+    """A decoded `av.VideoFrame` -> float32 HxW grey levels 0..255, as `images.grey` of its RGB image.
 
     Luma is what `grey` computes from RGB (BT.601 weights), and an 8-bit YUV frame carries it as its Y
     plane, so the Y plane is expanded to 0..255 the way the RGB conversion does it (`to_ndarray("rgb24")`
@@ -173,8 +174,6 @@ def frame_grey(frame: Any) -> np.ndarray:
     """
     name = frame.format.name
     if name not in LIMITED_RANGE_Y and name not in FULL_RANGE_Y:
-        from sim_teleop.quality.visual import grey  # the scorer's luma, for the rare RGB formats
-
         return grey(frame.to_ndarray(format="rgb24"))
     plane = frame.planes[0]
     y = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: plane.height, : plane.width]

@@ -19,21 +19,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from sim_teleop.config import DEFAULT_FPS
+from sim_teleop.control.policy import Policy
 from sim_teleop.dataset.features import IMAGE_KEYS, STATE_KEY
 from sim_teleop.eval.summary import EpisodeResult
 from sim_teleop.messages import EndReason
 from sim_teleop.sim.env import NEUTRAL_ACTION, Observation, SimEnv
 from sim_teleop.sim.episode_state import EpisodeStateMachine
-
-
-class Policy(Protocol):
-    def reset(self) -> None: ...
-    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray: ...
 
 
 def observation_dict(obs: Observation) -> dict[str, np.ndarray]:

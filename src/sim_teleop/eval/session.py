@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from sim_teleop.control.policy import EvalController, PolicyError, frame_observation, latency_stats
+from sim_teleop.control.policy import EvalController, Policy, PolicyError, frame_observation, latency_stats
 from sim_teleop.eval.summary import EvalTracker, summarize
 from sim_teleop.messages import ACTION, CONTROL, TICK, Control, Frame, Phase, encode_action, encode_control
 from sim_teleop.sim.env import NEUTRAL_ACTION
 
 Output = tuple[str, Any, dict[str, Any] | None]
 """(output id, encoded payload, metadata) for the node to send, in order."""
-
-
-class Policy(Protocol):
-    def reset(self) -> None: ...
-    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray | None: ...
 
 
 class EvalSession:

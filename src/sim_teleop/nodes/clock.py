@@ -14,17 +14,17 @@ from typing import Any
 
 import pyarrow as pa
 
-from sim_teleop.config import ConfigError, env_float
+from sim_teleop.config import ConfigError
 from sim_teleop.messages import TICK
 from sim_teleop.nodes.serve import connect, log
-from sim_teleop.sim.clock import DEFAULT_TICK_MS, TickSchedule
+from sim_teleop.sim.clock import ClockConfig, TickSchedule
 
 NAME = "clock"
 
 
 def main(node: Any = None) -> None:
     try:
-        period_ms = env_float("CLOCK_TICK_MS", DEFAULT_TICK_MS, minimum=1.0)
+        period_ms = ClockConfig.load().tick_ms
     except ConfigError as exc:
         log(NAME, f"configuration error: {exc}")
         sys.exit(2)

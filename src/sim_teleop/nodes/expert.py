@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim_teleop.config import ConfigError, RunConfig, env_bool, env_float, env_int, env_str
+from sim_teleop.config import ConfigError
 from sim_teleop.control.defects import config_from_env
-from sim_teleop.control.expert import AutopilotSession
+from sim_teleop.control.expert import AutopilotConfig, AutopilotSession
 from sim_teleop.nodes.serve import Serve, log
 
 NAME = "expert"
@@ -28,27 +28,23 @@ NAME = "expert"
 
 def main(node: Any = None) -> None:
     try:
-        run = RunConfig.load()  # the recorder's count and the sim's rate: all stop and tick together
-        episodes = env_int("AUTOPILOT_EPISODES", run.num_episodes, minimum=1)
-        seed = env_int("AUTOPILOT_SEED", 0, minimum=0)
-        tick_s = env_float("AUTOPILOT_TICK_MS", 1000.0 / run.fps, minimum=1.0) / 1000.0
+        cfg = AutopilotConfig.load()  # the recorder's count and the sim's rate: all stop and tick together
         defects = config_from_env()
     except ConfigError as exc:
         log(NAME, f"configuration error: {exc}")
         sys.exit(2)
-    stats_path = env_str("AUTOPILOT_STATS", "")
     serve = Serve(NAME, node)
     # The recorder ends the run (it may still be committing when the last attempt ends): no `stop` here.
     session = AutopilotSession(
-        episodes,
-        seed,
+        cfg.episodes,
+        cfg.seed,
         defects,
         report=lambda line: print(line, flush=True),
-        tick_s=tick_s,
-        stop_sim=env_bool("AUTOPILOT_STOPS_SIM", False),
+        tick_s=cfg.tick_ms / 1000.0,
+        stop_sim=cfg.stops_sim,
     )
     what = f"defects from {defects.source} (p={defects.probability:g})" if defects else "no defects"
-    log(NAME, f"{episodes} episodes, seed {seed}, {what}")
+    log(NAME, f"{cfg.episodes} episodes, seed {cfg.seed}, {what}")
     for output, payload in session.warmup():
         serve.send(output, payload)
     for frame in serve.frames():
@@ -62,7 +58,7 @@ def main(node: Any = None) -> None:
         f"{100 * summary['ticks_served']:.2f} % at {summary['tick_ms']:g} ms",
         flush=True,
     )
-    if stats_path:
+    if cfg.stats_path:
         summary["results"] = [
             {
                 "episode_index": r.episode_index,
@@ -73,7 +69,7 @@ def main(node: Any = None) -> None:
             }
             for r in session.results
         ]
-        Path(stats_path).write_text(json.dumps(summary, indent=1))
+        Path(cfg.stats_path).write_text(json.dumps(summary, indent=1))
     serve.finish()
 
 

@@ -10,8 +10,8 @@ import os
 import sys
 from typing import Any
 
-from sim_teleop.config import env_bool
-from sim_teleop.control.teleop import KeyboardTeleop, key_name, phase_prompt
+from sim_teleop.config import ConfigError
+from sim_teleop.control.teleop import KeyboardConfig, KeyboardTeleop, key_name, phase_prompt
 from sim_teleop.messages import ACTION, CONTROL, EndReason, Phase, encode_action, encode_control
 from sim_teleop.nodes.serve import Serve, log
 
@@ -37,12 +37,17 @@ def _start_listener(teleop: KeyboardTeleop) -> Any:
 
 
 def main(node: Any = None) -> None:
+    try:
+        cfg = KeyboardConfig.from_env()
+    except ConfigError as exc:
+        log(NAME, f"configuration error: {exc}")
+        sys.exit(2)
     teleop = KeyboardTeleop()
     serve = Serve(NAME, node)  # register first: a node leaving before that makes its peers fail to start
     try:
         listener = _start_listener(teleop)
     except RuntimeError as exc:
-        if env_bool("KEYBOARD_OPTIONAL", False):
+        if cfg.optional:
             log(NAME, f"{exc}: keyboard controls disabled, the dataflow runs unattended")
             return
         log(

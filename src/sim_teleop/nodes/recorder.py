@@ -112,7 +112,7 @@ def main(node: Any = None) -> None:
     if recorder.target_reached:
         stop(f"the dataset already holds {recorder.saved} >= {cfg.num_episodes} episodes")
 
-    debug = os.environ.get("RECORD_DEBUG_FRAMES") == "1"
+    debug = cfg.debug_frames
 
     def on_frame(frame: Frame, _event: dict) -> None:
         if debug:
@@ -134,9 +134,8 @@ def main(node: Any = None) -> None:
         sys.exit(1)
     serve.log(recorder.done_line())
     serve.finish()
-    stats_path = os.environ.get("RECORD_STATS_PATH")
-    if stats_path:  # for scripts/bench_recorder.py
-        recorder.write_stats(stats_path)
+    if cfg.stats_path:  # for scripts/bench_recorder.py
+        recorder.write_stats(cfg.stats_path)
     if live.stuck:  # rerun would wait for its gone viewer at exit, forever; everything is saved
         exit_now(0)
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sim_teleop.quality.visual import grey
+from sim_teleop.images import grey
 
 WEIGHTS = {
     "visual_clarity": 20.0,

@@ -71,6 +71,7 @@ class QualityConfig(Config):
     failure_factor: float = 0.5  # task success is a gate: a failed episode's aggregate is multiplied by it
     reference_duration_s: float = cal.REFERENCE_DURATION_S  # prior for the running time reference
     reference_window: int = 25  # durations of recent good episodes kept for the running reference
+    use_images: bool = setting(True, env="QUALITY_IMAGES")  # live: the camera metrics (off: motion only)
 
     def validate(self) -> None:
         if self.fps <= 0:

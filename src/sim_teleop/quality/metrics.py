@@ -46,9 +46,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from sim_teleop.images import grey
 from sim_teleop.quality.calibration import BRIGHTNESS_REF
 from sim_teleop.quality.config import QualityConfig, SignalLayout
-from sim_teleop.quality.visual import frame_difference, grey, image_stats
+from sim_teleop.quality.visual import frame_difference, image_stats
 
 
 def _leg(a: np.ndarray, b: np.ndarray) -> float:

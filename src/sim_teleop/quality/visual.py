@@ -15,15 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def grey(image: np.ndarray) -> np.ndarray:
-    """uint8 HxWx3 (RGB) -> float32 HxW luma in 0..255; a 2-D input is taken as grey already."""
-    if image.ndim == 2:
-        return image.astype(np.float32, copy=False)
-    return image.astype(np.float32) @ LUMA
-
 
 @dataclass(slots=True)
 class ImageStats:

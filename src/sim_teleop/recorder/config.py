@@ -2,7 +2,7 @@
 as the autopilot and eval dataflows do), then environment variables for what users change often.
 
 Keys accepted in the JSON file (all optional; defaults in brackets). The first five are the run-level
-keys every node reads (`RunConfig`):
+keys every node reads (`RunConfig`), and `resume`:
 
 - `repo_id` ["local/sim_teleop_pick"]               env RECORD_REPO_ID
 - `root` [outputs/record/<name part of repo_id>]   env RECORD_ROOT (relative: from the repository root)
@@ -43,7 +43,6 @@ RERUN_MODES = ("auto", "spawn", "save", "off")
 class RecordConfig(RunConfig):
     """The run-level settings plus the recorder's own (keys of the same file)."""
 
-    resume: bool = setting(False, env="RESUME_RECORDING")
     robot_type: str = "franka_panda_gym_hil"
     video_codec: str = setting("libsvtav1", key="video.codec")
     video_crf: int = setting(30, key="video.crf")
@@ -56,6 +55,8 @@ class RecordConfig(RunConfig):
     rrd_path: str | None = setting(None, env="RECORD_RRD_PATH")
     rerun_port: int = setting(9876, env="RECORD_RERUN_PORT", min=1)
     compact_at_end: bool = setting(False, env="RECORD_COMPACT")  # pack the dataset when the session ends
+    debug_frames: bool = setting(False, env="RECORD_DEBUG_FRAMES")  # one console line per frame received
+    stats_path: str = setting("", env="RECORD_STATS_PATH")  # boundary timings as JSON (bench_recorder.py)
 
     @property
     def video(self) -> VideoSettings:

@@ -16,9 +16,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sim_teleop.config import DEFAULT_FPS
+from sim_teleop.config import DEFAULT_FPS, Config, RunConfig, setting
 
 DEFAULT_TICK_MS = 1000.0 / DEFAULT_FPS
+
+
+@dataclass(frozen=True)
+class ClockConfig(Config):
+    """The clock node's tick period; the dataflow sets CLOCK_TICK_MS from its own variable
+    (AUTOPILOT_TICK_MS, EVAL_TICK_MS), unset: the run's frame period."""
+
+    tick_ms: float = setting(DEFAULT_TICK_MS, env="CLOCK_TICK_MS", min=1.0)
+
+    @classmethod
+    def load(cls) -> ClockConfig:
+        return cls.from_dict({"tick_ms": 1000.0 / RunConfig.load().fps}, where="clock")
 
 
 @dataclass(slots=True)

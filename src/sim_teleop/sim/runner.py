@@ -21,7 +21,6 @@ from sim_teleop.config import (
     Config,
     ConfigError,
     RunConfig,
-    env_bool,
     setting,
 )
 from sim_teleop.messages import TICK, Control, EndReason, Frame, Phase
@@ -66,7 +65,7 @@ def resumed_episodes(run: RunConfig) -> int:
     attempt index; starting after every attempt the dataset's sidecar remembers (and at least at its
     episode count) means no placement in the dataset can come back, even after deletes renumbered it.
     """
-    if not env_bool("RESUME_RECORDING", False):
+    if not run.resume:
         return 0
     from sim_teleop.dataset import DatasetError
     from sim_teleop.dataset.reader import is_dataset, read_info

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim_teleop.control.image_prep import resize_image
+from sim_teleop.images import resize_image
 
 
 def test_halving_averages_each_2x2_block() -> None:
