@@ -25,9 +25,12 @@ def step_seconds(size: int, batch: int, steps: int, policy_cfg: dict) -> float:
     from lerobot.policies.act.configuration_act import ACTConfig
     from lerobot.policies.act.modeling_act import ACTPolicy
 
-    inputs = {"observation.state": PolicyFeature(FeatureType.STATE, (18,))}
-    for cam in ("front", "wrist"):
-        inputs[f"observation.images.{cam}"] = PolicyFeature(FeatureType.VISUAL, (3, size, size))
+    from sim_teleop.dataset.features import ACTION_KEY, STATE_KEY, camera_key
+    from sim_teleop.messages import ACTION_DIM, CAMERAS, STATE_DIM
+
+    inputs = {STATE_KEY: PolicyFeature(FeatureType.STATE, (STATE_DIM,))}
+    for cam in CAMERAS:
+        inputs[camera_key(cam)] = PolicyFeature(FeatureType.VISUAL, (3, size, size))
     keys = (
         "chunk_size",
         "n_action_steps",
@@ -42,7 +45,7 @@ def step_seconds(size: int, batch: int, steps: int, policy_cfg: dict) -> float:
     )
     cfg = ACTConfig(
         input_features=inputs,
-        output_features={"action": PolicyFeature(FeatureType.ACTION, (4,))},
+        output_features={ACTION_KEY: PolicyFeature(FeatureType.ACTION, (ACTION_DIM,))},
         pretrained_backbone_weights=None,
         device="cpu",
         **{k: policy_cfg[k] for k in keys},
@@ -51,12 +54,12 @@ def step_seconds(size: int, batch: int, steps: int, policy_cfg: dict) -> float:
     opt = torch.optim.AdamW(policy.parameters(), lr=policy_cfg["optimizer_lr"])
     chunk = cfg.chunk_size
     batch_data = {
-        "observation.state": torch.randn(batch, 18),
-        "action": torch.randn(batch, chunk, 4),
-        "action_is_pad": torch.zeros(batch, chunk, dtype=torch.bool),
+        STATE_KEY: torch.randn(batch, STATE_DIM),
+        ACTION_KEY: torch.randn(batch, chunk, ACTION_DIM),
+        f"{ACTION_KEY}_is_pad": torch.zeros(batch, chunk, dtype=torch.bool),
     }
-    for cam in ("front", "wrist"):
-        batch_data[f"observation.images.{cam}"] = torch.rand(batch, 3, size, size)
+    for cam in CAMERAS:
+        batch_data[camera_key(cam)] = torch.rand(batch, 3, size, size)
     times = []
     for _ in range(steps + 1):
         t0 = time.perf_counter()

@@ -74,6 +74,14 @@ def env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r}: expected one of 1/0, true/false, yes/no, on/off")
 
 
+VERBOSE_ENV = "SIM_TELEOP_VERBOSE"
+
+
+def verbose_requested() -> bool:
+    """SIM_TELEOP_VERBOSE=1: every line of dora and of the libraries (the console and the nodes agree)."""
+    return os.environ.get(VERBOSE_ENV, "").strip().lower() in _TRUE
+
+
 def load_json(path: str | Path) -> dict[str, Any]:
     """Load a JSON config file; relative paths are taken from the repository root."""
     p = Path(path)

@@ -15,13 +15,14 @@ counts what it hid. `-v` or `SIM_TELEOP_VERBOSE=1` shows dora's output as is. Th
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+from sim_teleop.config import verbose_requested
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 ON = r"(?: on (?:daemon `[^`]*`|default daemon))?"  # `dora start --attach` names the daemon
@@ -131,7 +132,7 @@ def filter_lines(lines: Iterable[str], emit: Callable[[str], None]) -> ConsoleFi
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    verbose = os.environ.get("SIM_TELEOP_VERBOSE", "").strip().lower() in ("1", "true", "yes", "on")
+    verbose = verbose_requested()
     if args[:1] in (["-v"], ["--verbose"]):
         verbose, args = True, args[1:]
     if not args or args[0] in ("-h", "--help"):

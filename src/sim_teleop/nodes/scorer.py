@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from sim_teleop.config import ConfigError, RunConfig, env_str
+from sim_teleop.config import ConfigError, RunConfig
 from sim_teleop.messages import FRAME, QUALITY, Frame, decode_frame, encode_quality
 from sim_teleop.nodes.serve import Serve, connect, log
 from sim_teleop.quality.config import load_quality_config
@@ -52,7 +52,7 @@ def run(node: Any, stream: StreamScorer) -> list[float]:
 
 def main(node: Any = None) -> None:
     try:
-        config = load_quality_config(env_str("QUALITY_CONFIG", "") or None, fps=RunConfig.load().fps)
+        config = load_quality_config(fps=RunConfig.load().fps)
     except ConfigError as exc:
         log(NAME, f"configuration error: {exc}")
         sys.exit(2)

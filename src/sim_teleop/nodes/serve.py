@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sim_teleop.config import verbose_requested
 from sim_teleop.messages import FRAME, Frame, MessageError, decode_frame
 
 Handler = Callable[[Any, dict[str, Any]], bool | None]
 """Called with the decoded value and its event; returns True to end the serve loop."""
-
-VERBOSE_ENV = "SIM_TELEOP_VERBOSE"
 
 
 def exit_now(code: int = 0) -> None:
@@ -39,7 +38,7 @@ def quiet_libraries() -> bool:
     (~20 per camera per episode) and 205 were `datasets` progress bars. SVT reads SVT_LOG when an
     encoder starts (1 = errors only), so this must run before the first episode is encoded.
     """
-    if os.environ.get(VERBOSE_ENV, "").strip() in ("1", "true", "yes"):
+    if verbose_requested():
         return False
     os.environ.setdefault("SVT_LOG", "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")

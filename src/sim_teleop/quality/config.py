@@ -85,15 +85,17 @@ class QualityConfig(Config):
 
 
 def load_quality_config(path: str | Path | None = None, fps: float | None = None) -> QualityConfig:
-    """Load `configs/quality.json` (or `path`); a missing default file means the built-in defaults.
+    """Load `path`, else the file QUALITY_CONFIG names, else `configs/quality.json` (missing: the
+    built-in defaults); env overrides apply to all three.
 
     `fps` (the run's, live) applies unless the file sets its own."""
-    if path is None:
-        from sim_teleop.config import REPO_ROOT
+    from sim_teleop.config import REPO_ROOT, env_str
 
+    path = path or env_str("QUALITY_CONFIG", "") or None
+    if path is None:
         default = REPO_ROOT / DEFAULT_CONFIG_PATH
         if not default.exists():
-            return QualityConfig() if fps is None else QualityConfig(fps=fps)
+            return QualityConfig.from_dict({} if fps is None else {"fps": fps}, where="quality")
         path = default
     data = load_json(path)
     if fps is not None:

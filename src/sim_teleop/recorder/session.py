@@ -32,7 +32,7 @@ from sim_teleop.dataset.repair import holds_nothing_saved, needs_repair, repair
 from sim_teleop.dataset.sidecar import EpisodeSidecar
 from sim_teleop.dataset.store import EpisodeWriter, same_codec
 from sim_teleop.follower import EpisodeFollower, Event, Settled, Started, Step
-from sim_teleop.messages import CAMERAS, CONTROLLER_DONE, Frame, QualityReport, Verdict
+from sim_teleop.messages import CAMERAS, CONTROLLER_DONE, Frame, Phase, QualityReport, Verdict
 from sim_teleop.recorder.config import RecordConfig
 
 
@@ -189,7 +189,7 @@ class Recorder:
             self.timings.append(timing)
         if self.live is not None:
             recording = self.follower.recording(frame.episode_index)
-            self.live.frame(frame, recording and frame.phase.value == "running", self.saved)
+            self.live.frame(frame, recording and frame.phase is Phase.RUNNING, self.saved)
 
     def on_quality(self, report: QualityReport) -> None:
         with self._cond:
