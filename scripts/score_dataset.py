@@ -6,8 +6,12 @@
 Prints a per-episode table, writes JSON (default `<root>/meta/quality_scores.json`), and with `--output`
 writes a new v3.0 dataset without the episodes scoring below `--threshold` or judged bad (lerobot's own
 `delete_episodes`), which `LeRobotDataset` loads and `lerobot-train` trains on; the sidecar records
-(quality, defect ground truth) follow the kept episodes, renumbered. A dataset with another state/action
-layout gives it in a config (`"layout"` in configs/quality.json format).
+(quality, defect ground truth) follow the kept episodes, renumbered.
+
+A dataset of another layout (joint-space actions, other cameras, fps or image sizes, no success column)
+scores on the signals its feature names show; one line names the metrics it could not compute, which
+count neither in the score nor as reasons. A config's `"layout"` (configs/quality.json format) wins over
+the inferred one.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -25,13 +30,25 @@ from sim_teleop.config import ConfigError
 from sim_teleop.dataset.reader import DatasetReader
 from sim_teleop.dataset.sidecar import EpisodeSidecar
 from sim_teleop.messages import QualityReport, Verdict
-from sim_teleop.quality.config import load_quality_config
+from sim_teleop.quality.config import QualityConfig, load_quality_config
+from sim_teleop.quality.layout import not_computed, not_computed_line
 from sim_teleop.quality.offline import offline_config, score_episode
 from sim_teleop.quality.scorer import EpisodeScorer, worst_metric
 
 
-def print_table(reports: list[QualityReport], threshold: float, keep_mode: str) -> list[int]:
-    """Print one line per episode; returns the episodes to keep."""
+def dataset_config(path: str | None, reader: DatasetReader, cameras: bool) -> QualityConfig:
+    """The quality config for this dataset: its fps, layout, cameras (none with `--no-cameras`) and
+    success gate (`offline_config`)."""
+    cfg = load_quality_config(path)
+    cfg = offline_config(replace(cfg, fps=reader.fps), reader.info)
+    return cfg if cameras else replace(cfg, cameras=())
+
+
+def print_table(
+    reports: list[QualityReport], threshold: float, keep_mode: str, gate: bool = True
+) -> list[int]:
+    """Print one line per episode; returns the episodes to keep. Without a success gate the success
+    column says n/a: the dataset does not record it."""
     print(
         f"{'episode':>7s} {'frames':>6s} {'success':>7s} {'score':>6s} {'verdict':>7s}  "
         f"{'worst metric':24s} reasons"
@@ -39,8 +56,9 @@ def print_table(reports: list[QualityReport], threshold: float, keep_mode: str) 
     keep: list[int] = []
     for r in reports:
         key, value = worst_metric(r)
+        success = str(r.success) if gate else "n/a"
         print(
-            f"{r.episode_index:7d} {r.num_frames:6d} {r.success!s:>7s} {r.score:6.3f} {r.verdict.value:>7s}  "
+            f"{r.episode_index:7d} {r.num_frames:6d} {success:>7s} {r.score:6.3f} {r.verdict.value:>7s}  "
             f"{key + f' {value:.2f}':24s} {','.join(r.reasons) or '-'}"
         )
         if r.score >= threshold and (keep_mode == "threshold" or r.verdict is Verdict.GOOD):
@@ -100,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
 
     root = Path(args.root)
     try:
-        cfg = load_quality_config(args.config)
         reader = DatasetReader(root)
+        cfg = dataset_config(args.config, reader, cameras=not args.no_cameras)
     except (ConfigError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -112,18 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.output and Path(args.output).exists():
         print(f"error: --output {args.output} exists; choose a new directory", file=sys.stderr)
         return 2
-    if abs(reader.fps - cfg.fps) > 1e-6:
-        from dataclasses import replace
-
-        cfg = replace(cfg, fps=reader.fps)
-    scorer = EpisodeScorer(offline_config(cfg, reader.info))
+    missing = not_computed(cfg)
+    if missing:
+        print(not_computed_line(missing))
+    scorer = EpisodeScorer(cfg)
     t0 = time.perf_counter()
     reports = [
         score_episode(reader, i, scorer, args.stride, cameras=not args.no_cameras) for i in range(len(reader))
     ]
     elapsed = time.perf_counter() - t0
 
-    keep = print_table(reports, threshold, args.keep)
+    keep = print_table(reports, threshold, args.keep, gate=cfg.success_gate)
     n = len(reports)
     print(
         f"{n} episodes scored in {elapsed:.2f} s ({elapsed / max(n, 1) * 1000:.1f} ms each); "
@@ -138,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "root": str(root),
                 "threshold": threshold,
+                "success_gate": cfg.success_gate,
+                "not_computed": missing,
                 "keep": keep,
                 "episodes": [r.to_dict() for r in reports],
             },

@@ -64,9 +64,39 @@ def frame_to_row(frame: Frame, task: str, last: bool, cameras: tuple[str, ...] =
     return row
 
 
+def feature_names(info: dict[str, Any], key: str) -> list[str]:
+    """The element names of feature `key` a dataset's info.json declares (empty when it declares none).
+
+    Some recorders give a dict of lists (`{"motors": [...]}`): its lists, in order."""
+    names = (info.get("features", {}).get(key) or {}).get("names") or []
+    if isinstance(names, dict):
+        return [str(n) for group in names.values() for n in (group if isinstance(group, list) else [group])]
+    return [str(n) for n in names]
+
+
 def state_names(info: dict[str, Any]) -> list[str]:
-    """The state's element names a dataset's info.json declares (empty when it declares none)."""
-    return list((info.get("features", {}).get(STATE_KEY) or {}).get("names") or [])
+    return feature_names(info, STATE_KEY)
+
+
+def action_names(info: dict[str, Any]) -> list[str]:
+    return feature_names(info, ACTION_KEY)
+
+
+def feature_dim(info: dict[str, Any], key: str) -> int | None:
+    """The length of a 1-D feature (None when info.json does not say)."""
+    shape = (info.get("features", {}).get(key) or {}).get("shape") or []
+    return int(shape[0]) if len(shape) == 1 else None
+
+
+def camera_names(info: dict[str, Any]) -> list[str]:
+    """The dataset's video cameras, as named in `observation.images.<name>`."""
+    features = info.get("features", {})
+    return [k.removeprefix(IMAGE_PREFIX) for k, ft in features.items() if (ft or {}).get("dtype") == "video"]
+
+
+def has_success(info: dict[str, Any]) -> bool:
+    """Whether the dataset records task success (a column `DataFile` reads)."""
+    return any(key in info.get("features", {}) for key in SUCCESS_KEYS)
 
 
 # --- compatibility ----------------------------------------------------------------------------------

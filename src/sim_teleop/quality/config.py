@@ -2,7 +2,8 @@
 
 Defaults here are the values calibrated on clean expert episodes (see `calibration.py` and
 `scripts/bench_scorer.py`); `configs/quality.json` may override any key. A dataset recorded by another
-tool gives its own state/action layout under `"layout"` so the same metric code reads the right columns.
+tool gives its own state/action layout under `"layout"` so the same metric code reads the right columns;
+without one, offline scoring infers it from the dataset's feature names (`layout.infer_layout`).
 """
 
 from __future__ import annotations
@@ -69,9 +70,12 @@ class QualityConfig(Config):
     subscore_bad: float = 0.5  # a sub-score below this is a reason code
     threshold: float = setting(cal.DEFAULT_THRESHOLD, min=0.0, max=1.0)  # aggregate below this -> bad
     failure_factor: float = 0.5  # task success is a gate: a failed episode's aggregate is multiplied by it
+    success_gate: bool = True  # offline: off for a dataset without a success column (nothing to gate on)
     reference_duration_s: float = cal.REFERENCE_DURATION_S  # prior for the running time reference
     reference_window: int = 25  # durations of recent good episodes kept for the running reference
     use_images: bool = setting(True, env="QUALITY_IMAGES")  # live: the camera metrics (off: motion only)
+    # True when the file gives `layout`: offline it then wins over the layout inferred from the dataset.
+    layout_given: bool = False
 
     def validate(self) -> None:
         if self.fps <= 0:
@@ -98,6 +102,8 @@ def load_quality_config(path: str | Path | None = None, fps: float | None = None
             return QualityConfig.from_dict({} if fps is None else {"fps": fps}, where="quality")
         path = default
     data = load_json(path)
+    if "layout" in data:
+        data.setdefault("layout_given", True)
     if fps is not None:
         data.setdefault("fps", fps)
     return QualityConfig.from_dict(data, where=str(path))

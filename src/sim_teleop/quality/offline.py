@@ -3,7 +3,8 @@
 `dataset.reader.DatasetReader` gives each episode's numeric columns and a sparse sample of its video
 frames as grey levels (a keyframe at about every `stride` frames plus the frame after it). Cube pose and
 contact force are not in a dataset: those metrics fall back to what the state tells (e.g. `drop` from a
-gripper that re-opened while lifted).
+gripper that re-opened while lifted). A dataset of another layout scores on the signals its feature
+names show (`layout`); the metrics needing the others are left out of its score.
 """
 
 from __future__ import annotations
@@ -14,10 +15,21 @@ from typing import Any
 
 import numpy as np
 
-from sim_teleop.dataset.features import IMAGE_PREFIX, state_names
+from sim_teleop.config import ConfigError
+from sim_teleop.dataset.features import (
+    ACTION_KEY,
+    IMAGE_PREFIX,
+    STATE_KEY,
+    action_names,
+    camera_names,
+    feature_dim,
+    has_success,
+    state_names,
+)
 from sim_teleop.dataset.reader import DatasetReader
 from sim_teleop.messages import GRIPPER_COMMAND_MAX, LEGACY_STATE_GRIPPER, QualityReport
 from sim_teleop.quality.config import QualityConfig
+from sim_teleop.quality.layout import infer_layout, layout_problems
 from sim_teleop.quality.scorer import EpisodeScorer
 
 OFFLINE_FROZEN_MOTION = 0.025
@@ -29,16 +41,29 @@ is compressed (AV1, CRF 30): the encoder repeats near-static wrist frames exactl
 
 
 def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> QualityConfig:
-    """The live config, adapted to frames decoded from compressed video and to the dataset's `info`
-    (a dataset recorded before the gripper became 0..1 stores it in 0..255)."""
+    """The live config, adapted to frames decoded from compressed video and to the dataset's `info`:
+    its layout (inferred from its feature names unless the config gives one; a dataset recorded before
+    the gripper became 0..1 stores it in 0..255), its cameras, and no success gate without a success
+    column. Raises ConfigError when the layout does not fit the dataset's vectors."""
     thresholds = dict(cfg.thresholds)
     thresholds["frozen_motion"] = max(thresholds["frozen_motion"], OFFLINE_FROZEN_MOTION)
-    layout = cfg.layout
-    names = state_names(info or {})
+    cfg = replace(cfg, thresholds=thresholds)
+    if info is None:
+        return cfg
+    layout = (
+        cfg.layout if cfg.layout_given else infer_layout(state_names(info), action_names(info), cfg.layout)
+    )
+    problems = layout_problems(layout, feature_dim(info, STATE_KEY), feature_dim(info, ACTION_KEY))
+    if problems:
+        raise ConfigError("quality layout: " + "; ".join(problems))
+    names = state_names(info)
     index = layout.state_gripper
     if index is not None and index < len(names) and names[index] == LEGACY_STATE_GRIPPER:
         layout = replace(layout, state_gripper_max=GRIPPER_COMMAND_MAX)
-    return replace(cfg, thresholds=thresholds, layout=layout)
+    cams = camera_names(info)
+    # The config's order first: this project's datasets score exactly as the live node does.
+    cameras = (*(c for c in cfg.cameras if c in cams), *(c for c in cams if c not in cfg.cameras))
+    return replace(cfg, layout=layout, cameras=cameras, success_gate=cfg.success_gate and has_success(info))
 
 
 def score_episode(

@@ -4,7 +4,8 @@ Sub-score of a raw value x with calibrated bad boundary `half`:  s = 2 ** -((x /
 (1 at x = 0, 0.5 at the boundary, near 0 beyond twice it; strictly decreasing, so rankings keep every
 difference). The aggregate is the weighted geometric mean  exp(sum w_i ln s_i / sum w_i)  of the
 sub-scores that could be computed, so one failing metric pulls the whole score down; task success is a
-gate, not a term: a failed episode's aggregate is multiplied by `failure_factor` and it is always `bad`.
+gate, not a term: a failed episode's aggregate is multiplied by `failure_factor` and it is always `bad`
+(a dataset without a success column has no gate). Metrics whose signal the layout lacks are left out.
 Verdict `bad` when the episode failed, any sub-score is below `subscore_bad` (each such metric becomes a
 reason code), or the aggregate is below `threshold`.
 """
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from sim_teleop.follower import Ended, EpisodeFollower, Started, Step
 from sim_teleop.messages import EndReason, Frame, QualityReport, Verdict
 from sim_teleop.quality.config import QualityConfig
+from sim_teleop.quality.layout import missing_metrics
 from sim_teleop.quality.metrics import EpisodeAccumulator
 
 VISUAL = ("dark", "overexposed", "blur", "frozen")
@@ -77,7 +79,10 @@ def subscores_from_raw(
             continue
         for key in VISUAL:
             s[f"{cam}.{key}"] = subscore(raw[f"{cam}.{key}"], half[key], p)
-    return s
+    # A metric whose signal the layout lacks has a raw value all the same (idle without a TCP is all
+    # idle): left out, it neither counts in the aggregate nor becomes a reason.
+    missing = missing_metrics(config.layout)
+    return {k: v for k, v in s.items() if k.rsplit(".", 1)[-1] not in missing}
 
 
 def aggregate(subscores: Mapping[str, float], weights: Mapping[str, float]) -> float:
@@ -108,11 +113,12 @@ class EpisodeScorer:
         cfg = self.config
         raw = acc.raw_metrics()
         ok = acc.success if success is None else bool(success)
+        failed = cfg.success_gate and not ok  # without a success signal there is nothing to gate on
         ref = self.reference.value
         subs = subscores_from_raw(raw, cfg, ref)
-        score = aggregate(subs, cfg.weights) * (1.0 if ok else cfg.failure_factor)
+        score = aggregate(subs, cfg.weights) * (cfg.failure_factor if failed else 1.0)
         reasons = []
-        if not ok:
+        if failed:
             reasons.append("failed")
         worst = sorted(subs.items(), key=lambda kv: kv[1])
         for key, value in worst:
@@ -121,7 +127,7 @@ class EpisodeScorer:
                 if code not in reasons:
                     reasons.append(code)
         verdict = Verdict.BAD if (reasons or score < cfg.threshold) else Verdict.GOOD
-        if ok and verdict is Verdict.GOOD:
+        if not failed and verdict is Verdict.GOOD:
             self.reference.update(acc.duration_s)
         metrics = {k: round(float(v), 6) for k, v in raw.items()}
         metrics["reference_duration_s"] = round(ref, 4)
