@@ -34,6 +34,7 @@ from sim_teleop.dataset.store import EpisodeWriter, same_codec
 from sim_teleop.follower import EpisodeFollower, Event, Settled, Started, Step
 from sim_teleop.messages import CAMERAS, CONTROLLER_DONE, Frame, Phase, QualityReport, Verdict
 from sim_teleop.recorder.config import RecordConfig
+from sim_teleop.recorder.notes import EpisodeNotes
 
 
 def writer_error_message(exc: BaseException, root: Path) -> str:
@@ -141,11 +142,7 @@ class Recorder:
         )
         self.follower = EpisodeFollower()
         self.sidecar: EpisodeSidecar | None = None if create else EpisodeSidecar(cfg.root)
-        self._cond = threading.Condition()
-        self._reports: dict[int, QualityReport] = {}
-        self._annotations: dict[int, dict[str, Any]] = {}
-        self._saved_as: dict[int, int] = {}  # sim attempt -> dataset episode index
-        self._quality_closed = not expects_quality
+        self.notes = EpisodeNotes(expects_quality)
         self.saved = have
         self._settled: set[int] = set()  # attempts the writer has committed or discarded
         self.controller_done_after: int | None = None  # last attempt, once the controller says so
@@ -192,10 +189,7 @@ class Recorder:
             self.live.frame(frame, recording and frame.phase is Phase.RUNNING, self.saved)
 
     def on_quality(self, report: QualityReport) -> None:
-        with self._cond:
-            self._reports[report.episode_index] = report
-            late = self._saved_as.get(report.episode_index)
-            self._cond.notify_all()
+        late = self.notes.put_report(report)
         if late is not None and self.sidecar is not None:  # arrived after the timeout: store it now
             self.sidecar.put(late, quality=report.to_dict())
             self.log(f"late quality report for attempt {report.episode_index} stored with episode {late}")
@@ -212,18 +206,14 @@ class Recorder:
             self.controller_done_after = attempt
             return
         fields = {k: v for k, v in data.items() if k != "episode_index"}
-        with self._cond:
-            self._annotations[attempt] = fields
-            late = self._saved_as.get(attempt)
+        late = self.notes.put_annotation(attempt, fields)
         if late is not None and self.sidecar is not None:
             self.sidecar.put(late, annotation=fields)
 
     def on_quality_closed(self) -> None:
         """No report can arrive any more. Said nothing: the frames come through the scorer too, so this
         happens at every normal end; episodes saved without a report are listed in the final summary."""
-        with self._cond:
-            self._quality_closed = True
-            self._cond.notify_all()
+        self.notes.close_quality()
 
     def close(self) -> None:
         """Every input closed: settle the open attempt, drain the writer, release everything.
@@ -306,17 +296,6 @@ class Recorder:
             self.log(f"attempt {item.episode} not saved: {item.why}")
             self._settled.add(item.episode)
 
-    def _wait_report(self, attempt: int) -> tuple[QualityReport | None, float]:
-        t0 = time.perf_counter()
-        deadline = t0 + self.cfg.quality_timeout_s
-        with self._cond:
-            while attempt not in self._reports and not self._quality_closed:
-                left = deadline - time.perf_counter()
-                if left <= 0:
-                    break
-                self._cond.wait(timeout=left)
-            return self._reports.get(attempt), time.perf_counter() - t0
-
     def _commit(self, c: Settled) -> None:
         timing = self._timing_by_attempt.pop(c.episode, None) or BoundaryTiming(c.episode, 0.0)
         if self._pending_frame is not None:
@@ -324,7 +303,7 @@ class Recorder:
             self._pending_frame = None
         report: QualityReport | None = None
         if self.expects_quality:
-            report, timing.wait_quality_s = self._wait_report(c.episode)
+            report, timing.wait_quality_s = self.notes.wait_report(c.episode, self.cfg.quality_timeout_s)
             if report is None:
                 self.log(
                     f"WARNING: no quality report for attempt {c.episode} after "
@@ -364,8 +343,7 @@ class Recorder:
         index = self.writer.num_episodes
         if self.sidecar is None:
             self.sidecar = EpisodeSidecar(self.cfg.root)
-        with self._cond:
-            annotation = self._annotations.get(c.episode)
+        annotation = self.notes.annotation(c.episode)
         record: dict[str, Any] = {
             "quality": report.to_dict() if report is not None else None,
             "sim_episode_index": c.episode,
@@ -378,9 +356,8 @@ class Recorder:
         sidecar = self.sidecar
         # The record lands just before the episode becomes visible (see sidecar.py for a kill between).
         saved_as = self.writer.commit(before_visible=lambda: sidecar.put(index, **record))
-        with self._cond:
-            self._saved_as[c.episode] = saved_as
-            self.saved = self.writer.num_episodes
+        self.notes.saved(c.episode, saved_as)
+        self.saved = self.writer.num_episodes
         if report is None and self.expects_quality:
             self.saved_without_report.append(saved_as)
         if c.missing_frames:
