@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from test_policy_runner import attempt, frame
+from frames import attempt, frame
 
 from sim_teleop.eval.session import EvalSession
 from sim_teleop.messages import ACTION, CONTROL, TICK, Control, EndReason, Frame, Phase, decode_control

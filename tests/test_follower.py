@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+from frames import frame
 
 from sim_teleop.follower import Ended, EpisodeFollower, Event, Settled, Started, Step
-from sim_teleop.messages import IMAGE_SHAPE, EndReason, Frame, Phase
+from sim_teleop.messages import EndReason, Frame, Phase
 
 RUN, DONE, RESET = Phase.RUNNING, Phase.DONE, Phase.RESETTING
 NONE = EndReason.NONE
-
-
-def frame(ep: int, phase: Phase, i: int, reason: EndReason = NONE) -> Frame:
-    img = np.zeros(IMAGE_SHAPE, np.uint8)
-    return Frame(
-        episode_index=ep,
-        frame_index=i,
-        phase=phase,
-        timestamp=0.1 * i,
-        state=np.zeros(18, np.float32),
-        action=np.zeros(4, np.float32),
-        reward=0.0,
-        success=reason is EndReason.SUCCESS,
-        front=img,
-        wrist=img,
-        cube_pose=np.zeros(7, np.float32),
-        end_reason=reason,
-    )
 
 
 def feed(follower: EpisodeFollower, frames: list[Frame], finish: bool = False) -> list[Event]:

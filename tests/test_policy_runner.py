@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import load_node
 from dora.testing import MockNode
+from frames import attempt, frame
 
 from sim_teleop.control.policy import (
     EvalController,
@@ -51,33 +52,6 @@ def _checkpoint(root: Path, inputs: dict = GOOD_INPUTS, outputs: dict = GOOD_OUT
     (ckpt / "config.json").write_text(json.dumps(cfg))
     (ckpt / "model.safetensors").write_bytes(b"")
     return ckpt
-
-
-def frame(ep: int, phase: Phase, i: int, reason: EndReason = EndReason.NONE, success: bool = False) -> Frame:
-    img = np.zeros(IMAGE_SHAPE, np.uint8)
-    return Frame(
-        episode_index=ep,
-        frame_index=i,
-        phase=phase,
-        timestamp=0.1 * i,
-        state=np.zeros(18, np.float32),
-        action=np.zeros(4, np.float32),
-        reward=float(success),
-        success=success,
-        front=img,
-        wrist=img,
-        cube_pose=np.zeros(7, np.float32),
-        end_reason=reason,
-    )
-
-
-def attempt(ep: int, frames: int, reason: EndReason, done: int = 2, resetting: int = 2) -> list[Frame]:
-    """Frames of one attempt as the sim emits them: running (the last carries the reason), done, resetting."""
-    out = [frame(ep, Phase.RUNNING, i) for i in range(frames - 1)]
-    out.append(frame(ep, Phase.RUNNING, frames - 1, reason, success=reason is EndReason.SUCCESS))
-    out += [frame(ep, Phase.DONE, i, reason) for i in range(done)]
-    out += [frame(ep, Phase.RESETTING, i, reason) for i in range(resetting)]
-    return out
 
 
 # --- checkpoint checks -----------------------------------------------------------------------------------

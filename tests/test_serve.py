@@ -89,7 +89,7 @@ def test_next_batch_takes_what_queued_only_when_catching_up() -> None:
 
 
 def test_frames_yields_decoded_frames_until_stop() -> None:
-    from test_policy_runner import frame
+    from frames import frame
 
     from sim_teleop.messages import Phase, encode_frame
 
