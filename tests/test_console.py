@@ -16,6 +16,7 @@ clock: DEBUG    building node
 08:40:58 stdout sim: [sim] gym_hil/PandaPickCubeBase-v0, seed 0, 10 Hz, 20 s limit
 08:41:17 WARN   sim: dora_node_api::node output `frame`: 102600 B -> daemon path (dora-rs/dora#2742 diagnostic)
 08:41:17 WARN   sim: something dora wants the user to know
+12:50:09 WARN   recorder: zenoh::api::admin Unable to find transport for link event: 672908768c3909eaeafad663db41b5ef
 08:41:22 stdout expert: [expert] episode 1/3 (sim attempt 0): success=True
 08:42:40 stdout policy: Loading weights from local directory
 08:42:41 stdout recorder: [recorder] error: the root already exists

@@ -33,6 +33,7 @@ LIFECYCLE = (
     re.compile(r"^\d{4}-\d\d-\d\dT\S+\s+(?:TRACE|DEBUG|INFO)\s"),  # the daemon's own tracing lines
 )
 DIAGNOSTIC = "(dora-rs/dora#2742 diagnostic)"
+ZENOH = re.compile(rf"^(?:\d\d:\d\d:\d\d )?WARN\s+\S+{ON}: zenoh::")  # dora's transport chatter about links
 NODE_EXITED = re.compile(
     rf"^(?:\d\d:\d\d:\d\d )?ERROR\s+(\S+){ON}: daemon exited with (.*?) with stderr output:$"
 )
@@ -43,7 +44,7 @@ RULE = re.compile(r"^-{20,}$")
 
 def _noise(line: str) -> bool:
     """dora's own blank, diagnostic and lifecycle lines."""
-    if not line.strip() or DIAGNOSTIC in line or NODE_FAILURE_TRACE.match(line):
+    if not line.strip() or DIAGNOSTIC in line or NODE_FAILURE_TRACE.match(line) or ZENOH.match(line):
         return True
     return any(p.match(line) for p in LIFECYCLE)
 
