@@ -15,9 +15,7 @@ POWER = 2.0
 
 HALF: dict[str, float] = {
     "jitter": 0.05,  # turning fraction of the commanded/TCP motion (0 straight .. 1 back-and-forth)
-    # longest stretch with no motion (s): clean expert up to 0.6 (the grasp), and one late tick on a loaded
-    # machine adds a frame (0.65 then flagged clean episodes); the shortest injected pause is 1.0 s
-    "idle_pause_s": 0.85,
+    "idle_pause_s": 0.65,  # longest stretch with no motion (s)
     "idle_fraction": 0.2,  # fraction of frames with no motion
     "spike_accel": 3.0,  # peak TCP acceleration (m/s^2)
     "spike_force": 150.0,  # peak robot-vs-world contact normal force (N)
