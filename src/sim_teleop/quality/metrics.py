@@ -34,9 +34,7 @@ Raw metrics (dt = 1 / fps; p = TCP position, c = commanded target, g = gripper c
   `crawl_fraction`: frames of steady commanded motion (TCP motion without a command) slower than
   `crawl_speed`, excluding speed-up / slow-down ramps.
 - per camera: mean per-frame darkness, over-exposure and blur degrees (0..1) and the fraction of
-  frame pairs with TCP motion whose images are identical (frozen); for a camera with a calibrated cell
-  range (`CELL_RANGE`), `partial_view`: the mean per-frame degree of a defect over part of the view
-  (smudge, occlusion, glare), from how many cells of a 4x4 grid left their clean brightness range.
+  frame pairs with TCP motion whose images are identical (frozen).
 """
 
 from __future__ import annotations
@@ -49,9 +47,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from sim_teleop.images import grey
-from sim_teleop.quality.calibration import BRIGHTNESS_REF, CELL_RANGE
+from sim_teleop.quality.calibration import BRIGHTNESS_REF
 from sim_teleop.quality.config import QualityConfig, SignalLayout
-from sim_teleop.quality.visual import frame_difference, image_stats, partial_cells
+from sim_teleop.quality.visual import frame_difference, image_stats
 
 
 def _leg(a: np.ndarray, b: np.ndarray) -> float:
@@ -165,17 +163,15 @@ class RetraceMeter:
 
 
 class CameraMeter:
-    """Darkness, over-exposure, blur, frozen-frame and partial-view statistics of one camera, O(1) a frame."""
+    """Darkness, over-exposure, blur and frozen-frame statistics of one camera, O(1) per image."""
 
     __slots__ = (
         "blur_sum",
-        "cell_range",
         "dark_sum",
         "frozen",
         "moving_pairs",
         "n",
         "over_sum",
-        "partial_sum",
         "prev",
         "prev_frame",
         "prev_path",
@@ -195,9 +191,6 @@ class CameraMeter:
         self.prev: np.ndarray | None = None
         self.prev_frame = -2
         self.prev_path = 0.0
-        rng = CELL_RANGE.get(camera)
-        self.cell_range = np.asarray(rng, dtype=np.float32) if rng is not None else None
-        self.partial_sum = 0.0
 
     def add(self, image: np.ndarray, frame: int, path_so_far: float) -> None:
         """One image of frame number `frame`; `path_so_far` = TCP path length (m) up to this frame."""
@@ -216,8 +209,6 @@ class CameraMeter:
         self.dark_sum += dark
         self.over_sum += over
         self.blur_sum += blur
-        if self.cell_range is not None:
-            self.partial_sum += self._partial(g)
         prev = self.prev
         if (
             prev is not None
@@ -229,30 +220,16 @@ class CameraMeter:
                 self.frozen += 1
         self.prev, self.prev_frame, self.prev_path = g, frame, path_so_far
 
-    def _partial(self, g: np.ndarray) -> float:
-        """Partial-view degree of one image: 0 up to `partial_lo` cells out of their clean range, 1 from
-        `partial_full` (a quarter of a 4x4 grid); more than `partial_max` cells is a whole-frame change
-        (lighting, exposure: the dark and over-exposed metrics' job), not a partial view."""
-        assert self.cell_range is not None
-        th = self.th
-        off = partial_cells(g, self.cell_range, th["partial_tol"])
-        if off > th["partial_max"]:
-            return 0.0
-        return _clip01((off - th["partial_lo"]) / (th["partial_full"] - th["partial_lo"]))
-
     def raw(self) -> dict[str, float]:
         if self.n == 0:
             return {}
-        out = {
+        return {
             "dark": self.dark_sum / self.n,
             "overexposed": self.over_sum / self.n,
             "blur": self.blur_sum / self.n,
             "frozen": self.frozen / self.moving_pairs if self.moving_pairs else 0.0,
             "images": float(self.n),
         }
-        if self.cell_range is not None:
-            out["partial_view"] = self.partial_sum / self.n
-        return out
 
 
 class SignalReader:

@@ -23,7 +23,7 @@ from sim_teleop.quality.config import QualityConfig
 from sim_teleop.quality.layout import missing_metrics
 from sim_teleop.quality.metrics import EpisodeAccumulator
 
-VISUAL = ("dark", "overexposed", "blur", "frozen", "partial_view")
+VISUAL = ("dark", "overexposed", "blur", "frozen")
 MOTION = ("jitter", "idle", "spike", "saturation", "gripper_chatter", "drop", "slow", "detour", "path")
 
 
@@ -78,8 +78,7 @@ def subscores_from_raw(
         if raw.get(f"{cam}.images", 0.0) <= 0:
             continue
         for key in VISUAL:
-            if f"{cam}.{key}" in raw:  # partial_view: only cameras with a calibrated cell range
-                s[f"{cam}.{key}"] = subscore(raw[f"{cam}.{key}"], half[key], p)
+            s[f"{cam}.{key}"] = subscore(raw[f"{cam}.{key}"], half[key], p)
     # A metric whose signal the layout lacks has a raw value all the same (idle without a TCP is all
     # idle): left out, it neither counts in the aggregate nor becomes a reason.
     missing = missing_metrics(config.layout)
