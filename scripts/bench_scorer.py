@@ -1,16 +1,20 @@
 """Benchmark of the quality scorer against injected defects, and of offline scoring speed.
 
 Generates autopilot episodes in-process (SimEnv + scripted expert + the defect injectors of
-`sim_teleop.control.defects`, several seeds): clean ones, each motion defect family at several severities
-(physics only), and rendered clean episodes seen through each camera defect at several severities
-(camera defects never change the physics, so one rendered episode yields every camera variant).
-Every episode is scored by our accumulators and by the anchor toolkit's formulas (re-implemented in
-`sim_teleop.quality.anchor`). Prints AUROC per defect family (matching sub-score and aggregate; for the
-anchor its best sub-score and its aggregate), the clean false-reject rate at the default threshold, and
-the offline speed of our sparse scorer vs decoding every video frame (the anchor's approach) on a
-v3.0 dataset written by the recorder's writer.
+`sim_teleop.control.defects`, several seeds), driven by the scripted expert and by the human operator
+model (`sim_teleop.control.operator`: tremor, hand noise, reaction delays, hesitations, corrections):
+clean ones, each motion defect family at several severities (physics only), clean recordings damaged
+afterwards by each recording defect (`recording_defects`: command spike, telemetry freeze, dropped
+frames, action/state lag), and rendered clean episodes seen through each camera defect at several
+severities (camera defects never change the physics, so one rendered episode yields every camera
+variant). Every episode is scored by our accumulators and by the anchor toolkit's formulas
+(re-implemented in `sim_teleop.quality.anchor`). Prints AUROC per defect family (matching sub-score and
+aggregate; for the anchor its best sub-score and its aggregate), the clean false-reject rate at the
+default threshold per operator, the confusion table (injected family x reported reason), and the
+offline speed of our sparse scorer vs decoding every video frame (the anchor's approach) on a v3.0
+dataset written by the recorder's writer.
 
-    .venv/bin/python scripts/bench_scorer.py               # ~5 min on the 2-core CPU
+    .venv/bin/python scripts/bench_scorer.py               # ~10 min on the 2-core CPU
     .venv/bin/python scripts/bench_scorer.py --quick       # smoke run
     .venv/bin/python scripts/bench_scorer.py --calibrate   # clean raw-metric percentiles too
 """
@@ -39,6 +43,7 @@ from sim_teleop.control.inprocess import (
     single_family_config,
     with_camera_defect,
 )
+from sim_teleop.control.recording_defects import RECORDING_FAMILIES, damage
 from sim_teleop.messages import CAMERAS, Verdict
 from sim_teleop.quality import anchor
 from sim_teleop.quality.config import load_quality_config
@@ -46,6 +51,10 @@ from sim_teleop.quality.scorer import EpisodeScorer
 from sim_teleop.sim.env import SimEnv
 
 MATCH = {
+    "spike": "spike",
+    "telemetry_freeze": "telemetry_freeze",
+    "gap": "gap",
+    "lag": "lag",
     "jitter": "jitter",
     "pause": "idle",
     "chatter": "gripper_chatter",
@@ -65,12 +74,14 @@ def auroc(clean: list[float], defect: list[float]) -> float:
 
 
 def score_frames(scorer: EpisodeScorer, frames: Any, success: bool) -> tuple[Any, dict[str, float]]:
+    """Score an episode's frames (or `(frame_number, frame)` pairs) with ours and the anchor's."""
     acc = scorer.new_episode()
     states: list[np.ndarray] = []
     actions: list[np.ndarray] = []
     videos: dict[str, list[np.ndarray]] = {cam: [] for cam in CAMERAS}
-    for i, f in enumerate(frames):
-        acc.add_frame(f.state, f.action, f.success, f.contact_force, f.cube_pose, f.images, frame=i)
+    for i, item in enumerate(frames):
+        number, f = item if isinstance(item, tuple) else (i, item)
+        acc.add_frame(f.state, f.action, f.success, f.contact_force, f.cube_pose, f.images, frame=number)
         states.append(f.state)
         actions.append(f.action)
         if f.images:
@@ -82,59 +93,98 @@ def score_frames(scorer: EpisodeScorer, frames: Any, success: bool) -> tuple[Any
     return report, anc
 
 
-def generate(args: argparse.Namespace, cfg: Any) -> list[dict[str, Any]]:
+def row(
+    kind: str,
+    family: str,
+    sev: float,
+    camera: str | None,
+    scored: tuple[Any, dict],
+    ep: Episode,
+    operator: str,
+) -> dict[str, Any]:
+    report, anc = scored
+    return {
+        "set": kind,
+        "operator": operator,
+        "family": family,
+        "severity": sev,
+        "camera": camera,
+        "report": report,
+        "anchor": anc,
+        "success": ep.success,
+        "duration_s": len(ep.frames) * 0.1,
+    }
+
+
+def operator_rows(sim: SimEnv, args: argparse.Namespace, cfg: Any, operator: str, first: int) -> list[dict]:
+    """One operator's motion set, scored in order by one scorer as a dataset of that operator would be
+    (its running time reference adapts to the operator's pace): clean episodes, every motion family x
+    severity x seed, then recording defects on the clean recordings (the physics stays as it was)."""
     scorer = EpisodeScorer(cfg)
+    human = operator == "human"
     rows: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
-
-    def add(
-        kind: str, family: str, sev: float, camera: str | None, report: Any, anc: dict, ep: Episode
-    ) -> None:
-        rows.append(
-            {
-                "set": kind,
-                "family": family,
-                "severity": sev,
-                "camera": camera,
-                "report": report,
-                "anchor": anc,
-                "success": ep.success,
-                "duration_s": len(ep.frames) * 0.1,
-            }
-        )
-
-    sim = SimEnv(seed=args.seed, image_obs=False)
-    placement = 0
+    placement = first
+    cleans: list[Episode] = []
     for k in range(args.clean):
-        ep = run_episode(sim, placement, EpisodePlan(k), expert_seed=args.seed + k)
+        ep = run_episode(sim, placement, EpisodePlan(k), expert_seed=args.seed + placement, human=human)
         placement += 1
-        add("motion", "clean", 0.0, None, *score_frames(scorer, ep.frames, ep.success), ep)
+        cleans.append(ep)
+        rows.append(
+            row("motion", "clean", 0.0, None, score_frames(scorer, ep.frames, ep.success), ep, operator)
+        )
     for fam in MOTION_FAMILIES:
         for sev in args.severities:
             for s in range(args.seeds):
-                idx = 1000 + s
-                plan = plan_for_episode(single_family_config(fam, sev, seed=s), s, idx)
-                ep = run_episode(sim, placement, plan, expert_seed=args.seed + placement, defects_seed=s)
+                plan = plan_for_episode(single_family_config(fam, sev, seed=s), s, 1000 + s)
+                ep = run_episode(sim, placement, plan, args.seed + placement, defects_seed=s, human=human)
                 placement += 1
-                add("motion", fam, sev, None, *score_frames(scorer, ep.frames, ep.success), ep)
-    sim.close()
-    print(f"motion episodes: {len(rows)} in {time.perf_counter() - t0:.0f} s", flush=True)
+                rows.append(
+                    row("motion", fam, sev, None, score_frames(scorer, ep.frames, ep.success), ep, operator)
+                )
+    for k, ep in enumerate(cleans[: args.recorded]):
+        for fam in RECORDING_FAMILIES:
+            sev = args.severities[k % len(args.severities)]
+            frames = damage(ep.frames, fam, sev, np.random.default_rng([args.seed, k]))
+            rows.append(row("motion", fam, sev, None, score_frames(scorer, frames, ep.success), ep, operator))
+    return rows
 
+
+def camera_rows(args: argparse.Namespace, cfg: Any) -> list[dict[str, Any]]:
+    """Rendered clean expert episodes, each seen through every camera family x severity."""
+    scorer = EpisodeScorer(cfg)
+    rows: list[dict[str, Any]] = []
     rsim = SimEnv(seed=args.seed + 1, image_obs=True)
     rendered: list[Episode] = []
     for k in range(args.rendered):
         ep = run_episode(rsim, 5000 + k, EpisodePlan(k), expert_seed=args.seed + 5000 + k, keep_images=True)
         rendered.append(ep)
-        add("camera", "clean", 0.0, None, *score_frames(scorer, ep.frames, ep.success), ep)
+        rows.append(
+            row("camera", "clean", 0.0, None, score_frames(scorer, ep.frames, ep.success), ep, "expert")
+        )
         for fam in CAMERA_FAMILIES:
             for j, sev in enumerate(args.severities):
                 camera = CAMERAS[(k + j) % len(CAMERAS)]
                 plan = camera_plan(fam, sev, seed=k, episode_index=k, camera=camera)
                 frames = list(with_camera_defect(ep, plan))
-                add("camera", fam, sev, camera, *score_frames(scorer, frames, ep.success), ep)
+                rows.append(
+                    row("camera", fam, sev, camera, score_frames(scorer, frames, ep.success), ep, "expert")
+                )
     rsim.close()
-    print(f"all episodes: {len(rows)} in {time.perf_counter() - t0:.0f} s", flush=True)
     args._rendered = rendered
+    return rows
+
+
+def generate(args: argparse.Namespace, cfg: Any) -> list[dict[str, Any]]:
+    """Every operator's motion set, then the rendered camera set."""
+    t0 = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    sim = SimEnv(seed=args.seed, image_obs=False)
+    for k, operator in enumerate(args.operators):
+        rows += operator_rows(sim, args, cfg, operator, first=k * 100_000)
+    sim.close()
+    print(f"motion episodes: {len(rows)} in {time.perf_counter() - t0:.0f} s", flush=True)
+    rows += camera_rows(args, cfg)
+    print(f"all episodes: {len(rows)} in {time.perf_counter() - t0:.0f} s", flush=True)
     return rows
 
 
@@ -157,11 +207,11 @@ def table(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
     anchor_keys = ["visual_clarity", "smoothness", "collision", "runtime", "actuator_sat"]
     print()
     print(
-        f"{'family':12s} {'n':>4s} {'ours: match':>12s} {'aggregate':>10s} {'flagged':>8s} "
+        f"{'family':17s} {'n':>4s} {'ours: match':>12s} {'aggregate':>10s} {'flagged':>8s} "
         f"{'right reason':>12s}"
         f" | {'anchor: best sub':>22s} {'aggregate':>10s}"
     )
-    for fam in (*MOTION_FAMILIES, *CAMERA_FAMILIES):
+    for fam in (*MOTION_FAMILIES, *RECORDING_FAMILIES, *CAMERA_FAMILIES):
         kind = "camera" if fam in CAMERA_FAMILIES else "motion"
         clean = [r for r in rows if r["set"] == kind and r["family"] == "clean"]
         bad = [r for r in rows if r["family"] == fam]
@@ -202,7 +252,7 @@ def table(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
             "anchor_auroc_aggregate": anc_agg,
         }
         print(
-            f"{fam:12s} {len(bad):4d} {match_auc:12.3f} {agg_auc:10.3f} {flagged:8.0%} {right:12.0%}"
+            f"{fam:17s} {len(bad):4d} {match_auc:12.3f} {agg_auc:10.3f} {flagged:8.0%} {right:12.0%}"
             f" | {best_key + f' {best:.3f}':>22s} {anc_agg:10.3f}"
         )
     clean_all = [r for r in rows if r["family"] == "clean"]
@@ -220,8 +270,11 @@ def table(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
         f"aggregate < {threshold} {fr_thr:.1%} (reasons {reasons or 'none'}); "
         f"anchor aggregate < 0.5: {anc_fr:.1%}"
     )
+    per_operator = false_rejects_by_operator(clean_all)
+    out["confusion"] = confusion(rows)
     out.update(
         {
+            "clean_by_operator": per_operator,
             "clean": len(clean_all),
             "clean_failed": failed,
             "clean_false_reject_verdict": fr,
@@ -231,6 +284,53 @@ def table(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
         }
     )
     return out
+
+
+def false_rejects_by_operator(clean_all: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Clean false-reject rate and its reasons for each operator (expert, human model); printed."""
+    per_operator: dict[str, dict[str, Any]] = {}
+    for operator in sorted({r["operator"] for r in clean_all}):
+        mine = [r for r in clean_all if r["operator"] == operator]
+        rejected = [r for r in mine if r["report"].verdict is Verdict.BAD]
+        why: dict[str, int] = {}
+        for r in rejected:
+            for x in r["report"].reasons:
+                why[x] = why.get(x, 0) + 1
+        per_operator[operator] = {
+            "clean": len(mine),
+            "false_reject": len(rejected) / len(mine),
+            "reasons": why,
+        }
+        print(
+            f"  {operator:7s} clean {len(mine):4d}: false rejects {len(rejected) / len(mine):.1%} "
+            f"(reasons {why or 'none'})"
+        )
+    return per_operator
+
+
+def confusion(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Injected family x reported reason: the share of each family's episodes that carry each reason
+    (an episode may carry several; `-` = judged good), and the share whose first (worst) reason is the
+    family's own. Prints the table and returns it."""
+    every = (*MOTION_FAMILIES, *RECORDING_FAMILIES, *CAMERA_FAMILIES)
+    families = ["clean", *(f for f in every if any(r["family"] == f for r in rows))]
+    table_: dict[str, dict[str, float]] = {}
+    for fam in families:
+        sel = [r for r in rows if r["family"] == fam]
+        counts: dict[str, int] = {}
+        for r in sel:
+            for x in r["report"].reasons or ["-"]:
+                counts[x] = counts.get(x, 0) + 1
+        table_[fam] = {k: v / len(sel) for k, v in counts.items()}
+        own = "-" if fam == "clean" else MATCH.get(fam, fam)
+        table_[fam]["first is own"] = float(np.mean([(r["report"].reasons or ["-"])[0] == own for r in sel]))
+    reasons = sorted({k for v in table_.values() for k in v} - {"first is own"}, key=lambda k: (k == "-", k))
+    print("\nconfusion: injected family (rows) x reported reason (share of the family's episodes)")
+    print(f"{'family':17s} " + " ".join(f"{k[:7]:>7s}" for k in reasons) + "   first reason is its own")
+    for fam, shares in table_.items():
+        cells = " ".join(f"{shares[k]:7.0%}" if k in shares else f"{'':7s}" for k in reasons)
+        print(f"{fam:17s} {cells}   {shares['first is own']:7.0%}")
+    return table_
 
 
 def calibrate(rows: list[dict[str, Any]]) -> None:
@@ -395,11 +495,24 @@ def main() -> None:
     ap.add_argument("--clean", type=int, default=48, help="clean physics-only episodes")
     ap.add_argument("--seeds", type=int, default=4, help="episodes per motion family and severity")
     ap.add_argument("--severities", type=float, nargs="+", default=[0.3, 0.65, 1.0])
+    ap.add_argument(
+        "--recorded",
+        type=int,
+        default=24,
+        help="clean episodes per operator damaged by each recording defect",
+    )
     ap.add_argument("--rendered", type=int, default=16, help="rendered clean episodes (camera variants each)")
     ap.add_argument("--speed-episodes", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--stride", type=int, default=16, help="offline: frames between sampled keyframes")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--operators",
+        nargs="+",
+        choices=("expert", "human"),
+        default=["expert", "human"],
+        help="who drives the motion episodes: the scripted expert, the human operator model, or both",
+    )
     ap.add_argument("--config", default=None)
     ap.add_argument("--json", default=None, help="write the numbers here")
     ap.add_argument("--quick", action="store_true")
@@ -408,6 +521,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.clean, args.seeds, args.rendered, args.severities, args.speed_episodes = 6, 1, 2, [0.3, 1.0], 2
+        args.recorded = 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cfg = load_quality_config(args.config)
     result: dict[str, Any] = {}

@@ -161,13 +161,25 @@ def test_jitter_perturbs_xyz_only_inside_its_window() -> None:
 
 
 def test_pause_repeats_the_last_command_exactly() -> None:
-    actions = _smooth_actions()
-    d = D.Defect("pause", 0.5, 8, 6)
+    actions = _smooth_actions()  # the command first moves on frame 1
+    d = D.Defect("pause", 0.5, 8, 6)  # so the pause holds frames 1 + 8 .. 1 + 13
     out = _run(D.MotionInjector(_plan(d)), actions)
-    np.testing.assert_array_equal(out[:8], actions[:8])
-    for i in range(8, 14):
+    np.testing.assert_array_equal(out[:9], actions[:9])
+    for i in range(9, 15):
+        np.testing.assert_array_equal(out[i], actions[8])
+    np.testing.assert_array_equal(out[15:], actions[15:])
+
+
+def test_pause_waits_for_the_first_commanded_motion() -> None:
+    actions = _smooth_actions()
+    actions[1:6] = actions[0]  # the operator stands still for 5 frames first
+    actions[6:] -= actions[6] - actions[0]
+    actions[6:, :3] += 0.004 * np.arange(1, len(actions) - 5)[:, None]
+    out = _run(D.MotionInjector(_plan(D.Defect("pause", 0.5, 2, 4))), actions)
+    np.testing.assert_array_equal(out[:8], actions[:8])  # moved on frame 6: held from 6 + 2
+    for i in range(8, 12):
         np.testing.assert_array_equal(out[i], actions[7])
-    np.testing.assert_array_equal(out[14:], actions[14:])
+    np.testing.assert_array_equal(out[12:], actions[12:])
 
 
 def test_chatter_swings_only_the_gripper_and_holds_the_grasp_back() -> None:

@@ -71,11 +71,15 @@ def _run_with(family: str) -> tuple[list[Frame], dict]:
 def test_pause_defect_stops_the_arm() -> None:
     frames, d = _run_with("pause")
     actions = np.array([f.action for f in frames])
-    # A frame's action is the command the expert sent for the previous frame.
-    held = actions[d["start"] + 1 : d["start"] + d["duration"] + 1]
+    # A frame's action is the command the expert sent for the previous frame, and the pause starts
+    # `start` frames after the expert's first move.
+    moved = int(np.flatnonzero(np.abs(actions[:, :3] - actions[0, :3]).max(axis=1) > 0)[0])
+    begin = moved + d["start"]
+    held = actions[begin : begin + d["duration"]]
     assert len(held) == d["duration"] and np.all(held == held[0])
+    assert not np.all(actions[begin + d["duration"]] == held[0])  # and it ends
     tcp = np.array([f.state[STATE_TCP] for f in frames])
-    late = tcp[d["start"] + 4 : d["start"] + d["duration"]]
+    late = tcp[begin + 3 : begin + d["duration"] - 1]
     assert np.abs(np.diff(late, axis=0)).max() < 0.002  # no motion once the arm settled
 
 

@@ -16,6 +16,7 @@ from sim_teleop.quality.metrics import (
     GripperMeter,
     IdleMeter,
     PathMeter,
+    PlayFilter,
     SaturationMeter,
     SignalReader,
     SpikeMeter,
@@ -54,24 +55,67 @@ def test_drop_counts_a_release_above_the_grasp_and_a_lifted_cube_falling() -> No
     assert meter.raw() == pytest.approx({"drop_release_lift": 0.2, "drop_cube_fall": 0.15, "drop": 0.2})
 
 
-def test_idle_waits_for_the_fingers() -> None:
+def _standstill(meter: IdleMeter, frames: int, grip_at: int | None = None) -> None:
+    for i in range(frames):
+        meter.add(np.zeros(3), grip_changed=i == grip_at, first=False)
+
+
+def test_idle_counts_only_the_excess_of_a_start_or_grasp_wait() -> None:
+    move = np.array([0.02, 0.0, 0.0])
+    start = round(TH["start_wait_s"] / DT)
+    grasp = round(TH["grasp_wait_s"] / DT)
     meter = IdleMeter(TH, DT)
-    still = np.zeros(3)
     meter.add(None, grip_changed=False, first=True)
-    meter.add(still, grip_changed=True, first=False)  # grace: not idle
-    for _ in range(30):
-        meter.add(still, grip_changed=False, first=False)
+    _standstill(meter, start + 3)  # getting ready: only 3 frames beyond the allowance
+    meter.add(move, grip_changed=False, first=False)
+    _standstill(meter, grasp + 2, grip_at=4)  # closing the gripper mid-standstill: 2 beyond
+    meter.add(move, grip_changed=False, first=False)
+    assert meter.raw()["idle_pause_s"] == pytest.approx(3 * DT)
+    _standstill(meter, 7)  # mid-motion, no gripper: all of it, and still open at the end
+    raw = meter.raw()
+    assert raw["idle_pause_s"] == pytest.approx(7 * DT)
+    assert raw["idle_fraction"] == pytest.approx((3 + 2 + 7) / meter.pairs)
+
+
+def test_idle_grasp_wait_starts_within_the_grace_after_a_gripper_change() -> None:
     grace = round(TH["grip_grace_s"] / DT)
-    assert meter.idle == 31 - grace
-    assert meter.raw()["idle_pause_s"] == pytest.approx((31 - grace) * DT)
+    for moving_after_change, expect_grasp in ((grace, True), (grace + 1, False)):
+        meter = IdleMeter(TH, DT)
+        meter.add(None, grip_changed=False, first=True)
+        meter.add(np.array([0.02, 0, 0]), grip_changed=True, first=False)
+        for _ in range(moving_after_change - 1):
+            meter.add(np.array([0.02, 0, 0]), grip_changed=False, first=False)
+        _standstill(meter, 20)
+        allow = round(TH["grasp_wait_s"] / DT) if expect_grasp else 0
+        assert meter.raw()["idle_pause_s"] == pytest.approx((20 - allow) * DT)
+
+
+def test_play_filter_holds_still_through_tremor_and_passes_motion() -> None:
+    r = TH["play"]
+    f = PlayFilter(r)
+    rng = np.random.default_rng(0)
+    assert f.add(np.zeros(3)) is None
+    steps = [f.add(rng.uniform(-r, r, 3)) for _ in range(50)]  # a trembling hand that holds still
+    assert all(step is not None and not step.any() for step in steps)
+    moved = [f.add(np.array([0.01 * k, 0, 0])) for k in range(1, 6)]  # 1 cm a frame along x
+    assert moved[-1] is not None and moved[-1][0] == pytest.approx(0.01)
+    assert f.y is not None and f.y[0] == pytest.approx(0.05 - r)  # trails by the radius
 
 
 def test_crawl_counts_steady_slow_steps_only() -> None:
     meter = CrawlMeter(TH, DT)
     slow = np.array([0.5 * TH["crawl_speed"] * DT, 0, 0])
-    for step in (None, slow, slow, slow, 10 * slow):
-        meter.add(step)
+    for k in (0, 1, 2, 3, 13):  # three slow steps, then a fast one
+        meter.add(k * slow)
     assert meter.crawl == 2 and meter.raw()["crawl_fraction"] == 0.5
+
+
+def test_crawl_ignores_a_hand_holding_still() -> None:
+    meter = CrawlMeter(TH, DT)
+    rng = np.random.default_rng(1)
+    for _ in range(40):  # the filtered command of a trembling hand: sub-millimetre creep
+        meter.add(rng.normal(0.0, 0.0005, 3))
+    assert meter.crawl == 0
 
 
 def test_spike_peaks_and_force_only_when_seen() -> None:

@@ -19,7 +19,9 @@ Config (JSON, path in env `DEFECTS_CONFIG`; unset or empty = no defects)::
 (`DefectConfig`; its defaults: probability 0.5, every family, seed 0.)
 
 Times (`start`, `duration`) count frames of the running attempt (`Frame.frame_index`); a duration of
-None lasts to the end of the attempt; `drop` has no start: it fires when the lift reaches its height.
+None lasts to the end of the attempt; `drop` has no start: it fires when the lift reaches its height;
+a `pause` starts `start` frames after the first commanded motion (a pause before the operator has
+moved at all would only be a slow start).
 """
 
 from __future__ import annotations
@@ -297,6 +299,8 @@ class MotionInjector:
         self.drop = plan.find("drop")
         self.drop_started: int | None = None
         self.last: np.ndarray | None = None
+        self.first: np.ndarray | None = None
+        self.moved_at: int | None = None  # frame of the first commanded motion
 
     def _dropping(self, frame_index: int) -> bool:
         return self.drop_started is not None and frame_index < self.drop_started + DROP_OPEN_FRAMES
@@ -305,7 +309,12 @@ class MotionInjector:
         """Whether the expert is frozen this frame: a pause, or the hand stopping while the cube drops."""
         if self.last is None:
             return False
-        return (self.pause is not None and self.pause.active(frame_index)) or self._dropping(frame_index)
+        paused = (
+            self.pause is not None
+            and self.moved_at is not None
+            and self.pause.active(frame_index - self.moved_at)
+        )
+        return paused or self._dropping(frame_index)
 
     def holds_before_grasp(self, frame_index: int) -> bool:
         for d in (self.chatter, self.detour):
@@ -353,6 +362,10 @@ class MotionInjector:
                 out[:3] = self.last[:3]
             out[3] = 0.0
         out[3] = min(1.0, max(0.0, float(out[3])))
+        if self.first is None:
+            self.first = out.copy()
+        elif self.moved_at is None and float(np.abs(out[:3] - self.first[:3]).max()) > 1e-4:
+            self.moved_at = frame_index
         self.last = out
         return out.copy()
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -26,6 +26,7 @@ import pyarrow as pa
 from sim_teleop.config import DEFAULT_FPS, Config, RunConfig, setting
 from sim_teleop.control.advance import AutoAdvance
 from sim_teleop.control.defects import DefectConfig, EpisodePlan, MotionInjector, plan_for_episode
+from sim_teleop.control.operator import HumanOperator
 from sim_teleop.follower import Ended, EpisodeFollower, Started
 from sim_teleop.messages import (
     ACTION,
@@ -61,6 +62,7 @@ class ExpertParams:
     start_delay: int = 2  # frames of stillness before moving
     close_frames: int = 4  # frames of a closed gripper before lifting
     lift_height: float = 0.18
+    overshoot: float = 0.0  # the approach aims this far past the hover point (a human's correction)
 
     @classmethod
     def sample(cls, seed: int, attempt: int) -> ExpertParams:
@@ -197,6 +199,11 @@ class ScriptedExpert:
         self.gripper = 0.0
         p = self.p
         hover = obs.cube + np.array([p.approach_offset[0], p.approach_offset[1], p.hover_height])
+        if p.overshoot > 0.0:
+            way = hover[:2] - self.start_tcp[:2]
+            norm = float(np.hypot(way[0], way[1]))
+            if norm > 1e-6:
+                hover[:2] += way / norm * p.overshoot
         if self._arrived(self._move_towards(hover), obs, hover):
             self._to(Stage.PREGRASP)
 
@@ -240,18 +247,37 @@ class ScriptedExpert:
 
 
 class AutopilotController:
-    """One attempt: the expert behind the attempt's motion defects."""
+    """One attempt: the expert behind the attempt's motion defects, optionally behind a human operator
+    model (`sim_teleop.control.operator`): its waits and corrections are part of the demonstration,
+    the defects are applied on top, and its hand noise on whatever is finally commanded."""
 
-    def __init__(self, params: ExpertParams, start_tcp: np.ndarray, plan: EpisodePlan, seed: int = 0) -> None:
+    def __init__(
+        self,
+        params: ExpertParams,
+        start_tcp: np.ndarray,
+        plan: EpisodePlan,
+        seed: int = 0,
+        operator: HumanOperator | None = None,
+    ) -> None:
+        if operator is not None:
+            params = replace(params, overshoot=operator.params.overshoot_m)
         self.expert = ScriptedExpert(params, start_tcp)
         self.injector = MotionInjector(plan, seed)
+        self.operator = operator
 
     def act(self, frame_index: int, obs: ExpertObservation) -> np.ndarray:
-        inj = self.injector
+        inj, op = self.injector, self.operator
         if inj.paused(frame_index):
-            return inj.hold(frame_index)
-        action = self.expert.act(obs, hold_before_grasp=inj.holds_before_grasp(frame_index))
-        return inj.apply(frame_index, action, lifted=self.expert.lifted(obs))
+            action = inj.hold(frame_index)
+        elif op is not None and op.waiting():
+            assert op.held is not None
+            action = inj.apply(frame_index, op.held, lifted=self.expert.lifted(obs))
+        else:
+            action = self.expert.act(obs, hold_before_grasp=inj.holds_before_grasp(frame_index))
+            if op is not None:
+                op.observe(action, self.expert.stage)
+            action = inj.apply(frame_index, action, lifted=self.expert.lifted(obs))
+        return op.jitter(action) if op is not None else action
 
 
 # --- the node's logic, without dora -------------------------------------------------------------------
@@ -291,6 +317,8 @@ class AutopilotConfig(Config):
     tick_ms: float = setting(1000.0 / DEFAULT_FPS, env="AUTOPILOT_TICK_MS", min=1.0)
     stats_path: str = setting("", env="AUTOPILOT_STATS")  # per-episode results as JSON (benchmarks)
     stops_sim: bool = setting(False, env="AUTOPILOT_STOPS_SIM")  # send `stop` itself after the last one
+    # who drives: the scripted expert, or the expert through the human operator model (`operator.py`)
+    operator: str = setting("expert", env="AUTOPILOT_OPERATOR", choices=("expert", "human"))
 
     @classmethod
     def load(cls) -> AutopilotConfig:
@@ -367,14 +395,17 @@ class AutopilotSession:
         report: Callable[[str], None] = print,
         tick_s: float = 1.0 / DEFAULT_FPS,
         stop_sim: bool = True,
+        human: bool = False,
     ) -> None:
         """`stop_sim=False` (the autopilot dataflow): after the last attempt send no `stop` but a
         `controller_done` annotation and leave the sim idle in resetting, so the recorder, which may
-        still be committing a backlog, ends the run when it is done instead of being cut off."""
+        still be committing a backlog, ends the run when it is done instead of being cut off.
+        `human`: drive the expert through the human operator model (clean but human demonstrations)."""
         self.advance = AutoAdvance(episodes)
         self.follower = EpisodeFollower()
         self.episodes = episodes
         self.stop_sim = stop_sim
+        self.human = human
         self.seed = seed
         self.defects = defects
         self.clock = clock
@@ -423,7 +454,8 @@ class AutopilotSession:
         defects_seed = self.defects.seed if self.defects is not None else 0
         self._plan = plan_for_episode(self.defects, defects_seed, idx)
         params = ExpertParams.sample(self.seed, idx)
-        self._controller = AutopilotController(params, start_tcp, self._plan, seed=defects_seed)
+        operator = HumanOperator.sample(self.seed, idx) if self.human else None
+        self._controller = AutopilotController(params, start_tcp, self._plan, defects_seed, operator)
         return (ANNOTATION, encode_annotation(idx, self._plan.annotation()))
 
     def _finish_attempt(self, ended: Ended) -> None:
@@ -462,6 +494,7 @@ def run_in_process(
     image_obs: bool = False,
     time_limit_s: float = 20.0,
     on_frame: Callable[[Frame], None] | None = None,
+    human: bool = False,
 ) -> AutopilotSession:
     """Run the autopilot against an in-process sim with the dataflow's timing, no dora, no wall clock.
 
@@ -483,7 +516,13 @@ def run_in_process(
     try:
         runner = SimRunner(sim, config, clock=clock)
         session = AutopilotSession(
-            episodes, seed, defects, clock=clock, report=lambda _line: None, tick_s=1.0 / config.fps
+            episodes,
+            seed,
+            defects,
+            clock=clock,
+            report=lambda _line: None,
+            tick_s=1.0 / config.fps,
+            human=human,
         )
         # Bounded: every attempt ends by its time limit, plus a few frames of done/resetting each.
         max_ticks = (config.max_steps + 50) * (episodes + 1)

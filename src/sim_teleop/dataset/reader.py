@@ -309,6 +309,13 @@ class EpisodeData:
     state: np.ndarray  # (T, S)
     action: np.ndarray  # (T, A)
     success: bool
+    timestamp: np.ndarray | None = None  # (T,) s, when the data file has the column
+
+    def frame_numbers(self, fps: float) -> np.ndarray:
+        """Each row's frame number from its timestamp (a hole shows as a skip), else 0..T-1."""
+        if self.timestamp is None or len(self.timestamp) == 0:
+            return np.arange(len(self.state))
+        return np.rint((self.timestamp - self.timestamp[0]) * fps).astype(np.int64)
 
 
 @dataclass(slots=True)
@@ -319,18 +326,21 @@ class DataFile:
     state: np.ndarray  # (N, S) float64
     action: np.ndarray  # (N, A) float64
     success: np.ndarray | None  # (N,) bool
+    timestamp: np.ndarray | None = None  # (N,) float64 s
 
     @classmethod
     def read(cls, path: Path) -> DataFile:
         names = set(column_names(path))
         success_key = next((k for k in SUCCESS_KEYS if k in names), None)
-        wanted = ["episode_index", STATE_KEY, ACTION_KEY, *([success_key] if success_key else [])]
-        table = read_table(path, wanted)
+        time_key = "timestamp" if "timestamp" in names else None
+        optional = [k for k in (success_key, time_key) if k is not None]
+        table = read_table(path, ["episode_index", STATE_KEY, ACTION_KEY, *optional])
         return cls(
             np.asarray(table["episode_index"].to_numpy(), dtype=np.int64),
             _matrix(table[STATE_KEY]),
             _matrix(table[ACTION_KEY]),
             bool_flags(table[success_key]) if success_key is not None else None,
+            np.asarray(table[time_key].to_numpy(), dtype=np.float64) if time_key is not None else None,
         )
 
 
@@ -404,7 +414,8 @@ class DatasetReader:
         if rows is None:  # no row range in the meta, or it disagrees with the file
             rows = np.flatnonzero(data.episode_index == index)
         success = bool(data.success[rows].any()) if data.success is not None else False
-        return EpisodeData(index, data.state[rows], data.action[rows], success)
+        timestamp = data.timestamp[rows] if data.timestamp is not None else None
+        return EpisodeData(index, data.state[rows], data.action[rows], success, timestamp)
 
     def _episode_rows(self, data: DataFile, key: tuple[int, int], meta: dict[str, Any]) -> slice | None:
         """The episode's rows by the meta's global row range, if they are exactly its episode's run."""

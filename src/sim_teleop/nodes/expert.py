@@ -42,9 +42,10 @@ def main(node: Any = None) -> None:
         report=lambda line: print(line, flush=True),
         tick_s=cfg.tick_ms / 1000.0,
         stop_sim=cfg.stops_sim,
+        human=cfg.operator == "human",
     )
     what = f"defects from {defects.source} (p={defects.probability:g})" if defects else "no defects"
-    log(NAME, f"{cfg.episodes} episodes, seed {cfg.seed}, {what}")
+    log(NAME, f"{cfg.episodes} episodes, seed {cfg.seed}, operator {cfg.operator}, {what}")
     for output, payload in session.warmup():
         serve.send(output, payload)
     for frame in serve.frames():

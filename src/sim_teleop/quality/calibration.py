@@ -14,9 +14,9 @@ POWER = 2.0
 """Sub-score s = 2 ** -((x / half) ** POWER): 0.97 at half/4, 0.5 at half, 0.06 at 2 x half."""
 
 HALF: dict[str, float] = {
-    "jitter": 0.05,  # turning fraction of the commanded/TCP motion (0 straight .. 1 back-and-forth)
-    "idle_pause_s": 0.65,  # longest stretch with no motion (s)
-    "idle_fraction": 0.2,  # fraction of frames with no motion
+    "jitter": 0.035,  # turning fraction of the filtered command / TCP (0 straight .. 1 back-and-forth)
+    "idle_pause_s": 0.95,  # longest standstill beyond its allowance (s); human <= 0.9, pause >= 1
+    "idle_fraction": 0.35,  # fraction of frames standing still beyond the allowances (human p99 0.28)
     "spike_accel": 3.0,  # peak TCP acceleration (m/s^2)
     "spike_force": 150.0,  # peak robot-vs-world contact normal force (N)
     "saturation": 0.15,  # fraction of frames at a workspace / command limit
@@ -24,19 +24,28 @@ HALF: dict[str, float] = {
     "drop": 0.015,  # height (m) the held cube fell, or TCP lift (m) at which a held gripper opened
     "slow": 0.6,  # duration / running reference - 1
     "crawl": 0.08,  # fraction of frames of steady motion slower than crawl_speed
-    "detour": 0.015,  # m gone out and back within one commanded movement; clean expert 0, 4 cm bump >= 0.02
-    "path": 0.30,  # TCP path length / ideal path length - 1; clean live dataflow p99 0.27 (99 episodes)
+    "detour": 0.012,  # m out and back within one commanded movement; clean 0 (expert, human), bump >= 0.015
+    "path": 0.40,  # TCP path length / ideal path length - 1; clean expert p99 0.27, human (overshoots) 0.32
     "dark": 0.15,  # mean per-frame darkness degree (0..1)
     "overexposed": 0.15,  # mean per-frame over-exposure degree (0..1)
     "blur": 0.15,  # mean per-frame blur degree (0..1)
     "frozen": 0.10,  # fraction of moving frames whose image did not change
+    "spike_cmd": 0.04,  # m: one-frame out-and-back of the command (the arm's 4 cm per frame rate limit)
+    "telemetry_freeze_s": 0.15,  # s: longest stale (bit-identical) state while the action moved
+    "missing_frames": 0.5,  # frames skipped by the frame numbers: any is a gap
+    "step_jumps": 0.5,  # rows whose TCP and command both moved two frames' worth: any is a gap
+    "lag_frames": 0.5,  # frames the TCP's delay behind the command lies outside the clean range (any)
 }
 
 THRESHOLDS: dict[str, float] = {
-    "idle_speed": 0.01,  # m/s: TCP and commanded target slower than this = no motion
-    "idle_grip": 0.02,  # gripper command change per frame (0..1) that starts a grace period ...
-    "grip_grace_s": 0.8,  # ... of this long in which standing still is waiting for the fingers, not idling
+    "play": 0.003,  # m: motion within this of the filtered position is tremor, not motion
+    "still_speed": 0.02,  # m/s: a filtered command (TCP) slower than this stands still (hand drift)
+    "idle_grip": 0.02,  # gripper command change per frame (0..1) that counts as a gripper change
+    "grip_grace_s": 0.8,  # a standstill beginning this soon after a gripper change is a grasp wait ...
+    "grasp_wait_s": 1.5,  # ... of which this much is the task (fingers closing, checking the grasp)
+    "start_wait_s": 1.0,  # standing still before the first move: this much is getting ready
     "crawl_speed": 0.105,  # m/s: steady commanded motion slower than this is crawling (expert: 0.12-0.24)
+    "crawl_window": 3,  # frames over which the crawl speed is measured (averages the hand's noise)
     "crawl_steady": 0.01,  # m/s change per frame below which the speed counts as steady (not a ramp)
     "turn_floor": 0.002,  # m per frame: motion below this adds to the turning metric's denominator only
     "turn_jump": 0.045,  # m per frame: longer steps (beyond the 0.04 m rate limit) are spikes, not turns
@@ -48,7 +57,7 @@ THRESHOLDS: dict[str, float] = {
     "path_stride": 3,  # frames between path samples: high-frequency jitter does not lengthen the path
     "path_min_ideal": 0.05,  # m: floor of the ideal path length
     "backtrack_tol": 0.01,  # m below the approach's highest point at which the descent has begun
-    "detour_still_speed": 0.005,  # m/s: a command slower than this stands still (keyboard/expert stops: 0)
+    "turn_speed": 0.05,  # m/s: an unfiltered command faster than this is turning, not standing
     "detour_turn_s": 0.1,  # s: a standstill this short is a turning point inside a movement, not a stop
     "dark_rel_hi": 0.7,  # brightness / camera reference below this starts to count as dark ...
     "dark_rel_lo": 0.3,  # ... and below this is fully dark
@@ -58,6 +67,10 @@ THRESHOLDS: dict[str, float] = {
     "over_rel_full": 2.5,  # ... and fully
     "blur_ref": 1.35,  # sharpness ratio below this starts to count as blurred (clean renders: 1.45-1.7)
     "frozen_diff": 0.005,  # grey levels: a frozen camera repeats the same buffer (clean wrist pairs: >= 0.01)
+    "jump_ratio": 1.6,  # a step this many times its neighbours' mean (TCP and command both) ...
+    "jump_min_step": 0.005,  # ... and longer than this (m) is two frames of motion in one row
+    "lag_min_s": 0.0,  # the TCP follows the command this soon ...
+    "lag_max_s": 0.3,  # ... to this late in a clean recording (s)
     "frozen_motion": 0.006,  # m of TCP motion between two frames that must show up in the image
 }
 
@@ -78,6 +91,9 @@ WEIGHTS: dict[str, float] = {
     "overexposed": 0.5,
     "blur": 0.5,
     "frozen": 0.5,
+    "telemetry_freeze": 1.0,
+    "gap": 1.0,
+    "lag": 1.0,
 }
 
 DEFAULT_THRESHOLD = 0.8

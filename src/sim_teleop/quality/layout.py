@@ -126,7 +126,7 @@ def missing_metrics(layout: SignalLayout) -> dict[str, str]:
     grip = layout.state_gripper is not None or layout.action_gripper is not None
     why: dict[str, str | None] = {
         "jitter": None if tcp or cmd else NO_MOTION,
-        "idle": None if tcp else NO_TCP,
+        "idle": None if tcp or cmd else NO_MOTION,
         "spike": None if tcp else NO_TCP,
         "saturation": _saturation(layout, tcp, cmd),
         "gripper_chatter": None if grip else NO_GRIPPER,
@@ -134,6 +134,7 @@ def missing_metrics(layout: SignalLayout) -> dict[str, str]:
         "detour": None if cmd else NO_CMD,
         "path": None if tcp else NO_TCP,
         "frozen": None if tcp else NO_TCP,
+        "lag": NO_TCP if not tcp else None if cmd else NO_CMD,
     }
     return {metric: reason for metric, reason in why.items() if reason is not None}
 

@@ -11,8 +11,9 @@ Raw metrics (dt = 1 / fps; p = TCP position, c = commanded target, g = gripper c
 - jitter: turning fraction  sum w (1 - cos angle(v_t, v_t-1)) / (2 sum w + N floor^2), w = min(|v_t||v_t-1|,
   cap^2), on frame-to-frame motion v of p and of c (the larger of the two). 0 for straight motion, ~0.5
   for random steps, 1 for pure back-and-forth; one outlier moves it little (that is the spike metric).
-- idle: a frame is idle when |dp|/dt < idle_speed, except within `grip_grace_s` after a gripper command
-  change (waiting for the fingers); `idle_fraction` and `idle_pause_s` (longest idle run, s).
+- idle: a frame is idle when the play-filtered command (TCP without one) moves slower than still_speed;
+  a standstill before the first move, or at a gripper change, counts only beyond its allowance
+  (`start_wait_s`, `grasp_wait_s`); `idle_fraction` and `idle_pause_s` (longest idle excess, s).
 - spike: peak |d2p|/dt^2 (m/s^2) and peak contact force with the world (N, when the frame carries it).
 - saturation: fraction of frames with a commanded offset at its limit or the TCP within `sat_margin`
   of the workspace bounds (x, y, top; touching the table is the task, not saturation).
@@ -42,6 +43,7 @@ from __future__ import annotations
 import enum
 import itertools
 import math
+from collections import deque
 from collections.abc import Mapping
 
 import numpy as np
@@ -49,6 +51,14 @@ import numpy as np
 from sim_teleop.images import grey
 from sim_teleop.quality.calibration import BRIGHTNESS_REF
 from sim_teleop.quality.config import QualityConfig, SignalLayout
+from sim_teleop.quality.integrity import (
+    CommandSpikeMeter,
+    FreezeMeter,
+    GapMeter,
+    JumpMeter,
+    LagMeter,
+    Median3,
+)
 from sim_teleop.quality.visual import frame_difference, image_stats
 
 
@@ -65,6 +75,31 @@ def _norm(v: np.ndarray) -> float:
 
 def _clip01(x: float) -> float:
     return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+
+
+class PlayFilter:
+    """A per-axis play (backlash) operator: the output follows the input only once it is more than
+    `radius` away, so a hand's millimetre tremor and drift leave it still while real motion passes
+    through unchanged (minus the radius at each reversal). O(1) per point.
+
+    It is what lets the standstill, crawl and out-and-back tests work on a human's noisy signal: a held
+    pose reads as a held pose, not as endless slow wandering.
+    """
+
+    __slots__ = ("radius", "y")
+
+    def __init__(self, radius: float) -> None:
+        self.radius = radius
+        self.y: np.ndarray | None = None
+
+    def add(self, x: np.ndarray) -> np.ndarray | None:
+        """Add a point; returns the output's step from the previous point (None for the first)."""
+        prev = self.y
+        if prev is None or self.radius <= 0.0:
+            self.y = np.array(x, dtype=np.float64)
+        else:
+            self.y = np.clip(prev, x - self.radius, x + self.radius)
+        return None if prev is None else self.y - prev
 
 
 class TurningMeter:
@@ -130,11 +165,12 @@ class RetraceMeter:
         self.moving = False
         self.still_run = 0
 
-    def add(self, c: np.ndarray, step: np.ndarray | None) -> None:
-        """Point `c`, reached by `step` from the previous point (None for the first point)."""
+    def add(self, c: np.ndarray, step: np.ndarray | None, moving: bool | None = None) -> None:
+        """Point `c`, reached by `step` from the previous point (None for the first point); `moving`
+        overrides the test of the step's length against `still`."""
         if step is None:
             return
-        if _norm(step) > self.still:
+        if (_norm(step) > self.still) if moving is None else moving:
             if not self.moving:
                 self.moving, self.start, self.travel = True, c - step, np.zeros(3)
             self.still_run = 0
@@ -286,43 +322,84 @@ class JitterMeter:
 
 
 class IdleMeter:
-    """`idle_fraction` and `idle_pause_s`: frames without TCP motion, except while the fingers move."""
+    """`idle_fraction` and `idle_pause_s`: standstills of the command (of the TCP when there is none).
 
-    __slots__ = ("dt", "grace", "grace_frames", "idle", "pairs", "run", "run_max", "speed")
+    Fed the play-filtered step (a trembling hand that holds still is still). Two standstills are part
+    of the task, not idling: the wait before the first move (up to `start_wait_s`: the operator
+    getting ready) and the wait around a gripper change (up to `grasp_wait_s`: the fingers close and the
+    operator checks the grasp). A standstill is a grasp wait when the gripper changes during it or it
+    begins within `grip_grace_s` after a change. Only the excess over these allowances counts.
+    The command, not the TCP, is what shows an operator's pause: when a command freezes mid-motion the
+    TCP coasts on for a few frames, so on the TCP a 1 s pause reads as ~0.7 s.
+    """
+
+    __slots__ = (
+        "at_start",
+        "dt",
+        "grace",
+        "grasp_allow",
+        "grip",
+        "idle",
+        "pairs",
+        "run",
+        "run_max",
+        "since_grip",
+        "speed",
+        "start_allow",
+    )
 
     def __init__(self, th: Mapping[str, float], dt: float) -> None:
         self.dt = dt
-        self.speed = th["idle_speed"]
-        self.grace_frames = round(th["grip_grace_s"] / dt)
-        self.grace = 0
+        self.speed = th["still_speed"]
+        self.grace = round(th["grip_grace_s"] / dt)
+        self.grasp_allow = round(th["grasp_wait_s"] / dt)
+        self.start_allow = round(th["start_wait_s"] / dt)
+        self.since_grip = 1 << 30  # frames since the last gripper change
+        self.at_start = True  # no motion yet
+        self.grip = False  # the current standstill is a grasp wait
         self.pairs = 0
         self.idle = 0
         self.run = 0
         self.run_max = 0
 
-    def add(self, v: np.ndarray | None, grip_changed: bool, first: bool) -> None:
-        """TCP step `v` of this frame; `grip_changed`: the gripper command changed on this frame."""
-        if grip_changed:
-            self.grace = self.grace_frames  # closing or opening takes time: waiting is not idling
+    def add(self, step: np.ndarray | None, grip_changed: bool, first: bool) -> None:
+        """The filtered step of this frame; `grip_changed`: the gripper command changed on this frame."""
+        self.since_grip = 0 if grip_changed else self.since_grip + 1
         if first:
             return
         self.pairs += 1
-        if (v is not None and _norm(v) / self.dt >= self.speed) or self.grace > 0:
+        if step is not None and _norm(step) / self.dt >= self.speed:
+            self.idle += self._excess()
+            self.run_max = max(self.run_max, self._excess())
             self.run = 0
-        else:
-            self.idle += 1
-            self.run += 1
-            self.run_max = max(self.run_max, self.run)
-        self.grace = max(0, self.grace - 1)
+            self.at_start = False
+            return
+        if self.run == 0:
+            self.grip = self.since_grip <= self.grace
+        self.run += 1
+        self.grip = self.grip or grip_changed
+
+    def _excess(self) -> int:
+        """Frames of the current standstill beyond its allowance."""
+        allow = (self.start_allow if self.at_start else 0) + (self.grasp_allow if self.grip else 0)
+        return max(0, self.run - allow)
 
     def raw(self) -> dict[str, float]:
-        return {"idle_fraction": self.idle / max(self.pairs, 1), "idle_pause_s": self.run_max * self.dt}
+        excess = self._excess()  # the standstill still open at the end
+        return {
+            "idle_fraction": (self.idle + excess) / max(self.pairs, 1),
+            "idle_pause_s": max(self.run_max, excess) * self.dt,
+        }
 
 
 class CrawlMeter:
-    """`crawl_fraction`: frames of steady motion slower than `crawl_speed` (not a speed-up/slow-down ramp)."""
+    """`crawl_fraction`: frames of steady motion slower than `crawl_speed` (not a speed-up/slow-down ramp).
 
-    __slots__ = ("crawl", "dt", "frames", "prev_speed", "th")
+    The speed is the displacement over the last `crawl_window` frames (of the play-filtered command, or
+    TCP): a hand's frame-to-frame noise would otherwise make a slow, steady move look unsteady.
+    """
+
+    __slots__ = ("crawl", "dt", "frames", "prev_speed", "recent", "th")
 
     def __init__(self, th: Mapping[str, float], dt: float) -> None:
         self.th = th
@@ -330,18 +407,22 @@ class CrawlMeter:
         self.frames = 0
         self.crawl = 0
         self.prev_speed: float | None = None
+        self.recent: deque[np.ndarray] = deque(maxlen=int(th["crawl_window"]) + 1)
 
-    def add(self, step: np.ndarray | None) -> None:
-        """The step of the commanded target (of the TCP when there is no command); None on the first."""
+    def add(self, point: np.ndarray | None) -> None:
+        """The filtered command (the TCP when there is no command) of this frame."""
         self.frames += 1
-        if step is None:
+        if point is None:
+            return
+        self.recent.append(point)
+        if len(self.recent) < 2:
             return
         th = self.th
-        speed = _norm(step) / self.dt
+        speed = _norm(self.recent[-1] - self.recent[0]) / ((len(self.recent) - 1) * self.dt)
         prev, self.prev_speed = self.prev_speed, speed
         if prev is None:
             return
-        if th["idle_speed"] <= speed < th["crawl_speed"] and abs(speed - prev) < th["crawl_steady"]:
+        if th["still_speed"] <= speed < th["crawl_speed"] and abs(speed - prev) < th["crawl_steady"]:
             self.crawl += 1
 
     def raw(self) -> dict[str, float]:
@@ -349,28 +430,46 @@ class CrawlMeter:
 
 
 class SpikeMeter:
-    """`spike_accel`: peak TCP acceleration (m/s^2); `spike_force`: peak contact force (N), when carried."""
+    """`spike_accel`: peak TCP acceleration (m/s^2); `spike_force`: peak contact force (N), when carried.
 
-    __slots__ = ("accel_peak", "dt", "force_peak", "force_seen", "prev_v")
+    An acceleration is committed one frame late, so that a step found next frame to hold two frames
+    of motion (dropped rows, see `integrity.JumpMeter`) is a gap, not a spike.
+    """
+
+    __slots__ = ("accel_peak", "dt", "force_peak", "force_seen", "pending", "prev_v")
 
     def __init__(self, dt: float) -> None:
         self.dt = dt
         self.prev_v: np.ndarray | None = None
+        self.pending = 0.0
         self.accel_peak = 0.0
         self.force_peak = 0.0
         self.force_seen = False
 
-    def add(self, v: np.ndarray | None, contact_force: float | None) -> None:
-        if v is not None:
+    def add(
+        self, v: np.ndarray | None, contact_force: float | None, stale: bool = False, jumped: bool = False
+    ) -> None:
+        """TCP step `v`; `stale`: it does not span one frame of motion (a repeated state, the step out of
+        a stall or over skipped frame numbers), so no acceleration is measured against or from it;
+        `jumped`: the previous step held two frames of motion (its accelerations are dropped)."""
+        accel = 0.0
+        if stale or v is None:
+            self.prev_v = None
+        else:
             if self.prev_v is not None:
-                self.accel_peak = max(self.accel_peak, _norm(v - self.prev_v) / self.dt**2)
+                accel = _norm(v - self.prev_v) / self.dt**2
             self.prev_v = v
+        if jumped:
+            self.pending = 0.0
+        else:
+            self.accel_peak = max(self.accel_peak, self.pending)
+            self.pending = accel
         if contact_force is not None and math.isfinite(contact_force):
             self.force_seen = True
             self.force_peak = max(self.force_peak, float(contact_force))
 
     def raw(self) -> dict[str, float]:
-        out = {"spike_accel": self.accel_peak}
+        out = {"spike_accel": max(self.accel_peak, self.pending)}
         if self.force_seen:
             out["spike_force"] = self.force_peak
         return out
@@ -509,19 +608,29 @@ class DropMeter:
 class DetourMeter:
     """`detour`: the command's retraced distance, a new movement at every gripper change."""
 
-    __slots__ = ("points", "retrace")
+    __slots__ = ("points", "retrace", "turn_step")
 
     def __init__(self, th: Mapping[str, float], dt: float) -> None:
-        self.retrace = RetraceMeter(
-            th["detour_still_speed"] * dt, max(1, int(th["detour_turn_s"] / dt + 1e-9))
-        )
+        self.retrace = RetraceMeter(th["still_speed"] * dt, max(1, int(th["detour_turn_s"] / dt + 1e-9)))
+        self.turn_step = th["turn_speed"] * dt
         self.points = 0
 
-    def add(self, c: np.ndarray, step: np.ndarray | None, grip_changed: bool) -> None:
+    def add(
+        self, c: np.ndarray, step: np.ndarray | None, raw_step: np.ndarray | None, grip_changed: bool
+    ) -> None:
+        """The filtered command `c`, reached by `step`; `raw_step`: the unfiltered command's step.
+
+        Standing still takes both: the filtered command stands (the hand only trembles) and the raw
+        one moves less than `turn_speed`. At the far end of an excursion the filters stand for a frame
+        or two (they trail a reversal) while the raw command already moves back fast: a turn, not a stop.
+        """
         self.points += 1
         if grip_changed:
             self.retrace.cut()  # the step that comes with a gripper change begins a new movement
-        self.retrace.add(c, step)
+        moving = None
+        if step is not None and raw_step is not None:
+            moving = _norm(step) > self.retrace.still or _norm(raw_step) > self.turn_step
+        self.retrace.add(c, step, moving)
 
     def raw(self) -> dict[str, float]:
         return {"detour": self.retrace.value} if self.points else {}
@@ -652,6 +761,8 @@ class EpisodeAccumulator:
         self.n = 0
         self.success = False
         self.signals = SignalReader(config.layout)
+        self.steady_tcp = PlayFilter(th["play"])
+        self.steady_cmd = PlayFilter(th["play"])
         self.jitter = JitterMeter(th)
         self.idle = IdleMeter(th, self.dt)
         self.crawl = CrawlMeter(th, self.dt)
@@ -662,13 +773,28 @@ class EpisodeAccumulator:
         self.detour = DetourMeter(th, self.dt) if self.signals.axyz_idx is not None else None
         self.path = PathMeter(th)
         self.cams: dict[str, CameraMeter] = {}
+        # The recording's own defects (`integrity`), and the despiked command the detour reads.
+        has_cmd, has_tcp = self.signals.axyz_idx is not None, self.signals.tcp_idx is not None
+        self.prev_c: np.ndarray | None = None
+        self.prev_raw_step: np.ndarray | None = None
+        self.despike = Median3()
+        self.steady_despiked = PlayFilter(th["play"])
+        self.cmd_spike = CommandSpikeMeter() if has_cmd else None
+        self.freeze = FreezeMeter(self.dt)
+        self.gaps = GapMeter()
+        self.lag = LagMeter(th, self.dt) if has_cmd and has_tcp else None
+        self.jumps = JumpMeter(th, self.dt) if has_cmd and has_tcp else None
+        self.stale = False  # the previous frame's state was a stale repeat
 
     def meters(self) -> list[object]:
         """Every object that holds per-episode state (for the O(1)-memory check)."""
-        meters: list[object] = [self.signals, self.jitter, self.jitter.tcp, self.jitter.cmd, self.idle]
+        meters: list[object] = [self.signals, self.steady_tcp, self.steady_cmd]
+        meters += [self.jitter, self.jitter.tcp, self.jitter.cmd, self.idle]
         meters += [self.crawl, self.spike, self.saturation, self.gripper, self.drop, self.path]
         if self.detour is not None:
             meters += [self.detour, self.detour.retrace]
+        meters += [self.despike, self.steady_despiked, self.freeze, self.gaps]
+        meters += [m for m in (self.cmd_spike, self.lag, self.jumps) if m is not None]
         return meters + list(self.cams.values())
 
     # --- per frame --------------------------------------------------------------------------------
@@ -688,17 +814,37 @@ class EpisodeAccumulator:
         self.n += 1
         self.success = self.success or bool(success)
         p, c, g = self.signals.read(state, action)
-        v, cmd_step = self.jitter.add(p, c)
+        repeated = self.freeze.add(state, action)
+        skipped = self.gaps.prev is not None and index > self.gaps.prev + 1
+        self.gaps.add(index)
+        stale, self.stale = repeated or skipped or self.stale, repeated
+        raw_cmd_step = None if c is None or self.prev_c is None else c - self.prev_c
+        self.prev_c = c
+        # The hand's tremor filtered out (see `PlayFilter`): what the standstill tests look at.
+        v_steady = self.steady_tcp.add(p) if p is not None else None
+        c_steady = self.steady_cmd.add(c) if c is not None else None
+        # Jitter turns of the command are judged without the tremor, which the arm filters anyway.
+        v, _ = self.jitter.add(p, self.steady_cmd.y if c is not None else None)
         grip_changed = self.gripper.changed(g)
         if p is not None:
             self.path.add(p, v, index, self.gripper.carrying)  # before the gripper: it needs the last state
         if self.detour is not None and c is not None:
-            self.detour.add(c, cmd_step, grip_changed)
-        self.crawl.add(cmd_step if c is not None else v)
+            # A one-frame command spike is the spike metric's, not an excursion: despiked first.
+            despiked_step = self.steady_despiked.add(self.despike.add(c))
+            assert self.steady_despiked.y is not None
+            # The median is one frame late: so is the raw step that tells a turn from a stop.
+            self.detour.add(self.steady_despiked.y, despiked_step, self.prev_raw_step, grip_changed)
+            self.prev_raw_step = raw_cmd_step
+        if self.cmd_spike is not None:
+            self.cmd_spike.add(raw_cmd_step)
+        if self.lag is not None:
+            self.lag.add(raw_cmd_step, None if stale else v)
+        jumped = self.jumps is not None and self.jumps.add(None if repeated else v, raw_cmd_step)
+        self.crawl.add(self.steady_cmd.y if c is not None else self.steady_tcp.y)
         if g is not None:
             self._gripper(g, p)
-        self.idle.add(v, grip_changed, first=self.n == 1)
-        self.spike.add(v, contact_force)
+        self.idle.add(c_steady if c is not None else v_steady, grip_changed, first=self.n == 1)
+        self.spike.add(v, contact_force, stale, jumped)
         self.saturation.add(p, c)
         self.drop.add_cube(cube_pose)
         for cam, img in (images or {}).items():
@@ -740,6 +886,9 @@ class EpisodeAccumulator:
         if self.detour is not None:
             out.update(self.detour.raw())
         out.update(self.path.raw())
+        for integrity in (self.cmd_spike, self.freeze, self.gaps, self.jumps, self.lag):
+            if integrity is not None:
+                out.update(integrity.raw())
         for cam, cam_meter in self.cams.items():
             for key, value in cam_meter.raw().items():
                 out[f"{cam}.{key}"] = value

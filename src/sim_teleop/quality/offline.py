@@ -79,8 +79,9 @@ def score_episode(
             for idx, img in video.sample(t0, reader.fps, n, stride):
                 images.setdefault(idx, {})[cam] = img
     acc = scorer.new_episode()
+    numbers = ep.frame_numbers(reader.fps)  # a hole in the timestamps is a gap
     for t in range(n):
-        acc.add_frame(ep.state[t], ep.action[t], success=False, images=images.get(t), frame=t)
+        acc.add_frame(ep.state[t], ep.action[t], success=False, images=images.get(t), frame=int(numbers[t]))
     return scorer.report(ep.index, acc, success=ep.success)
 
 

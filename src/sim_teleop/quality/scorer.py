@@ -25,6 +25,7 @@ from sim_teleop.quality.metrics import EpisodeAccumulator
 
 VISUAL = ("dark", "overexposed", "blur", "frozen")
 MOTION = ("jitter", "idle", "spike", "saturation", "gripper_chatter", "drop", "slow", "detour", "path")
+INTEGRITY = ("telemetry_freeze", "gap", "lag")
 
 
 def subscore(x: float, half: float, power: float) -> float:
@@ -60,8 +61,9 @@ def subscores_from_raw(
         subscore(raw["idle_fraction"], half["idle_fraction"], p),
     )
     spike = subscore(raw["spike_accel"], half["spike_accel"], p)
-    if "spike_force" in raw:
-        spike = min(spike, subscore(raw["spike_force"], half["spike_force"], p))
+    for extra in ("spike_force", "spike_cmd"):
+        if extra in raw:
+            spike = min(spike, subscore(raw[extra], half[extra], p))
     s["spike"] = spike
     s["saturation"] = subscore(raw["saturation"], half["saturation"], p)
     s["gripper_chatter"] = subscore(raw["gripper_chatter"], half["gripper_chatter"], p)
@@ -74,6 +76,15 @@ def subscores_from_raw(
         s["detour"] = subscore(raw["detour"], half["detour"], p)
     if "path" in raw:
         s["path"] = subscore(raw["path"], half["path"], p)
+    # The recording's own integrity (`integrity.py`): each names its cause.
+    for key, metric in (
+        ("telemetry_freeze", "telemetry_freeze_s"),
+        ("gap", "missing_frames"),
+        ("gap", "step_jumps"),
+        ("lag", "lag_frames"),
+    ):
+        if metric in raw:
+            s[key] = min(s.get(key, 1.0), subscore(raw[metric], half[metric], p))
     for cam in config.cameras:
         if raw.get(f"{cam}.images", 0.0) <= 0:
             continue
@@ -211,9 +222,12 @@ class StreamScorer:
         report = self.scorer.report(
             ended.episode, acc, success=acc.success or ended.reason is EndReason.SUCCESS
         )
-        if ended.missing_frames:
-            report.reasons.append("gap")
-            report.metrics["missing_frames"] = float(ended.missing_frames)
+        if ended.missing_frames:  # frames lost at the end of an attempt leave no gap in the numbers
+            if "gap" not in report.reasons:
+                report.reasons.append("gap")
+            report.metrics["missing_frames"] = max(
+                report.metrics.get("missing_frames", 0.0), ended.missing_frames
+            )
         self.reports.append(report)
         return report
 
