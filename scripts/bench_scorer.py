@@ -422,6 +422,43 @@ def anchor_cut(path: Path, t0: float, t1: float, tmp: Path) -> Path:
     return out
 
 
+def offline_stuck(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
+    """A camera stuck from mid-episode, found offline: rendered clean episodes and the same episodes with
+    one camera (front and wrist in turn) frozen from the middle to the end, written as a v3.0 dataset
+    (AV1) and scored from sparsely decoded keyframes as `score_dataset.py` does."""
+    from sim_teleop.control.defects import Defect
+    from sim_teleop.dataset.reader import DatasetReader
+    from sim_teleop.quality.offline import offline_config, score_episode
+
+    clean: list[Episode] = args._rendered[: args.offline_episodes]
+    stuck = []
+    for k, ep in enumerate(clean):
+        camera = CAMERAS[k % len(CAMERAS)]
+        plan = EpisodePlan(k, (Defect("frozen", 1.0, len(ep.frames) // 2, None, camera),))
+        stuck.append(Episode(f"{ep.key}-stuck", plan, list(with_camera_defect(ep, plan)), ep.success))
+    tmp = Path(tempfile.mkdtemp(prefix="bench_stuck_"))
+    try:
+        write_dataset(tmp / "ds", clean + stuck)
+        with DatasetReader(tmp / "ds") as reader:
+            scorer = EpisodeScorer(offline_config(cfg, reader.info))
+            reports = [score_episode(reader, i, scorer, stride=args.stride) for i in range(len(reader))]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def frozen(report: Any) -> float:
+        return min(report.subscores.get(f"{cam}.frozen", 1.0) for cam in CAMERAS)
+
+    n = len(clean)
+    auc = auroc([frozen(r) for r in reports[:n]], [frozen(r) for r in reports[n:]])
+    flagged = float(np.mean(["frozen" in r.reasons for r in reports[n:]]))
+    false_alarm = float(np.mean(["frozen" in r.reasons for r in reports[:n]]))
+    print(
+        f"\noffline stuck camera ({n} clean + {n} stuck from mid-episode, keyframe every {args.stride}): "
+        f"AUROC {auc:.3f}, flagged frozen {flagged:.0%}, clean flagged frozen {false_alarm:.0%}"
+    )
+    return {"episodes": n, "auroc": auc, "flagged": flagged, "clean_flagged": false_alarm}
+
+
 def speed(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
     from sim_teleop.dataset.reader import DatasetReader
     from sim_teleop.quality.offline import offline_config, score_episode
@@ -503,6 +540,12 @@ def main() -> None:
     )
     ap.add_argument("--rendered", type=int, default=16, help="rendered clean episodes (camera variants each)")
     ap.add_argument("--speed-episodes", type=int, default=8)
+    ap.add_argument(
+        "--offline-episodes",
+        type=int,
+        default=8,
+        help="rendered episodes (and stuck-camera twins) scored offline",
+    )
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--stride", type=int, default=16, help="offline: frames between sampled keyframes")
     ap.add_argument("--seed", type=int, default=0)
@@ -521,7 +564,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.clean, args.seeds, args.rendered, args.severities, args.speed_episodes = 6, 1, 2, [0.3, 1.0], 2
-        args.recorded = 2
+        args.recorded, args.offline_episodes = 2, 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cfg = load_quality_config(args.config)
     result: dict[str, Any] = {}
@@ -531,6 +574,8 @@ def main() -> None:
         result = table(rows, cfg.threshold)
         if args.calibrate:
             calibrate(rows)
+    if not args.speed_only and args.offline_episodes:
+        result["offline_stuck"] = offline_stuck(args, cfg)
     result["speed"] = speed(args, cfg)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

@@ -143,11 +143,24 @@ def test_detour_cuts_at_gripper_changes() -> None:
     for changed, expect in ((False, 0.05), (True, 0.0)):
         meter = DetourMeter(TH, DT)
         c = np.zeros(3)
-        meter.add(c, None, False)
-        meter.add(c + out, out, False)
-        meter.add(c, back, changed)
+        meter.add(c, None, None, False)
+        meter.add(c + out, out, out, False)
+        meter.add(c, back, back, changed)
         assert meter.raw()["detour"] == pytest.approx(expect)
     assert DetourMeter(TH, DT).raw() == {}
+
+
+def test_detour_turns_where_the_filter_stands_but_the_raw_command_moves_back() -> None:
+    """The filtered command stands for a frame at the far end of an excursion; the raw one does not."""
+    zero, out = np.zeros(3), np.array([0.05, 0, 0])
+    for raw_back, expect in ((-out, 0.05), (zero, 0.0)):
+        meter = DetourMeter(TH, DT)
+        meter.add(zero, None, None, False)
+        meter.add(out, out, out, False)
+        meter.add(out, zero, raw_back, False)  # the filter trails the reversal ...
+        meter.add(out, zero, raw_back, False)  # ... for two frames: a stop, unless the raw command moved
+        meter.add(zero, -out, -out, False)
+        assert meter.raw()["detour"] == pytest.approx(expect)
 
 
 def test_path_counts_rising_again_after_descending_as_a_detour() -> None:
@@ -170,4 +183,6 @@ def test_raw_metrics_keep_the_report_order() -> None:
         acc.add_frame(state, np.zeros(4), contact_force=1.0)
     keys = list(acc.raw_metrics())
     assert keys[: len(REPORT_ORDER)] == list(REPORT_ORDER)
-    assert keys[len(REPORT_ORDER) :] == ["path_length_m", "path_h_excess", "path_v_excess", "path"]
+    path = ["path_length_m", "path_h_excess", "path_v_excess", "path"]
+    integrity = ["spike_cmd", "telemetry_freeze_s", "missing_frames", "step_jumps"]  # no lag: no command
+    assert keys[len(REPORT_ORDER) :] == path + integrity
