@@ -61,6 +61,9 @@ MATCH = {
     "detour": "detour",
     "slow": "slow",
     "drop": "drop",
+    "smudge": "partial_view",  # the partial-view families share one metric
+    "occlusion": "partial_view",
+    "glare": "partial_view",
 }
 
 
@@ -199,7 +202,7 @@ def finish_anchor(rows: list[dict[str, Any]]) -> None:
 
 def matching_key(row: dict[str, Any]) -> str:
     fam = row["family"]
-    return f"{row['camera']}.{fam}" if fam in CAMERA_FAMILIES else MATCH[fam]
+    return f"{row['camera']}.{MATCH.get(fam, fam)}" if fam in CAMERA_FAMILIES else MATCH[fam]
 
 
 def table(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
@@ -220,7 +223,7 @@ def table(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
         key_name = MATCH.get(fam, fam)
         match_auc = auroc(
             [
-                min(r["report"].subscores.get(f"{c}.{fam}", 1.0) for c in CAMERAS)
+                min(r["report"].subscores.get(f"{c}.{key_name}", 1.0) for c in CAMERAS)
                 if kind == "camera"
                 else r["report"].subscores[key_name]
                 for r in clean

@@ -282,6 +282,36 @@ def test_frozen_repeats_the_first_image_of_its_window() -> None:
     assert all(D.apply_camera_defect(plan, "front", f, i) is f for i, f in enumerate(frames))
 
 
+@pytest.mark.parametrize("family", D.PARTIAL_FAMILIES)
+@pytest.mark.parametrize("index", range(4))
+def test_partial_view_defects_cover_one_quarter(family: str, index: int) -> None:
+    """A smudge, occlusion or glare changes one quarter (numbered by the attempt), nothing else."""
+    img = _image()
+    before = img.copy()
+    out = D.apply_camera_defect(_plan(D.Defect(family, 0.5, 0, None, "wrist"), index=index), "wrist", img, 3)
+    np.testing.assert_array_equal(img, before)  # input untouched
+    changed = np.zeros(IMAGE_SHAPE[:2], bool)
+    changed[D.quarter(img, index)] = True
+    assert np.any(out[changed] != img[changed])
+    np.testing.assert_array_equal(out[~changed], img[~changed])
+    patch, rest = out[changed].astype(float), img[changed].astype(float)
+    if family == "occlusion":
+        assert patch.mean() < 0.5 * rest.mean() and patch.std() < 0.5 * rest.std()
+    elif family == "glare":
+        assert patch.mean() > 230
+    else:
+        assert patch.std() < 0.5 * rest.std() and patch.mean() > rest.mean()
+
+
+def test_severity_orders_partial_view_defects() -> None:
+    img = _image()
+    region = D.quarter(img, 0)
+    haze = [D.smudge(img, s, 0)[region].std() for s in (0.0, 0.5, 1.0)]
+    cover = [D.occlude(img, s, 0)[region].mean() for s in (0.0, 0.5, 1.0)]
+    glare = [D.glare(img, s, 0)[region].mean() for s in (0.0, 0.5, 1.0)]
+    assert haze[0] > haze[1] > haze[2] and cover[0] > cover[1] > cover[2] and glare[0] < glare[1] <= glare[2]
+
+
 def _frame(index: int, frame_index: int, phase: Phase = Phase.RUNNING) -> Frame:
     return Frame(
         episode_index=index,

@@ -133,10 +133,10 @@ def test_spike_from_contact_force() -> None:
 
 def test_spike_from_position_jump() -> None:
     ep = clean_pick()
-    ep["tcp"][8] = ep["tcp"][8] + np.array([0.0, 0.0, 0.06])  # one-frame 6 cm jump
+    ep["tcp"][8] = ep["tcp"][8] + np.array([0.0, 0.0, 0.08])  # one frame 8 cm off (the arm does 4 cm)
     report = score(ep)
     assert report.subscores["spike"] < 0.5
-    assert "jitter" not in report.reasons  # an isolated jump is not jitter
+    assert report.reasons == ["spike"]  # an isolated jump is not jitter, and no dropped frame
 
 
 def test_gripper_chatter() -> None:
@@ -175,7 +175,7 @@ def test_path_detour() -> None:
     # Out sideways by 28 cm and 20 cm back in one movement: retraced, and a longer path (the
     # tremor filter trails the command by its radius, so the turn costs 2 radii of the 20 cm).
     play = QualityConfig().thresholds["play"]
-    assert report.metrics["detour"] == pytest.approx(0.20 - 2 * play, abs=0.002)
+    assert 0.20 - 2 * play - 0.005 <= report.metrics["detour"] <= 0.20
     low_only(report, "detour", "path")
 
 

@@ -181,6 +181,7 @@ def test_episodes_reach_every_metric_family() -> None:
         "front.blur",
         "front.frozen",
         "wrist.frozen",
+        "front.partial_view",
     ):
         assert any(v.get(key, 0.0) > 0.0 for v in values.values()), key
 

@@ -39,7 +39,8 @@ from sim_teleop.config import Config, ConfigError, setting
 from sim_teleop.messages import CAMERAS, Frame, Phase
 
 MOTION_FAMILIES: tuple[str, ...] = ("jitter", "pause", "chatter", "detour", "slow", "drop")
-CAMERA_FAMILIES: tuple[str, ...] = ("dark", "overexposed", "blur", "frozen")
+CAMERA_FAMILIES: tuple[str, ...] = ("dark", "overexposed", "blur", "frozen", "smudge", "occlusion", "glare")
+PARTIAL_FAMILIES: tuple[str, ...] = ("smudge", "occlusion", "glare")  # over one quarter of the image
 FAMILIES: tuple[str, ...] = MOTION_FAMILIES + CAMERA_FAMILIES
 
 ENV_CONFIG = "DEFECTS_CONFIG"
@@ -405,10 +406,51 @@ def blur(image: np.ndarray, severity: float) -> np.ndarray:
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
+def quarter(image: np.ndarray, corner: int) -> tuple[slice, slice]:
+    """The quarter of the image (corner 0..3: top-left, top-right, bottom-left, bottom-right)."""
+    h, w = image.shape[0] // 2, image.shape[1] // 2
+    rows = slice(0, h) if corner < 2 else slice(image.shape[0] - h, None)
+    cols = slice(0, w) if corner % 2 == 0 else slice(image.shape[1] - w, None)
+    return rows, cols
+
+
+def smudge(image: np.ndarray, severity: float, corner: int) -> np.ndarray:
+    """A greasy smudge on one quarter of the lens: blurred and hazed towards light grey."""
+    out = image.copy()
+    region = quarter(image, corner)
+    haze = 0.35 + 0.4 * severity
+    patch = blur(image[region], severity).astype(np.float32)
+    out[region] = np.clip(patch * (1.0 - haze) + 200.0 * haze + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def occlude(image: np.ndarray, severity: float, corner: int) -> np.ndarray:
+    """Something in front of one quarter of the lens: the quarter fades to a dark, flat patch."""
+    out = image.copy()
+    region = quarter(image, corner)
+    cover = 0.7 + 0.3 * severity
+    patch = image[region].astype(np.float32)
+    out[region] = (patch * (1.0 - cover) + 12.0 * cover + 0.5).astype(np.uint8)
+    return out
+
+
+def glare(image: np.ndarray, severity: float, corner: int) -> np.ndarray:
+    """Glare over one quarter: the quarter washes out to (mostly) clipped white."""
+    out = image.copy()
+    region = quarter(image, corner)
+    patch = image[region].astype(np.float32) * (1.2 + 0.6 * severity) + 150.0 + 100.0 * severity
+    out[region] = np.clip(patch, 0, 255).astype(np.uint8)
+    return out
+
+
+PARTIAL = {"smudge": smudge, "occlusion": occlude, "glare": glare}
+
+
 def apply_camera_defect(plan: EpisodePlan, camera: str, image: np.ndarray, frame_index: int) -> np.ndarray:
     """This camera's image for running frame `frame_index` of the plan's attempt (the input if clean).
 
-    Never modifies `image`. A frozen window repeats the image of its first frame, kept in the plan.
+    Never modifies `image`. A frozen window repeats the image of its first frame, kept in the plan; a
+    partial-view defect covers the quarter numbered by the attempt (episode index % 4).
     """
     for d in plan.defects:
         if d.camera != camera or not d.active(frame_index):
@@ -419,6 +461,8 @@ def apply_camera_defect(plan: EpisodePlan, camera: str, image: np.ndarray, frame
             image = overexpose(image, d.severity)
         elif d.family == "blur":
             image = blur(image, d.severity)
+        elif d.family in PARTIAL:
+            image = PARTIAL[d.family](image, d.severity, plan.episode_index % 4)
         elif d.family == "frozen":
             held = plan.frozen.get(camera)
             if held is None:

@@ -30,6 +30,7 @@ HALF: dict[str, float] = {
     "overexposed": 0.15,  # mean per-frame over-exposure degree (0..1)
     "blur": 0.15,  # mean per-frame blur degree (0..1)
     "frozen": 0.10,  # fraction of moving frames whose image did not change
+    "partial_view": 0.15,  # mean per-frame partial-view degree (0..1)
     "spike_cmd": 0.04,  # m: one-frame out-and-back of the command (the arm's 4 cm per frame rate limit)
     "telemetry_freeze_s": 0.15,  # s: longest stale (bit-identical) state while the action moved
     "missing_frames": 0.5,  # frames skipped by the frame numbers: any is a gap
@@ -57,7 +58,7 @@ THRESHOLDS: dict[str, float] = {
     "path_stride": 3,  # frames between path samples: high-frequency jitter does not lengthen the path
     "path_min_ideal": 0.05,  # m: floor of the ideal path length
     "backtrack_tol": 0.01,  # m below the approach's highest point at which the descent has begun
-    "turn_speed": 0.05,  # m/s: an unfiltered command faster than this is turning, not standing
+    "turn_speed": 0.03,  # m/s: an unfiltered command faster than this is turning, not standing
     "detour_turn_s": 0.1,  # s: a standstill this short is a turning point inside a movement, not a stop
     "dark_rel_hi": 0.7,  # brightness / camera reference below this starts to count as dark ...
     "dark_rel_lo": 0.3,  # ... and below this is fully dark
@@ -72,6 +73,11 @@ THRESHOLDS: dict[str, float] = {
     "lag_min_s": 0.0,  # the TCP follows the command this soon ...
     "lag_max_s": 0.3,  # ... to this late in a clean recording (s)
     "frozen_motion": 0.006,  # m of TCP motion between two frames that must show up in the image
+    "frozen_far_motion": 0.05,  # m between two images further apart (offline keyframes)
+    "partial_tol": 1.3,  # factor beyond a cell's clean brightness range at which the cell is off ...
+    "partial_lo": 2.0,  # ... cells off that are still nothing (the cube filling wrist cells) ...
+    "partial_full": 4.0,  # ... and that are a fully defective frame (a quarter of the 4x4 grid) ...
+    "partial_max": 8.0,  # ... and beyond which the whole frame changed (exposure), not part of it
 }
 
 BRIGHTNESS_REF: dict[str, float] = {"front": 75.0, "wrist": 55.0, "*": 100.0}
@@ -91,6 +97,7 @@ WEIGHTS: dict[str, float] = {
     "overexposed": 0.5,
     "blur": 0.5,
     "frozen": 0.5,
+    "partial_view": 0.5,
     "telemetry_freeze": 1.0,
     "gap": 1.0,
     "lag": 1.0,
@@ -102,3 +109,26 @@ one at 2 x half to ~0.8)."""
 
 REFERENCE_DURATION_S = 4.3
 """Prior for the running time-to-success reference (clean expert median)."""
+
+CELL_RANGE: dict[str, tuple[tuple[tuple[float, ...], ...], ...]] = {
+    "front": (
+        ((49, 70, 76, 49), (57, 104, 89, 57), (52, 56, 72, 65), (61, 61, 56, 56)),
+        ((50, 155, 154, 50), (59, 157, 167, 58), (54, 105, 139, 66), (62, 63, 61, 57)),
+        (
+            (0.048, 0.104, 0.104, 0.047),
+            (0.062, 0.126, 0.189, 0.067),
+            (0.035, 0.098, 0.093, 0.026),
+            (0.013, 0.013, 0.028, 0.014),
+        ),
+    ),
+    "wrist": (
+        ((46, 46, 46, 46), (46, 46, 46, 46), (46, 46, 46, 46), (43, 45, 46, 42)),
+        ((72, 72, 72, 72), (72, 72, 72, 72), (112, 92, 110, 72), (152, 180, 239, 134)),
+        ((0, 0, 0, 0), (0, 0, 0, 0), (0, 0, 0, 0), (0.031, 0.009, 0, 0.006)),
+    ),
+}
+"""Clean range of each cell of a 4x4 grid per camera (rows top to bottom): luma low and high, contrast
+low (`visual.cell_stats`; a flat cell's 0 never counts): the 0.5th / 99.5th percentiles over 373
+rendered PickCube frames (8 expert episodes, placements 7000-7007, none of the benchmark's). A bright
+wrist cell at the bottom is the cube coming close. Cameras without a range (other datasets) get no
+`partial_view` metric."""

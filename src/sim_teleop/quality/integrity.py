@@ -138,17 +138,18 @@ class GapMeter:
 
 class JumpMeter:
     """`step_jumps`: frames whose TCP step and command step both exceed `jump_ratio` x the mean of
-    their neighbours' (and `jump_min_step`): two frames of motion in one row. Under constant
-    acceleration a step is the mean of its neighbours, so ramps do not count; a command spike jumps
-    back at once (its neighbour is as big) and a stalled state jumps without its command."""
+    their neighbours' (and `jump_min_step`) and go on in the neighbours' direction: two frames of
+    motion in one row. Under constant acceleration a step is the mean of its neighbours, so ramps do
+    not count; a spike comes straight back (against the direction), and a stalled state jumps without
+    its command. While the arm catches up with a command that stands still, the TCP alone counts."""
 
     __slots__ = ("jumps", "min_step", "ratio", "recent", "still")
 
     def __init__(self, th: Mapping[str, float], dt: float) -> None:
         self.ratio = th["jump_ratio"]
-        self.still = th["still_speed"] * dt
         self.min_step = th["jump_min_step"]
-        self.recent: deque[tuple[float, float]] = deque(maxlen=3)
+        self.still = th["still_speed"] * dt
+        self.recent: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=3)
         self.jumps = 0
 
     def add(self, tcp_step: np.ndarray | None, cmd_step: np.ndarray | None) -> bool:
@@ -156,18 +157,21 @@ class JumpMeter:
         if tcp_step is None or cmd_step is None:
             self.recent.clear()
             return False
-        self.recent.append((_norm(tcp_step), _norm(cmd_step)))
+        self.recent.append((tcp_step, cmd_step))
         if len(self.recent) < 3:
             return False
         (p0, c0), (p1, c1), (p2, c2) = self.recent
-        # The command jumps with the TCP, or stands (the arm was still catching up with it).
-        if self._jump(p0, p1, p2) and (self._jump(c0, c1, c2) or max(c0, c1, c2) <= self.still):
+        standing = max(_norm(c0), _norm(c1), _norm(c2)) <= self.still
+        if self._jump(p0, p1, p2) and (standing or self._jump(c0, c1, c2)):
             self.jumps += 1
             return True
         return False
 
-    def _jump(self, before: float, middle: float, after: float) -> bool:
-        return middle > self.min_step and middle > self.ratio * 0.5 * (before + after)
+    def _jump(self, before: np.ndarray, middle: np.ndarray, after: np.ndarray) -> bool:
+        around = before + after
+        m = _norm(middle)
+        onward = float(middle @ around) > 0.5 * m * _norm(around)  # within 60 degrees of the motion
+        return m > self.min_step and m > self.ratio * 0.5 * (_norm(before) + _norm(after)) and onward
 
     def raw(self) -> dict[str, float]:
         return {"step_jumps": float(self.jumps)}

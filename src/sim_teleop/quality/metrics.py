@@ -35,7 +35,11 @@ Raw metrics (dt = 1 / fps; p = TCP position, c = commanded target, g = gripper c
   `crawl_fraction`: frames of steady commanded motion (TCP motion without a command) slower than
   `crawl_speed`, excluding speed-up / slow-down ramps.
 - per camera: mean per-frame darkness, over-exposure and blur degrees (0..1) and the fraction of
-  frame pairs with TCP motion whose images are identical (frozen).
+  image pairs with TCP motion between them whose images are identical (frozen: consecutive frames, or
+  sampled keyframes further apart offline, where a camera stuck from mid-episode shows); for a camera
+  with a calibrated cell
+  range (`CELL_RANGE`), `partial_view`: the mean per-frame degree of a defect over part of the view
+  (smudge, occlusion, glare), from how many cells of a 4x4 grid left their clean brightness range.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sim_teleop.images import grey
-from sim_teleop.quality.calibration import BRIGHTNESS_REF
+from sim_teleop.quality.calibration import BRIGHTNESS_REF, CELL_RANGE
 from sim_teleop.quality.config import QualityConfig, SignalLayout
 from sim_teleop.quality.integrity import (
     CommandSpikeMeter,
@@ -59,7 +63,7 @@ from sim_teleop.quality.integrity import (
     LagMeter,
     Median3,
 )
-from sim_teleop.quality.visual import frame_difference, image_stats
+from sim_teleop.quality.visual import frame_difference, image_stats, partial_cells
 
 
 def _leg(a: np.ndarray, b: np.ndarray) -> float:
@@ -199,15 +203,17 @@ class RetraceMeter:
 
 
 class CameraMeter:
-    """Darkness, over-exposure, blur and frozen-frame statistics of one camera, O(1) per image."""
+    """Darkness, over-exposure, blur, frozen-frame and partial-view statistics of one camera, O(1) a frame."""
 
     __slots__ = (
         "blur_sum",
+        "cell_range",
         "dark_sum",
         "frozen",
         "moving_pairs",
         "n",
         "over_sum",
+        "partial_sum",
         "prev",
         "prev_frame",
         "prev_path",
@@ -227,6 +233,9 @@ class CameraMeter:
         self.prev: np.ndarray | None = None
         self.prev_frame = -2
         self.prev_path = 0.0
+        rng = CELL_RANGE.get(camera)
+        self.cell_range = np.asarray(rng, dtype=np.float32) if rng is not None else None
+        self.partial_sum = 0.0
 
     def add(self, image: np.ndarray, frame: int, path_so_far: float) -> None:
         """One image of frame number `frame`; `path_so_far` = TCP path length (m) up to this frame."""
@@ -245,27 +254,44 @@ class CameraMeter:
         self.dark_sum += dark
         self.over_sum += over
         self.blur_sum += blur
+        if self.cell_range is not None:
+            self.partial_sum += self._partial(g)
         prev = self.prev
-        if (
-            prev is not None
-            and frame == self.prev_frame + 1
-            and path_so_far - self.prev_path > th["frozen_motion"]
-        ):
-            self.moving_pairs += 1  # the robot moved between two consecutive images: they must differ
+        # Consecutive images must differ once the robot moved `frozen_motion` between them; images
+        # further apart (offline: one sampled keyframe and the next) once it moved `frozen_far_motion`
+        # - a camera stuck from mid-episode shows there, where a video encoder's repeats do not.
+        near = frame == self.prev_frame + 1
+        need = th["frozen_motion"] if near else th["frozen_far_motion"]
+        if prev is not None and path_so_far - self.prev_path > need:
+            self.moving_pairs += 1
             if frame_difference(g, prev) < th["frozen_diff"]:
                 self.frozen += 1
         self.prev, self.prev_frame, self.prev_path = g, frame, path_so_far
 
+    def _partial(self, g: np.ndarray) -> float:
+        """Partial-view degree of one image: 0 up to `partial_lo` cells out of their clean range, 1 from
+        `partial_full` (a quarter of a 4x4 grid); more than `partial_max` cells is a whole-frame change
+        (lighting, exposure: the dark and over-exposed metrics' job), not a partial view."""
+        assert self.cell_range is not None
+        th = self.th
+        off = partial_cells(g, self.cell_range, th["partial_tol"])
+        if off > th["partial_max"]:
+            return 0.0
+        return _clip01((off - th["partial_lo"]) / (th["partial_full"] - th["partial_lo"]))
+
     def raw(self) -> dict[str, float]:
         if self.n == 0:
             return {}
-        return {
+        out = {
             "dark": self.dark_sum / self.n,
             "overexposed": self.over_sum / self.n,
             "blur": self.blur_sum / self.n,
             "frozen": self.frozen / self.moving_pairs if self.moving_pairs else 0.0,
             "images": float(self.n),
         }
+        if self.cell_range is not None:
+            out["partial_view"] = self.partial_sum / self.n
+        return out
 
 
 class SignalReader:
@@ -777,6 +803,7 @@ class EpisodeAccumulator:
         has_cmd, has_tcp = self.signals.axyz_idx is not None, self.signals.tcp_idx is not None
         self.prev_c: np.ndarray | None = None
         self.prev_raw_step: np.ndarray | None = None
+        self.prev_grip_changed = False
         self.despike = Median3()
         self.steady_despiked = PlayFilter(th["play"])
         self.cmd_spike = CommandSpikeMeter() if has_cmd else None
@@ -832,9 +859,9 @@ class EpisodeAccumulator:
             # A one-frame command spike is the spike metric's, not an excursion: despiked first.
             despiked_step = self.steady_despiked.add(self.despike.add(c))
             assert self.steady_despiked.y is not None
-            # The median is one frame late: so is the raw step that tells a turn from a stop.
-            self.detour.add(self.steady_despiked.y, despiked_step, self.prev_raw_step, grip_changed)
-            self.prev_raw_step = raw_cmd_step
+            # The median is one frame late: so are the raw step that tells a turn from a stop and the cut.
+            self.detour.add(self.steady_despiked.y, despiked_step, self.prev_raw_step, self.prev_grip_changed)
+            self.prev_raw_step, self.prev_grip_changed = raw_cmd_step, grip_changed
         if self.cmd_spike is not None:
             self.cmd_spike.add(raw_cmd_step)
         if self.lag is not None:

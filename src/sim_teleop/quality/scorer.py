@@ -23,7 +23,7 @@ from sim_teleop.quality.config import QualityConfig
 from sim_teleop.quality.layout import missing_metrics
 from sim_teleop.quality.metrics import EpisodeAccumulator
 
-VISUAL = ("dark", "overexposed", "blur", "frozen")
+VISUAL = ("dark", "overexposed", "blur", "frozen", "partial_view")
 MOTION = ("jitter", "idle", "spike", "saturation", "gripper_chatter", "drop", "slow", "detour", "path")
 INTEGRITY = ("telemetry_freeze", "gap", "lag")
 
@@ -50,46 +50,43 @@ class RunningReference:
         self.recent.append(duration_s)
 
 
+SOURCES: dict[str, tuple[str, ...]] = {
+    "jitter": ("jitter",),
+    "idle": ("idle_pause_s", "idle_fraction"),
+    "spike": ("spike_accel", "spike_force", "spike_cmd"),
+    "saturation": ("saturation",),
+    "gripper_chatter": ("gripper_chatter",),
+    "drop": ("drop",),
+    "slow": ("slow", "crawl_fraction"),
+    "detour": ("detour",),
+    "path": ("path",),
+    # the recording's own integrity (`integrity.py`): each names its cause
+    "telemetry_freeze": ("telemetry_freeze_s",),
+    "gap": ("missing_frames", "step_jumps"),
+    "lag": ("lag_frames",),
+}
+"""Each motion sub-score and the raw metrics it is the worst of (those the episode has)."""
+
+HALF_KEY = {"crawl_fraction": "crawl"}
+"""Raw metrics whose bad boundary goes by another name in `calibration.HALF`."""
+
+
 def subscores_from_raw(
     raw: Mapping[str, float], config: QualityConfig, reference_s: float
 ) -> dict[str, float]:
     half, p = config.half, config.power
+    values = {**raw, "slow": raw["duration_s"] / reference_s - 1.0}
     s: dict[str, float] = {}
-    s["jitter"] = subscore(raw["jitter"], half["jitter"], p)
-    s["idle"] = min(
-        subscore(raw["idle_pause_s"], half["idle_pause_s"], p),
-        subscore(raw["idle_fraction"], half["idle_fraction"], p),
-    )
-    spike = subscore(raw["spike_accel"], half["spike_accel"], p)
-    for extra in ("spike_force", "spike_cmd"):
-        if extra in raw:
-            spike = min(spike, subscore(raw[extra], half[extra], p))
-    s["spike"] = spike
-    s["saturation"] = subscore(raw["saturation"], half["saturation"], p)
-    s["gripper_chatter"] = subscore(raw["gripper_chatter"], half["gripper_chatter"], p)
-    s["drop"] = subscore(raw["drop"], half["drop"], p)
-    s["slow"] = min(
-        subscore(raw["duration_s"] / reference_s - 1.0, half["slow"], p),
-        subscore(raw["crawl_fraction"], half["crawl"], p),
-    )
-    if "detour" in raw:
-        s["detour"] = subscore(raw["detour"], half["detour"], p)
-    if "path" in raw:
-        s["path"] = subscore(raw["path"], half["path"], p)
-    # The recording's own integrity (`integrity.py`): each names its cause.
-    for key, metric in (
-        ("telemetry_freeze", "telemetry_freeze_s"),
-        ("gap", "missing_frames"),
-        ("gap", "step_jumps"),
-        ("lag", "lag_frames"),
-    ):
-        if metric in raw:
-            s[key] = min(s.get(key, 1.0), subscore(raw[metric], half[metric], p))
+    for key, sources in SOURCES.items():
+        subs = [subscore(values[k], half[HALF_KEY.get(k, k)], p) for k in sources if k in values]
+        if subs:
+            s[key] = min(subs)
     for cam in config.cameras:
         if raw.get(f"{cam}.images", 0.0) <= 0:
             continue
         for key in VISUAL:
-            s[f"{cam}.{key}"] = subscore(raw[f"{cam}.{key}"], half[key], p)
+            if f"{cam}.{key}" in raw:  # partial_view: only cameras with a calibrated cell range
+                s[f"{cam}.{key}"] = subscore(raw[f"{cam}.{key}"], half[key], p)
     # A metric whose signal the layout lacks has a raw value all the same (idle without a TCP is all
     # idle): left out, it neither counts in the aggregate nor becomes a reason.
     missing = missing_metrics(config.layout)

@@ -4,6 +4,10 @@ Every frame is reduced once to a grey image (luma) and four numbers: mean bright
 clipped-white pixels, a contrast-free sharpness ratio and the mean absolute difference to the previous
 frame of the same camera. That is ~0.1 ms per 128x128 frame in numpy, so it runs inline at 10 Hz.
 
+Those are whole-frame numbers: a smudge, occlusion or glare over a quarter of the image moves them too
+little. `cell_stats` adds the mean luma and contrast of each cell of a GRID x GRID grid, which the camera
+meter compares with each cell's calibrated clean range (`partial_cells`).
+
 Sharpness = mean |Laplacian| / (mean |gradient| + 0.1): blur removes the high-frequency Laplacian faster
 than the gradient, and brightness or contrast scaling changes both alike, so a dark frame does not look
 blurred and a blurred frame is not mistaken for a dark one.
@@ -41,3 +45,41 @@ def image_stats(g: np.ndarray) -> ImageStats:
 def frame_difference(g: np.ndarray, previous: np.ndarray) -> float:
     """Mean absolute grey-level difference between two frames of one camera."""
     return float(np.abs(g - previous).mean())
+
+
+GRID = 4  # cells per side: a quarter-image patch anywhere covers at least one whole cell of a 4x4 grid
+
+
+def _cells(a: np.ndarray) -> np.ndarray:
+    """GRID x GRID cell means of a 2-D array (rows and columns beyond a multiple of GRID dropped)."""
+    h, w = (a.shape[0] // GRID) * GRID, (a.shape[1] // GRID) * GRID
+    return a[:h, :w].reshape(GRID, h // GRID, GRID, w // GRID).mean(axis=(1, 3))
+
+
+def cell_stats(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell of a grey image: mean luma, and contrast = mean |gradient| / (mean luma + 1).
+
+    Contrast is a ratio so that a gain (exposure) leaves it unchanged, while a smudge's blur and haze,
+    a flat occluder or a clipped glare patch drive it towards 0."""
+    grad = np.abs(g[1:, 1:] - g[:-1, 1:]) + np.abs(g[1:, 1:] - g[1:, :-1])
+    luma = _cells(g)
+    return luma, _cells(grad) / (luma + 1.0)
+
+
+def partial_cells(g: np.ndarray, ref: np.ndarray, tolerance: float) -> int:
+    """How many cells of grey image `g` left their clean range `ref` = (luma low, luma high, contrast low).
+
+    Luma is first divided by the frame's median cell gain over the middle of each range, and contrast by
+    its median loss where the range has a floor, so a whole-frame exposure change or blur (the dark,
+    over-exposed and blur metrics' job) moves few cells; a patch over a quarter of the image moves 4 of
+    16 cells and leaves the medians alone."""
+    luma, contrast = cell_stats(g)
+    low, high, contrast_low = ref
+    gain = float(np.median(luma / np.sqrt(low * high)))
+    luma = luma / max(gain, 1e-3)
+    floored = contrast_low > 0
+    if np.count_nonzero(floored) >= contrast_low.size // 2:
+        loss = float(np.median(contrast[floored] / contrast_low[floored]))
+        contrast = contrast / max(min(loss, 1.0), 1e-3)
+    off = (luma * tolerance < low) | (luma > high * tolerance) | (contrast * tolerance < contrast_low)
+    return int(np.count_nonzero(off))

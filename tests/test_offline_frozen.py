@@ -1,0 +1,97 @@
+"""A camera stuck from mid-episode is found offline, from sparsely decoded keyframes of AV1 video,
+without a false alarm on a moving clean episode or on a robot standing still."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sim_teleop.dataset.features import (
+    ACTION_KEY,
+    DONE_KEY,
+    REWARD_KEY,
+    STATE_KEY,
+    SUCCESS_KEY,
+    build_features,
+    camera_key,
+)
+from sim_teleop.dataset.reader import read_info
+from sim_teleop.dataset.store import EpisodeWriter, VideoSettings
+from sim_teleop.messages import CAMERAS, STATE_DIM
+from sim_teleop.quality import EpisodeScorer, QualityConfig
+from sim_teleop.quality.offline import offline_config, score_dataset
+
+FRAMES = 64
+SIZE = 128
+
+
+def scene(i: int, camera: str) -> np.ndarray:
+    """Checker tiles and a red box that move with the robot, different per camera."""
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    shift = 3 * i if camera == "front" else -2 * i
+    tiles = (((xx + shift) // 8 + yy // 8) % 2) * 70 + 50
+    img = np.stack([tiles, tiles * 0.9, tiles * 0.8], axis=-1)
+    x = (20 + 2 * i) % 90
+    img[40:70, x : x + 25] = [220, 30, 40]
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def episode(kind: str) -> list[dict[str, Any]]:
+    """`moving` (TCP 5 mm a frame), `stuck` (the same, front camera stuck from the middle) or `static`."""
+    rows = []
+    for i in range(FRAMES):
+        t = 0 if kind == "static" else i
+        state = np.zeros(STATE_DIM, np.float32)
+        state[15:18] = [0.3 + 0.005 * t, 0.0, 0.25]
+        row: dict[str, Any] = {
+            ACTION_KEY: np.array([0.005 * (t + 1), 0.0, 0.0, 0.0], np.float32),
+            STATE_KEY: state,
+            REWARD_KEY: np.array([float(i == FRAMES - 1)], np.float32),
+            SUCCESS_KEY: np.array([i == FRAMES - 1]),
+            DONE_KEY: np.array([i == FRAMES - 1]),
+            "task": "Pick up the cube.",
+        }
+        for cam in CAMERAS:
+            frozen = kind == "stuck" and cam == "front" and i >= FRAMES // 2
+            row[camera_key(cam)] = scene(FRAMES // 2 if frozen else t, cam)
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("frozen") / "ds"
+    writer = EpisodeWriter(
+        "test/frozen", root, 10, build_features(), "Pick up the cube.", VideoSettings(), create=True
+    )
+    for kind in ("moving", "stuck", "static"):
+        for row in episode(kind):
+            writer.add(row)
+        writer.commit()
+    writer.close()
+    return root
+
+
+def _reports(root: Path, config: QualityConfig) -> list:
+    return score_dataset(root, EpisodeScorer(offline_config(config, read_info(root))), stride=16)
+
+
+def test_a_camera_stuck_from_mid_episode_is_frozen_offline(dataset: Path) -> None:
+    moving, stuck, static = _reports(dataset, QualityConfig())
+    assert "frozen" not in moving.reasons and moving.subscores["front.frozen"] == 1.0
+    assert "frozen" in stuck.reasons and stuck.subscores["front.frozen"] < 0.5
+    assert stuck.subscores["wrist.frozen"] == 1.0
+    assert "frozen" not in static.reasons  # standing still: the same images are right
+
+
+def test_consecutive_frames_alone_would_miss_it(dataset: Path) -> None:
+    """Without the keyframe-to-keyframe pairs (the rule before): 5 mm a frame is below the 25 mm that
+    compressed consecutive frames need, so the stuck camera went unnoticed offline."""
+    cfg = QualityConfig()
+    near_only = replace(cfg, thresholds={**cfg.thresholds, "frozen_far_motion": float("inf")})
+    _moving, stuck, _static = _reports(dataset, near_only)
+    assert "frozen" not in stuck.reasons
