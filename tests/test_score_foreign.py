@@ -121,13 +121,13 @@ def test_joint_space_dataset_scores_on_what_it_has(joint_dataset: Path, tmp_path
     proc, result = score(joint_dataset, tmp_path / "scores.json")
     lines = [line for line in proc.stdout.splitlines() if line.startswith("not computed:")]
     assert lines == [
-        "not computed: jitter, saturation (no end-effector position or commanded target); idle, spike, "
-        "drop, path, frozen (no end-effector position in observation.state); detour (no commanded target "
-        "in action); success gate (no next.success column)"
+        "not computed: jitter, idle, saturation (no end-effector position or commanded target); spike, "
+        "drop, path, frozen, lag (no end-effector position in observation.state); detour (no commanded "
+        "target in action); success gate (no next.success column)"
     ]
     assert result["success_gate"] is False
     assert set(result["not_computed"]) == {
-        *("jitter", "idle", "spike", "saturation", "drop", "detour", "path", "frozen", "success gate")
+        *("jitter", "idle", "spike", "saturation", "drop", "detour", "path", "frozen", "lag", "success gate")
     }
     weights = QualityConfig().weights
     for report in result["episodes"]:
@@ -135,6 +135,8 @@ def test_joint_space_dataset_scores_on_what_it_has(joint_dataset: Path, tmp_path
         assert set(report["subscores"]) == {
             "gripper_chatter",
             "slow",
+            "telemetry_freeze",  # the recording's integrity needs only state, action and frame numbers
+            "gap",
             "top.dark",
             "top.overexposed",
             "top.blur",
@@ -143,6 +145,8 @@ def test_joint_space_dataset_scores_on_what_it_has(joint_dataset: Path, tmp_path
         assert {r.rsplit(".", 1)[-1] for r in report["reasons"]} <= {
             "gripper_chatter",
             "slow",
+            "telemetry_freeze",
+            "gap",
             "dark",
             "overexposed",
             "blur",
@@ -160,10 +164,10 @@ def test_three_cameras_of_other_sizes_with_a_tcp(
     root = make_foreign(tmp_path_factory.mktemp("foreign") / "tcp", TCP_STATE, cameras, success=True)
     proc, result = score(root, tmp_path / "scores.json", "--stride", "4")
     assert (
-        "not computed: saturation (no workspace bounds or command limit in the layout); detour (no "
+        "not computed: saturation (no workspace bounds or command limit in the layout); detour, lag (no "
         in proc.stdout
     )
-    assert set(result["not_computed"]) == {"saturation", "detour"} and result["success_gate"] is True
+    assert set(result["not_computed"]) == {"saturation", "detour", "lag"} and result["success_gate"] is True
     for report in result["episodes"]:
         subs = report["subscores"]
         for cam in cameras:
@@ -197,13 +201,14 @@ def test_layout_inference_from_names() -> None:
     assert missing_metrics(SignalLayout()) == {}
     assert missing_metrics(joint) == {
         "jitter": NO_MOTION,
-        "idle": NO_TCP,
+        "idle": NO_MOTION,
         "spike": NO_TCP,
         "saturation": NO_MOTION,
         "drop": NO_TCP,
         "detour": NO_CMD,
         "path": NO_TCP,
         "frozen": NO_TCP,
+        "lag": NO_TCP,
     }
     assert missing_metrics(tcp) == {"saturation": NO_BOUNDS}
     line = not_computed_line(not_computed(QualityConfig(layout=tcp, success_gate=False, cameras=())))
