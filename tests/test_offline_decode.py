@@ -139,15 +139,20 @@ def test_grey_of_a_frame_without_luma_plane_is_grey_of_its_rgb() -> None:
 
 def reference_samples(keys: list[bool], num_frames: int, stride: int) -> list[int]:
     """The sampling rule read off the whole stream: a keyframe at or after each next sample point, and
-    the frame after it."""
+    the frame after it; then the same at or after the second-to-last frame, unless already covered."""
     out: list[int] = []
-    next_sample, take_next = 0, -1
+    next_sample, take_next, last_key = 0, -1, -1
     for idx in range(num_frames):
         if idx == take_next:
             out.append(idx)
         elif keys[idx] and idx >= next_sample:
             out.append(idx)
-            next_sample, take_next = idx + stride, idx + 1
+            next_sample, take_next, last_key = idx + max(stride, 2), idx + 1, idx
+    end = num_frames - 2
+    if out and end > last_key + 1:
+        tail = next((i for i in range(end, num_frames) if keys[i]), None)
+        if tail is not None:
+            out += [i for i in (tail, tail + 1) if i < num_frames and i > out[-1]]
     return out
 
 

@@ -213,16 +213,25 @@ class VideoFile:
         return round((pts * self.tb - t0) * fps)
 
     def sample_packets(self, t0: float, fps: float, num_frames: int, stride: int) -> list[tuple[int, Any]]:
-        """(frame offset, packet) of every sampled keyframe and of the frame after each, in stream order."""
+        """(frame offset, packet) of every sampled keyframe and of the frame after each, in stream order:
+        a keyframe at or after every `stride` frames, and one at or after the episode's second-to-last
+        frame (a camera stuck in the last part of a short episode must show in two samples)."""
         picked: list[tuple[int, Any]] = []
         step = max(stride, 2)  # the frame after a sample is never the next sample
         target = 0
+        last_key = -step
         while target < num_frames:
             found = self._keyframe_at_or_after(target, t0, fps, num_frames)
             if not found:
                 break
             picked += found
-            target = found[0][0] + step
+            last_key = found[0][0]
+            target = last_key + step
+        end = num_frames - 2
+        if picked and end > last_key + 1:
+            picked += [
+                p for p in self._keyframe_at_or_after(end, t0, fps, num_frames) if p[0] > picked[-1][0]
+            ]
         return picked
 
     def _keyframe_at_or_after(

@@ -202,6 +202,10 @@ class RetraceMeter:
         return self.done + self._open()
 
 
+ON_GRIPPER = ("wrist", "hand", "gripper", "eye_in_hand")
+"""Camera names that say the camera rides on the gripper (its view moves with the TCP)."""
+
+
 class CameraMeter:
     """Darkness, over-exposure, blur, frozen-frame and partial-view statistics of one camera, O(1) a frame."""
 
@@ -212,10 +216,12 @@ class CameraMeter:
         "frozen",
         "moving_pairs",
         "n",
+        "on_gripper",
         "over_sum",
         "partial_sum",
         "prev",
         "prev_frame",
+        "prev_lateral",
         "prev_path",
         "ref",
         "th",
@@ -233,12 +239,15 @@ class CameraMeter:
         self.prev: np.ndarray | None = None
         self.prev_frame = -2
         self.prev_path = 0.0
+        self.prev_lateral = 0.0
+        self.on_gripper = any(word in camera.lower() for word in ON_GRIPPER)
         rng = CELL_RANGE.get(camera)
         self.cell_range = np.asarray(rng, dtype=np.float32) if rng is not None else None
         self.partial_sum = 0.0
 
-    def add(self, image: np.ndarray, frame: int, path_so_far: float) -> None:
-        """One image of frame number `frame`; `path_so_far` = TCP path length (m) up to this frame."""
+    def add(self, image: np.ndarray, frame: int, path_so_far: float, lateral_so_far: float = 0.0) -> None:
+        """One image of frame number `frame`; `path_so_far` = TCP path length (m) up to this frame,
+        `lateral_so_far` its horizontal part."""
         th = self.th
         g = grey(image)
         st = image_stats(g)
@@ -261,12 +270,19 @@ class CameraMeter:
         # further apart (offline: one sampled keyframe and the next) once it moved `frozen_far_motion`
         # - a camera stuck from mid-episode shows there, where a video encoder's repeats do not.
         near = frame == self.prev_frame + 1
+        moved = path_so_far - self.prev_path
+        if not near and self.on_gripper:
+            # A camera on the gripper looking down sees a lift as a slight zoom over the same table
+            # (0.3-1.6 grey levels over 5-11 cm): only sideways motion must change its view.
+            moved = lateral_so_far - self.prev_lateral
         need = th["frozen_motion"] if near else th["frozen_far_motion"]
-        if prev is not None and path_so_far - self.prev_path > need:
+        if prev is not None and moved > need:
             self.moving_pairs += 1
-            if frame_difference(g, prev) < th["frozen_diff"]:
+            # decoded keyframes of one stuck image still differ by up to ~1 grey level (rate control)
+            if frame_difference(g, prev) < (th["frozen_diff"] if near else th["frozen_far_diff"]):
                 self.frozen += 1
         self.prev, self.prev_frame, self.prev_path = g, frame, path_so_far
+        self.prev_lateral = lateral_so_far
 
     def _partial(self, g: np.ndarray) -> float:
         """Partial-view degree of one image: 0 up to `partial_lo` cells out of their clean range, 1 from
@@ -681,6 +697,7 @@ class PathMeter:
         "stride",
         "tol",
         "travelled",
+        "travelled_h",
         "z_top",
     )
 
@@ -698,11 +715,13 @@ class PathMeter:
         self.descending = False
         self.backtrack = 0.0  # vertical motion against the task's direction (m), see `_step`
         self.travelled = 0.0  # every-frame path (for motion between camera frames)
+        self.travelled_h = 0.0  # its horizontal part
 
     def add(self, p: np.ndarray, v: np.ndarray | None, index: int, carrying: bool) -> None:
         """TCP `p` of frame `index`, reached by step `v`; `carrying`: the gripper holds the cube."""
         if v is not None:
             self.travelled += _norm(v)
+            self.travelled_h += math.hypot(float(v[0]), float(v[1]))
         if self.sample is None:
             self.p0 = self.sample = p
         elif index % self.stride == 0:
@@ -878,7 +897,7 @@ class EpisodeAccumulator:
             meter = self.cams.get(cam)
             if meter is None:
                 meter = self.cams[cam] = CameraMeter(cam, self.th)
-            meter.add(img, index, self.path.travelled)
+            meter.add(img, index, self.path.travelled, self.path.travelled_h)
 
     def _gripper(self, g: float, p: np.ndarray | None) -> None:
         """A close is a grasp (drop height, path via point); a re-open ends the carry and the approach."""
