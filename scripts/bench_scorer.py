@@ -35,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+import sim_teleop.quality.anchor as anchor
 from sim_teleop.control.defects import CAMERA_FAMILIES, MOTION_FAMILIES, EpisodePlan, plan_for_episode
 from sim_teleop.control.inprocess import (
     Episode,
@@ -45,7 +46,6 @@ from sim_teleop.control.inprocess import (
 )
 from sim_teleop.control.recording_defects import RECORDING_FAMILIES, damage
 from sim_teleop.messages import CAMERAS, Verdict
-from sim_teleop.quality import anchor
 from sim_teleop.quality.config import load_quality_config
 from sim_teleop.quality.scorer import EpisodeScorer
 from sim_teleop.sim.env import SimEnv
