@@ -1,13 +1,15 @@
 """Our scorer side by side with four third-party dataset checkers from PyPI, on the same episodes.
 
     nice -n 5 .venv/bin/python scripts/bench_peers.py --venv /work/peers-venv   # ~15 min on 2 cores
+    .venv/bin/python scripts/bench_peers.py --dataset outputs/filter_study/mixed  # a recording instead
 
 Generates rendered autopilot episodes in-process: clean ones by the scripted expert and by the human
 operator model, and for every defect family (motion, recording and camera; `bench_scorer.py` has the
 families) episodes at severities 0.3 and 1.0. All of them are written as ONE LeRobot v3.0 dataset (AV1
 video, as the recorder writes), then scored offline by ours (`score_dataset`, keyframes every 16
 frames) and by each peer of `scripts/peers.py` (lerobot-doctor, kalanos, deepen-grade, lerobot-lint,
-installed in their own venv, see there). Prints, per family and checker, the AUROC of its score
+installed in their own venv, see there). `--dataset` uses a recording made with `DEFECTS_CONFIG`
+instead, its sidecar's ground truth as the labels. Prints, per family and checker, the AUROC of its score
 (clean vs that family) and the share it flagged, the clean false-flag rate, and seconds per episode.
 """
 
@@ -97,6 +99,18 @@ def generate(args: argparse.Namespace) -> tuple[list[Episode], list[tuple[str, s
     return episodes, labels
 
 
+def sidecar_labels(root: Path) -> list[tuple[str, str]]:
+    """(family, operator) per episode from a recording's ground truth (`DEFECTS_CONFIG` annotations)."""
+    from sim_teleop.dataset.sidecar import EpisodeSidecar
+
+    records = EpisodeSidecar(root).records
+    labels = []
+    for i in range(len(records)):
+        defects = records[i].get("annotation", {}).get("defects", [])
+        labels.append((defects[0]["family"] if defects else "clean", "expert"))
+    return labels
+
+
 def ours(root: Path) -> dict[int, PeerResult]:
     cfg = load_quality_config(None)
     scorer = EpisodeScorer(offline_config(cfg, read_info(root)))
@@ -164,17 +178,26 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--keep", type=Path, default=None, help="keep the dataset here")
+    ap.add_argument(
+        "--dataset",
+        type=Path,
+        default=None,
+        help="instead: a recorded dataset with injected-defect ground truth",
+    )
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    t0 = time.perf_counter()
-    episodes, labels = generate(args)
-    print(f"{len(episodes)} episodes generated in {time.perf_counter() - t0:.0f} s", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench_peers_"))
-    root = args.keep or tmp / "ds"
+    root = args.dataset or args.keep or tmp / "ds"
     try:
-        t = time.perf_counter()
-        write_dataset(root, episodes)
-        print(f"written as one v3.0 dataset in {time.perf_counter() - t:.0f} s", flush=True)
+        if args.dataset is not None:
+            labels = sidecar_labels(root)
+        else:
+            t = time.perf_counter()
+            episodes, labels = generate(args)
+            print(f"{len(episodes)} episodes generated in {time.perf_counter() - t:.0f} s", flush=True)
+            t = time.perf_counter()
+            write_dataset(root, episodes)
+            print(f"written as one v3.0 dataset in {time.perf_counter() - t:.0f} s", flush=True)
         seconds: dict[str, float] = {}
         t = time.perf_counter()
         results: dict[str, dict[int, PeerResult] | str] = {"ours": ours(root)}

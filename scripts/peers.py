@@ -360,6 +360,7 @@ def run_all(
     """Every peer (or `only` these) on `root`: its per-episode results, or one line saying why there
     are none."""
     out: dict[str, dict[int, PeerResult] | str] = {}
+    root = root.resolve()  # the peers run from a temporary working directory
     for name, peer in PEERS.items():
         if only is not None and name not in only:
             continue
@@ -380,6 +381,7 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(PEERS), action="append", help="run only these peers")
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args()
+    args.root = args.root.resolve()  # the peers run from a temporary working directory
     dump: dict[str, Any] = {}
     for name in args.only or list(PEERS):
         t0 = time.perf_counter()
