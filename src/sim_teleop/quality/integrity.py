@@ -27,7 +27,8 @@ from collections.abc import Mapping
 import numpy as np
 
 
-def _norm(v: np.ndarray) -> float:
+def norm(v: np.ndarray) -> float:
+    """Length of a short vector (np.linalg.norm's generality costs more than the metric on 3 values)."""
     return math.sqrt(float(v @ v))
 
 
@@ -69,7 +70,7 @@ class CommandSpikeMeter:
         self.prev_step = step
         if prev is None:
             return
-        a, b = _norm(prev), _norm(step)
+        a, b = norm(prev), norm(step)
         if a > 0.0 and b > 0.0 and float(prev @ step) < -0.5 * a * b:
             self.peak = max(self.peak, min(a, b))
 
@@ -161,7 +162,7 @@ class JumpMeter:
         if len(self.recent) < 3:
             return False
         (p0, c0), (p1, c1), (p2, c2) = self.recent
-        standing = max(_norm(c0), _norm(c1), _norm(c2)) <= self.still
+        standing = max(norm(c0), norm(c1), norm(c2)) <= self.still
         if self._jump(p0, p1, p2) and (standing or self._jump(c0, c1, c2)):
             self.jumps += 1
             return True
@@ -169,9 +170,9 @@ class JumpMeter:
 
     def _jump(self, before: np.ndarray, middle: np.ndarray, after: np.ndarray) -> bool:
         around = before + after
-        m = _norm(middle)
-        onward = float(middle @ around) > 0.5 * m * _norm(around)  # within 60 degrees of the motion
-        return m > self.min_step and m > self.ratio * 0.5 * (_norm(before) + _norm(after)) and onward
+        m = norm(middle)
+        onward = float(middle @ around) > 0.5 * m * norm(around)  # within 60 degrees of the motion
+        return m > self.min_step and m > self.ratio * 0.5 * (norm(before) + norm(after)) and onward
 
     def raw(self) -> dict[str, float]:
         return {"step_jumps": float(self.jumps)}

@@ -63,6 +63,7 @@ from sim_teleop.quality.integrity import (
     LagMeter,
     Median3,
 )
+from sim_teleop.quality.integrity import norm as _norm
 from sim_teleop.quality.visual import frame_difference, image_stats, partial_cells
 
 
@@ -70,11 +71,6 @@ def _leg(a: np.ndarray, b: np.ndarray) -> float:
     """Ideal horizontal length of one leg (start -> grasp, grasp -> end)."""
     d = b - a
     return float(math.hypot(d[0], d[1]))
-
-
-def _norm(v: np.ndarray) -> float:
-    """Length of a short vector (np.linalg.norm's generality costs more than the metric on 3 values)."""
-    return math.sqrt(float(v @ v))
 
 
 def _clip01(x: float) -> float:
@@ -648,14 +644,30 @@ class DropMeter:
 
 
 class DetourMeter:
-    """`detour`: the command's retraced distance, a new movement at every gripper change."""
+    """`detour`: the command's retraced distance, a new movement at every gripper change.
 
-    __slots__ = ("points", "retrace", "turn_step")
+    `add_command` reads the raw command: a one-frame spike is the spike metric's, not an excursion, so
+    it is despiked (median of 3, one frame late) and then tremor-filtered; the raw step that tells a
+    turn from a stop and the gripper cut are delayed by the same frame.
+    """
+
+    __slots__ = ("despike", "points", "prev_grip_changed", "prev_raw_step", "retrace", "steady", "turn_step")
 
     def __init__(self, th: Mapping[str, float], dt: float) -> None:
         self.retrace = RetraceMeter(th["still_speed"] * dt, max(1, int(th["detour_turn_s"] / dt + 1e-9)))
         self.turn_step = th["turn_speed"] * dt
         self.points = 0
+        self.despike = Median3()
+        self.steady = PlayFilter(th["play"])
+        self.prev_raw_step: np.ndarray | None = None
+        self.prev_grip_changed = False
+
+    def add_command(self, c: np.ndarray, raw_step: np.ndarray | None, grip_changed: bool) -> None:
+        """The raw command `c` of this frame, reached by `raw_step`; `grip_changed` on this frame."""
+        step = self.steady.add(self.despike.add(c))
+        assert self.steady.y is not None
+        self.add(self.steady.y, step, self.prev_raw_step, self.prev_grip_changed)
+        self.prev_raw_step, self.prev_grip_changed = raw_step, grip_changed
 
     def add(
         self, c: np.ndarray, step: np.ndarray | None, raw_step: np.ndarray | None, grip_changed: bool
@@ -818,13 +830,9 @@ class EpisodeAccumulator:
         self.detour = DetourMeter(th, self.dt) if self.signals.axyz_idx is not None else None
         self.path = PathMeter(th)
         self.cams: dict[str, CameraMeter] = {}
-        # The recording's own defects (`integrity`), and the despiked command the detour reads.
+        # The recording's own defects (`integrity`).
         has_cmd, has_tcp = self.signals.axyz_idx is not None, self.signals.tcp_idx is not None
         self.prev_c: np.ndarray | None = None
-        self.prev_raw_step: np.ndarray | None = None
-        self.prev_grip_changed = False
-        self.despike = Median3()
-        self.steady_despiked = PlayFilter(th["play"])
         self.cmd_spike = CommandSpikeMeter() if has_cmd else None
         self.freeze = FreezeMeter(self.dt)
         self.gaps = GapMeter()
@@ -838,8 +846,8 @@ class EpisodeAccumulator:
         meters += [self.jitter, self.jitter.tcp, self.jitter.cmd, self.idle]
         meters += [self.crawl, self.spike, self.saturation, self.gripper, self.drop, self.path]
         if self.detour is not None:
-            meters += [self.detour, self.detour.retrace]
-        meters += [self.despike, self.steady_despiked, self.freeze, self.gaps]
+            meters += [self.detour, self.detour.retrace, self.detour.despike, self.detour.steady]
+        meters += [self.freeze, self.gaps]
         meters += [m for m in (self.cmd_spike, self.lag, self.jumps) if m is not None]
         return meters + list(self.cams.values())
 
@@ -875,12 +883,7 @@ class EpisodeAccumulator:
         if p is not None:
             self.path.add(p, v, index, self.gripper.carrying)  # before the gripper: it needs the last state
         if self.detour is not None and c is not None:
-            # A one-frame command spike is the spike metric's, not an excursion: despiked first.
-            despiked_step = self.steady_despiked.add(self.despike.add(c))
-            assert self.steady_despiked.y is not None
-            # The median is one frame late: so are the raw step that tells a turn from a stop and the cut.
-            self.detour.add(self.steady_despiked.y, despiked_step, self.prev_raw_step, self.prev_grip_changed)
-            self.prev_raw_step, self.prev_grip_changed = raw_cmd_step, grip_changed
+            self.detour.add_command(c, raw_cmd_step, grip_changed)
         if self.cmd_spike is not None:
             self.cmd_spike.add(raw_cmd_step)
         if self.lag is not None:
