@@ -116,7 +116,7 @@ def ours(root: Path) -> dict[int, PeerResult]:
     scorer = EpisodeScorer(offline_config(cfg, read_info(root)))
     return {
         r.episode_index: PeerResult(r.score, r.verdict is Verdict.BAD, tuple(r.reasons))
-        for r in score_dataset(root, scorer, stride=16)
+        for r in score_dataset(root, scorer)
     }
 
 

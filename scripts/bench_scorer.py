@@ -47,6 +47,7 @@ from sim_teleop.control.inprocess import (
 from sim_teleop.control.recording_defects import RECORDING_FAMILIES, damage
 from sim_teleop.messages import CAMERAS, Verdict
 from sim_teleop.quality.config import load_quality_config
+from sim_teleop.quality.offline import DEFAULT_STRIDE
 from sim_teleop.quality.scorer import EpisodeScorer
 from sim_teleop.sim.env import SimEnv
 
@@ -550,7 +551,9 @@ def main() -> None:
         help="rendered episodes (and stuck-camera twins) scored offline",
     )
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--stride", type=int, default=16, help="offline: frames between sampled keyframes")
+    ap.add_argument(
+        "--stride", type=int, default=DEFAULT_STRIDE, help="offline: frames between sampled keyframes"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--operators",

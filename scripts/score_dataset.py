@@ -32,7 +32,7 @@ from sim_teleop.dataset.sidecar import EpisodeSidecar
 from sim_teleop.messages import QualityReport, Verdict
 from sim_teleop.quality.config import QualityConfig, load_quality_config
 from sim_teleop.quality.layout import not_computed, not_computed_line
-from sim_teleop.quality.offline import offline_config, score_episode
+from sim_teleop.quality.offline import DEFAULT_STRIDE, offline_config, score_episode
 from sim_teleop.quality.scorer import EpisodeScorer, worst_metric
 
 
@@ -111,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         default="good",
         help="good (default): keep episodes with verdict good and score >= threshold; threshold: score only",
     )
-    ap.add_argument("--stride", type=int, default=16, help="frames between sampled video keyframes")
+    ap.add_argument(
+        "--stride",
+        type=int,
+        default=DEFAULT_STRIDE,
+        help=f"frames between sampled video keyframes (default {DEFAULT_STRIDE})",
+    )
     ap.add_argument("--no-cameras", action="store_true", help="skip the video-based metrics")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

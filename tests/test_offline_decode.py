@@ -17,7 +17,7 @@ from synthetic_images import box_blur
 from sim_teleop.dataset.reader import DatasetReader, VideoFile, decode_sparse, frame_grey
 from sim_teleop.images import grey
 from sim_teleop.quality.config import QualityConfig
-from sim_teleop.quality.metrics import CameraMeter
+from sim_teleop.quality.metrics import CameraMeter, Travel
 from sim_teleop.quality.offline import offline_config, score_dataset, score_episode
 from sim_teleop.quality.scorer import EpisodeScorer
 from sim_teleop.quality.visual import frame_difference, image_stats
@@ -113,7 +113,7 @@ def test_grey_from_luma_agrees_with_grey_of_rgb(tmp_path: Path, codec: str, vari
             assert d_luma == pytest.approx(frame_difference(g["rgb"], previous["rgb"]), rel=0.1, abs=0.05)
         previous = g
         for name, meter in meters.items():
-            meter.add(g[name], k, 0.05 * k)
+            meter.add(g[name], k, Travel(0.05 * k, 0.05 * k, 0.0))
     raw = {name: meter.raw() for name, meter in meters.items()}
     for key in ("dark", "overexposed", "blur", "frozen"):
         luma, rgb, source = raw["luma"][key], raw["rgb"][key], raw["source"][key]

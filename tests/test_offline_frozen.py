@@ -3,6 +3,7 @@ without a false alarm on a moving clean episode or on a robot standing still."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from sim_teleop.dataset.reader import read_info
 from sim_teleop.dataset.store import EpisodeWriter, VideoSettings
 from sim_teleop.messages import CAMERAS, STATE_DIM
 from sim_teleop.quality import EpisodeScorer, QualityConfig
+from sim_teleop.quality.metrics import CameraMeter, Travel
 from sim_teleop.quality.offline import offline_config, score_dataset
 
 FRAMES = 64
@@ -77,7 +79,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _reports(root: Path, config: QualityConfig) -> list:
-    return score_dataset(root, EpisodeScorer(offline_config(config, read_info(root))), stride=16)
+    return score_dataset(root, EpisodeScorer(offline_config(config, read_info(root))))
 
 
 def test_a_camera_stuck_from_mid_episode_is_frozen_offline(dataset: Path) -> None:
@@ -95,3 +97,34 @@ def test_consecutive_frames_alone_would_miss_it(dataset: Path) -> None:
     near_only = replace(cfg, thresholds={**cfg.thresholds, "frozen_far_motion": float("inf")})
     _moving, stuck, _static = _reports(dataset, near_only)
     assert "frozen" not in stuck.reasons
+
+
+def _wrist_frozen(moves: list[tuple[float, float]], stuck_from: int, change: float) -> float:
+    """The wrist meter's frozen fraction over keyframe pairs 4 frames apart (the default stride): each
+    step moves the TCP (sideways, down) m; a clean view changes by `change` grey levels a step, a stuck
+    one repeats with decoder noise (0.3 grey levels)."""
+    meter = CameraMeter("wrist", offline_config(QualityConfig()).thresholds)
+    rng = np.random.default_rng(0)
+    base = rng.uniform(40, 200, (SIZE, SIZE)).astype(np.float32)
+    path = lateral = down = 0.0
+    for k, (side, fall) in enumerate(moves):
+        path, lateral, down = path + math.hypot(side, fall), lateral + side, down + fall
+        shown = min(k, stuck_from)
+        img = base + change * shown + rng.uniform(-0.3, 0.3, base.shape).astype(np.float32)
+        meter.add(np.repeat(img[..., None], 3, axis=-1), 4 * k, Travel(path, lateral, max(down, 0.0)))
+    return meter.raw()["frozen"]
+
+
+def test_a_wrist_camera_stuck_while_descending_is_frozen() -> None:
+    """Straight down 1 cm a keyframe: no sideways motion, and no two consecutive keyframes 5 cm apart -
+    but moving towards the scene changes a gripper camera's view, and each keyframe is compared with the
+    latest one the view moved far enough since."""
+    descent = [(0.0, 0.01)] * 10
+    assert _wrist_frozen(descent, stuck_from=len(descent), change=2.0) == 0.0
+    assert _wrist_frozen(descent, stuck_from=3, change=2.0) > 0.3
+
+
+def test_a_wrist_camera_lifting_may_barely_change() -> None:
+    """A lift with the cube in hand changes the wrist view by a fraction of a grey level: not frozen."""
+    lift = [(0.0, -0.02)] * 8
+    assert _wrist_frozen(lift, stuck_from=len(lift), change=0.1) == 0.0

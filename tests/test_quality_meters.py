@@ -169,7 +169,7 @@ def test_path_counts_rising_again_after_descending_as_a_detour() -> None:
     for i, p in enumerate(pts):
         meter.add(p, p - pts[i - 1] if i else None, i, carrying=False)
     raw = meter.raw()
-    assert raw["path_length_m"] == pytest.approx(0.4) and meter.travelled == pytest.approx(0.4)
+    assert raw["path_length_m"] == pytest.approx(0.4) and meter.travel.path == pytest.approx(0.4)
     assert raw["path_v_excess"] == pytest.approx(2 * 0.1 / 0.2)  # out and back over the needed 0.2 m
     meter.release()  # a new approach: the descent so far no longer counts
     assert not meter.descending

@@ -49,6 +49,7 @@ import itertools
 import math
 from collections import deque
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 
@@ -64,7 +65,7 @@ from sim_teleop.quality.integrity import (
     Median3,
 )
 from sim_teleop.quality.integrity import norm as _norm
-from sim_teleop.quality.visual import frame_difference, image_stats, partial_cells
+from sim_teleop.quality.visual import Gradients, abs_gradients, frame_difference, image_stats, partial_cells
 
 
 def _leg(a: np.ndarray, b: np.ndarray) -> float:
@@ -198,6 +199,19 @@ class RetraceMeter:
         return self.done + self._open()
 
 
+class Travel(NamedTuple):
+    """How far the TCP went since the episode began (m): its path, the horizontal part of it, and the
+    part of it that went down."""
+
+    path: float
+    lateral: float
+    down: float
+
+
+FROZEN_HISTORY = 12
+"""Earlier images a camera meter keeps to compare a non-consecutive image with (offline, at the default
+keyframe stride: about 6 keyframes and the frame after each, >= 24 frames back)."""
+
 ON_GRIPPER = ("wrist", "hand", "gripper", "eye_in_hand")
 """Camera names that say the camera rides on the gripper (its view moves with the TCP)."""
 
@@ -210,6 +224,7 @@ class CameraMeter:
         "cell_range",
         "dark_sum",
         "frozen",
+        "history",
         "moving_pairs",
         "n",
         "on_gripper",
@@ -217,8 +232,7 @@ class CameraMeter:
         "partial_sum",
         "prev",
         "prev_frame",
-        "prev_lateral",
-        "prev_path",
+        "prev_travel",
         "ref",
         "th",
     )
@@ -234,19 +248,20 @@ class CameraMeter:
         self.frozen = 0
         self.prev: np.ndarray | None = None
         self.prev_frame = -2
-        self.prev_path = 0.0
-        self.prev_lateral = 0.0
+        self.prev_travel = 0.0
+        # Earlier images with the view motion up to them, for images further apart (see `add`).
+        self.history: deque[tuple[float, int, np.ndarray]] = deque(maxlen=FROZEN_HISTORY)
         self.on_gripper = any(word in camera.lower() for word in ON_GRIPPER)
         rng = CELL_RANGE.get(camera)
         self.cell_range = np.asarray(rng, dtype=np.float32) if rng is not None else None
         self.partial_sum = 0.0
 
-    def add(self, image: np.ndarray, frame: int, path_so_far: float, lateral_so_far: float = 0.0) -> None:
-        """One image of frame number `frame`; `path_so_far` = TCP path length (m) up to this frame,
-        `lateral_so_far` its horizontal part."""
+    def add(self, image: np.ndarray, frame: int, travel: Travel) -> None:
+        """One image of frame number `frame`; `travel`: how far the TCP went up to this frame."""
         th = self.th
         g = grey(image)
-        st = image_stats(g)
+        grads = abs_gradients(g)
+        st = image_stats(g, grads)
         rel = st.brightness / self.ref
         dark = _clip01((th["dark_rel_hi"] - rel) / (th["dark_rel_hi"] - th["dark_rel_lo"]))
         over = max(
@@ -260,33 +275,42 @@ class CameraMeter:
         self.over_sum += over
         self.blur_sum += blur
         if self.cell_range is not None:
-            self.partial_sum += self._partial(g)
-        prev = self.prev
-        # Consecutive images must differ once the robot moved `frozen_motion` between them; images
-        # further apart (offline: one sampled keyframe and the next) once it moved `frozen_far_motion`
-        # - a camera stuck from mid-episode shows there, where a video encoder's repeats do not.
-        near = frame == self.prev_frame + 1
-        moved = path_so_far - self.prev_path
-        if not near and self.on_gripper:
-            # A camera on the gripper looking down sees a lift as a slight zoom over the same table
-            # (0.3-1.6 grey levels over 5-11 cm): only sideways motion must change its view.
-            moved = lateral_so_far - self.prev_lateral
-        need = th["frozen_motion"] if near else th["frozen_far_motion"]
-        if prev is not None and moved > need:
-            self.moving_pairs += 1
-            # decoded keyframes of one stuck image still differ by up to ~1 grey level (rate control)
-            if frame_difference(g, prev) < (th["frozen_diff"] if near else th["frozen_far_diff"]):
-                self.frozen += 1
-        self.prev, self.prev_frame, self.prev_path = g, frame, path_so_far
-        self.prev_lateral = lateral_so_far
+            self.partial_sum += self._partial(g, grads)
+        self._frozen(g, frame, travel)
 
-    def _partial(self, g: np.ndarray) -> float:
+    def _frozen(self, g: np.ndarray, frame: int, travel: Travel) -> None:
+        """Consecutive images must differ once the TCP moved `frozen_motion` between them. An image
+        further from the last one (offline: sampled keyframes) is compared with the latest earlier image
+        the view moved `frozen_far_motion` since - a camera stuck from mid-episode shows there, where a
+        video encoder's repeats of near-static frames do not. A camera on the gripper looking down sees a
+        lift as a slight zoom over the same scene (0.3-1.6 grey levels over 5-11 cm), a move towards the
+        scene or sideways as a large change: its view motion is the sideways path plus
+        `frozen_down_weight` x the downward path."""
+        th = self.th
+        view = travel.lateral + th["frozen_down_weight"] * travel.down if self.on_gripper else travel.path
+        if frame == self.prev_frame + 1:
+            if self.prev is not None and travel.path - self.prev_travel > th["frozen_motion"]:
+                self.moving_pairs += 1
+                if frame_difference(g, self.prev) < th["frozen_diff"]:
+                    self.frozen += 1
+        else:
+            need = th["frozen_far_motion"]
+            ref = next((r for v, f, r in reversed(self.history) if view - v > need and frame - f > 1), None)
+            if ref is not None:
+                self.moving_pairs += 1
+                # decoded keyframes of one stuck image still differ by up to ~1 grey level (rate control)
+                if frame_difference(g, ref) < th["frozen_far_diff"]:
+                    self.frozen += 1
+        self.prev, self.prev_frame, self.prev_travel = g, frame, travel.path
+        self.history.append((view, frame, g))
+
+    def _partial(self, g: np.ndarray, grads: Gradients) -> float:
         """Partial-view degree of one image: 0 up to `partial_lo` cells out of their clean range, 1 from
         `partial_full` (a quarter of a 4x4 grid); more than `partial_max` cells is a whole-frame change
         (lighting, exposure: the dark and over-exposed metrics' job), not a partial view."""
         assert self.cell_range is not None
         th = self.th
-        off = partial_cells(g, self.cell_range, th["partial_tol"])
+        off = partial_cells(g, self.cell_range, th["partial_tol"], grads)
         if off > th["partial_max"]:
             return 0.0
         return _clip01((off - th["partial_lo"]) / (th["partial_full"] - th["partial_lo"]))
@@ -693,7 +717,7 @@ class DetourMeter:
 class PathMeter:
     """`path`: TCP path (sampled every `path_stride` frames) over the ideal path, see module docstring.
 
-    Also sums the every-frame TCP path (`travelled`), which the camera meters compare images against.
+    Also sums the every-frame TCP path (`travel`), which the camera meters compare images against.
     """
 
     __slots__ = (
@@ -708,8 +732,7 @@ class PathMeter:
         "sample",
         "stride",
         "tol",
-        "travelled",
-        "travelled_h",
+        "travel",
         "z_top",
     )
 
@@ -726,14 +749,16 @@ class PathMeter:
         self.z_top = -math.inf  # highest sampled TCP z of the current approach
         self.descending = False
         self.backtrack = 0.0  # vertical motion against the task's direction (m), see `_step`
-        self.travelled = 0.0  # every-frame path (for motion between camera frames)
-        self.travelled_h = 0.0  # its horizontal part
+        self.travel = Travel(0.0, 0.0, 0.0)  # every-frame path (for motion between camera frames)
 
     def add(self, p: np.ndarray, v: np.ndarray | None, index: int, carrying: bool) -> None:
         """TCP `p` of frame `index`, reached by step `v`; `carrying`: the gripper holds the cube."""
         if v is not None:
-            self.travelled += _norm(v)
-            self.travelled_h += math.hypot(float(v[0]), float(v[1]))
+            t = self.travel
+            dz = float(v[2])
+            self.travel = Travel(
+                t.path + _norm(v), t.lateral + math.hypot(float(v[0]), float(v[1])), t.down - min(dz, 0.0)
+            )
         if self.sample is None:
             self.p0 = self.sample = p
         elif index % self.stride == 0:
@@ -900,7 +925,7 @@ class EpisodeAccumulator:
             meter = self.cams.get(cam)
             if meter is None:
                 meter = self.cams[cam] = CameraMeter(cam, self.th)
-            meter.add(img, index, self.path.travelled, self.path.travelled_h)
+            meter.add(img, index, self.path.travel)
 
     def _gripper(self, g: float, p: np.ndarray | None) -> None:
         """A close is a grasp (drop height, path via point); a re-open ends the carry and the approach."""

@@ -38,6 +38,15 @@ OFFLINE_FROZEN_MOTION = 0.025
 Live, the scorer sees the rendered frames and 6 mm of motion always changes the image. Decoded video
 is compressed (AV1, CRF 30): the encoder repeats near-static wrist frames exactly, which flagged 14 of
 99 clean demonstrations as frozen at 6 mm and none at 25 mm."""
+OFFLINE_FROZEN_HALF = 0.05
+"""Offline `frozen` bad boundary (live: 0.10). Of the sampled pairs only those inside a stuck stretch
+can show it - one or two of ~10 in a camera stuck for the last half of a pick (front: 0.1-0.4) - and a
+clean recording has none (0 of 593 recorded episodes)."""
+
+DEFAULT_STRIDE = 4
+"""Frames between sampled keyframes. A camera stuck from the middle of a ~50-frame pick shows only in
+keyframes inside the short descent that follows: at 16, 0 of 16 stuck wrist cameras were found; at 8,
+88-94 %; at 4, all (1.7x the time of 16: ~50 ms per episode of ~55 frames and two 128x128 videos)."""
 
 
 def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> QualityConfig:
@@ -47,7 +56,8 @@ def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> Qu
     column. Raises ConfigError when the layout does not fit the dataset's vectors."""
     thresholds = dict(cfg.thresholds)
     thresholds["frozen_motion"] = max(thresholds["frozen_motion"], OFFLINE_FROZEN_MOTION)
-    cfg = replace(cfg, thresholds=thresholds)
+    half = {**cfg.half, "frozen": min(cfg.half["frozen"], OFFLINE_FROZEN_HALF)}
+    cfg = replace(cfg, thresholds=thresholds, half=half)
     if info is None:
         return cfg
     layout = (
@@ -67,7 +77,7 @@ def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> Qu
 
 
 def score_episode(
-    reader: DatasetReader, i: int, scorer: EpisodeScorer, stride: int = 8, cameras: bool = True
+    reader: DatasetReader, i: int, scorer: EpisodeScorer, stride: int = DEFAULT_STRIDE, cameras: bool = True
 ) -> QualityReport:
     ep = reader.episode(i)
     n = len(ep.state)
@@ -86,7 +96,7 @@ def score_episode(
 
 
 def score_dataset(
-    root: str | Path, scorer: EpisodeScorer, stride: int = 8, cameras: bool = True
+    root: str | Path, scorer: EpisodeScorer, stride: int = DEFAULT_STRIDE, cameras: bool = True
 ) -> list[QualityReport]:
     with DatasetReader(root) as reader:
         return [score_episode(reader, i, scorer, stride, cameras) for i in range(len(reader))]

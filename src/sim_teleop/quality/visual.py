@@ -31,14 +31,28 @@ CLIP_LEVEL = 245.0
 SHARPNESS_EPS = 0.1  # grey levels per pixel: keeps the ratio finite on flat frames
 
 
-def image_stats(g: np.ndarray) -> ImageStats:
+Gradients = tuple[np.ndarray, np.ndarray]
+"""|vertical| and |horizontal| neighbour differences of a grey image (H-1 x W, H x W-1)."""
+
+
+def abs_gradients(g: np.ndarray) -> Gradients:
+    """Computed once per frame: the whole-frame sharpness and the per-cell contrast both use them."""
+    return np.abs(g[1:] - g[:-1]), np.abs(g[:, 1:] - g[:, :-1])
+
+
+def image_stats(g: np.ndarray, grads: Gradients | None = None) -> ImageStats:
     """Statistics of one grey image (see module docstring)."""
-    lap = 4.0 * g[1:-1, 1:-1] - g[:-2, 1:-1] - g[2:, 1:-1] - g[1:-1, :-2] - g[1:-1, 2:]
-    grad = np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean()
+    dy, dx = abs_gradients(g) if grads is None else grads
+    lap = 4.0 * g[1:-1, 1:-1]
+    lap -= g[:-2, 1:-1]
+    lap -= g[2:, 1:-1]
+    lap -= g[1:-1, :-2]
+    lap -= g[1:-1, 2:]
+    grad = dy.mean() + dx.mean()
     return ImageStats(
         brightness=float(g.mean()),
         clipped=float(np.count_nonzero(g >= CLIP_LEVEL)) / g.size,
-        sharpness=float(np.abs(lap).mean() / (grad + SHARPNESS_EPS)),
+        sharpness=float(np.abs(lap, out=lap).mean() / (grad + SHARPNESS_EPS)),
     )
 
 
@@ -56,30 +70,38 @@ def _cells(a: np.ndarray) -> np.ndarray:
     return a[:h, :w].reshape(GRID, h // GRID, GRID, w // GRID).mean(axis=(1, 3))
 
 
-def cell_stats(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cell_stats(g: np.ndarray, grads: Gradients | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per cell of a grey image: mean luma, and contrast = mean |gradient| / (mean luma + 1).
 
     Contrast is a ratio so that a gain (exposure) leaves it unchanged, while a smudge's blur and haze,
     a flat occluder or a clipped glare patch drive it towards 0."""
-    grad = np.abs(g[1:, 1:] - g[:-1, 1:]) + np.abs(g[1:, 1:] - g[1:, :-1])
+    dy, dx = abs_gradients(g) if grads is None else grads
+    grad = dy[:, 1:] + dx[1:, :]
     luma = _cells(g)
     return luma, _cells(grad) / (luma + 1.0)
 
 
-def partial_cells(g: np.ndarray, ref: np.ndarray, tolerance: float) -> int:
+def partial_cells(g: np.ndarray, ref: np.ndarray, tolerance: float, grads: Gradients | None = None) -> int:
     """How many cells of grey image `g` left their clean range `ref` = (luma low, luma high, contrast low).
 
     Luma is first divided by the frame's median cell gain over the middle of each range, and contrast by
     its median loss where the range has a floor, so a whole-frame exposure change or blur (the dark,
     over-exposed and blur metrics' job) moves few cells; a patch over a quarter of the image moves 4 of
     16 cells and leaves the medians alone."""
-    luma, contrast = cell_stats(g)
+    luma, contrast = cell_stats(g, grads)
     low, high, contrast_low = ref
-    gain = float(np.median(luma / np.sqrt(low * high)))
+    gain = _median(luma / np.sqrt(low * high))
     luma = luma / max(gain, 1e-3)
     floored = contrast_low > 0
     if np.count_nonzero(floored) >= contrast_low.size // 2:
-        loss = float(np.median(contrast[floored] / contrast_low[floored]))
+        loss = _median(contrast[floored] / contrast_low[floored])
         contrast = contrast / max(min(loss, 1.0), 1e-3)
     off = (luma * tolerance < low) | (luma > high * tolerance) | (contrast * tolerance < contrast_low)
     return int(np.count_nonzero(off))
+
+
+def _median(a: np.ndarray) -> float:
+    """np.median of a few values, without its generic machinery (~10x faster on 16 cells)."""
+    v = np.sort(a, axis=None)
+    n = v.size
+    return float(v[n // 2]) if n % 2 else float((v[n // 2 - 1] + v[n // 2]) / 2)
