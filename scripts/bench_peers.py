@@ -6,11 +6,12 @@
 Generates rendered autopilot episodes in-process: clean ones by the scripted expert and by the human
 operator model, and for every defect family (motion, recording and camera; `bench_scorer.py` has the
 families) episodes at severities 0.3 and 1.0. All of them are written as ONE LeRobot v3.0 dataset (AV1
-video, as the recorder writes), then scored offline by ours (`score_dataset`, keyframes every 16
-frames) and by each peer of `scripts/peers.py` (lerobot-doctor, kalanos, deepen-grade, lerobot-lint,
-installed in their own venv, see there). `--dataset` uses a recording made with `DEFECTS_CONFIG`
-instead, its sidecar's ground truth as the labels. Prints, per family and checker, the AUROC of its score
-(clean vs that family) and the share it flagged, the clean false-flag rate, and seconds per episode.
+video, as the recorder writes), then scored offline by ours (`score_dataset`, keyframes every
+`DEFAULT_STRIDE` frames) and by each peer of `scripts/peers.py` (lerobot-doctor, kalanos,
+deepen-grade, lerobot-lint, installed in their own venv, see there). `--dataset` uses a recording
+made with `DEFECTS_CONFIG` instead, its sidecar's ground truth as the labels. Prints, per family and
+checker, the AUROC of its score (clean vs that family) and the share it flagged, the clean false-flag
+rate, and seconds per episode.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def generate(args: argparse.Namespace) -> tuple[list[Episode], list[tuple[str, s
                 EpisodePlan(k),
                 args.seed + placement,
                 keep_images=True,
-                human=operator == "human",
+                operator=operator,
             )
             placement += 1
             episodes.append(ep)

@@ -44,6 +44,7 @@ from sim_teleop.control.inprocess import (
     single_family_config,
     with_camera_defect,
 )
+from sim_teleop.control.operator import OPERATORS
 from sim_teleop.control.recording_defects import RECORDING_FAMILIES, damage
 from sim_teleop.messages import CAMERAS, Verdict
 from sim_teleop.quality.config import load_quality_config
@@ -125,12 +126,11 @@ def operator_rows(sim: SimEnv, args: argparse.Namespace, cfg: Any, operator: str
     (its running time reference adapts to the operator's pace): clean episodes, every motion family x
     severity x seed, then recording defects on the clean recordings (the physics stays as it was)."""
     scorer = EpisodeScorer(cfg)
-    human = operator == "human"
     rows: list[dict[str, Any]] = []
     placement = first
     cleans: list[Episode] = []
     for k in range(args.clean):
-        ep = run_episode(sim, placement, EpisodePlan(k), expert_seed=args.seed + placement, human=human)
+        ep = run_episode(sim, placement, EpisodePlan(k), expert_seed=args.seed + placement, operator=operator)
         placement += 1
         cleans.append(ep)
         rows.append(
@@ -140,7 +140,9 @@ def operator_rows(sim: SimEnv, args: argparse.Namespace, cfg: Any, operator: str
         for sev in args.severities:
             for s in range(args.seeds):
                 plan = plan_for_episode(single_family_config(fam, sev, seed=s), s, 1000 + s)
-                ep = run_episode(sim, placement, plan, args.seed + placement, defects_seed=s, human=human)
+                ep = run_episode(
+                    sim, placement, plan, args.seed + placement, defects_seed=s, operator=operator
+                )
                 placement += 1
                 rows.append(
                     row("motion", fam, sev, None, score_frames(scorer, ep.frames, ep.success), ep, operator)
@@ -291,7 +293,7 @@ def table(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
 
 
 def false_rejects_by_operator(clean_all: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Clean false-reject rate and its reasons for each operator (expert, human model); printed."""
+    """Clean false-reject rate and its reasons for each operator (expert, human and keyboard models)."""
     per_operator: dict[str, dict[str, Any]] = {}
     for operator in sorted({r["operator"] for r in clean_all}):
         mine = [r for r in clean_all if r["operator"] == operator]
@@ -558,9 +560,9 @@ def main() -> None:
     ap.add_argument(
         "--operators",
         nargs="+",
-        choices=("expert", "human"),
-        default=["expert", "human"],
-        help="who drives the motion episodes: the scripted expert, the human operator model, or both",
+        choices=OPERATORS,
+        default=list(OPERATORS),
+        help="who drives the motion episodes: the scripted expert, the human or keyboard operator model",
     )
     ap.add_argument("--config", default=None)
     ap.add_argument("--json", default=None, help="write the numbers here")

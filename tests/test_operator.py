@@ -58,7 +58,7 @@ def test_hesitation_waits_the_reaction_time_or_longer() -> None:
 def human_episodes() -> list[Episode]:
     sim = SimEnv(seed=0, image_obs=False)
     try:
-        return [run_episode(sim, k, EpisodePlan(k), expert_seed=k, human=True) for k in range(4)]
+        return [run_episode(sim, k, EpisodePlan(k), expert_seed=k, operator="human") for k in range(4)]
     finally:
         sim.close()
 
@@ -100,7 +100,7 @@ def test_defects_on_a_human_demonstration_are_still_caught(family: str, reason: 
     sim = SimEnv(seed=0, image_obs=False)
     try:
         plan = plan_for_episode(single_family_config(family, 0.3, seed=0), 0, 1000)
-        ep = run_episode(sim, 7, plan, expert_seed=7, human=True)
+        ep = run_episode(sim, 7, plan, expert_seed=7, operator="human")
     finally:
         sim.close()
     (report,) = _score([ep], QualityConfig(reference_duration_s=HUMAN_PACE_S))
@@ -110,7 +110,7 @@ def test_defects_on_a_human_demonstration_are_still_caught(family: str, reason: 
 def test_the_autopilot_node_logic_drives_through_the_operator() -> None:
     """`AUTOPILOT_OPERATOR=human` in a dataflow: the session's attempts carry the hand's tremor."""
     frames: list = []
-    session = run_in_process(2, seed=3, human=True, on_frame=frames.append)
+    session = run_in_process(2, seed=3, operator="human", on_frame=frames.append)
     assert [r.success for r in session.results] == [True, True]
     actions = np.array([f.action[:3] for f in _first_two(frames)])
     assert np.abs(actions).max() > 0.0001  # the expert stands still here; the hand does not

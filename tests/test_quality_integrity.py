@@ -98,7 +98,10 @@ def test_lag_finds_the_delay_and_flags_a_tcp_ahead_of_its_command() -> None:
 def clean_episodes() -> list[Episode]:
     sim = SimEnv(seed=0, image_obs=False)
     try:
-        return [run_episode(sim, k, EpisodePlan(k), expert_seed=k, human=k % 2 == 1) for k in range(3)]
+        return [
+            run_episode(sim, k, EpisodePlan(k), expert_seed=k, operator="human" if k % 2 else "expert")
+            for k in range(3)
+        ]
     finally:
         sim.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim_teleop.quality import QualityConfig, SignalLayout
+from sim_teleop.quality import EpisodeScorer, QualityConfig, SignalLayout
 from sim_teleop.quality.metrics import (
     REPORT_ORDER,
     CrawlMeter,
@@ -20,6 +20,7 @@ from sim_teleop.quality.metrics import (
     SaturationMeter,
     SignalReader,
     SpikeMeter,
+    TurningMeter,
 )
 
 TH = QualityConfig().thresholds
@@ -185,4 +186,44 @@ def test_raw_metrics_keep_the_report_order() -> None:
     assert keys[: len(REPORT_ORDER)] == list(REPORT_ORDER)
     path = ["path_length_m", "path_h_excess", "path_v_excess", "path"]
     integrity = ["spike_cmd", "telemetry_freeze_s", "missing_frames", "step_jumps"]  # no lag: no command
-    assert keys[len(REPORT_ORDER) :] == path + integrity
+    assert keys[len(REPORT_ORDER) :] == ["cruise_speed", *path, *integrity]
+
+
+def _turning(points: list[list[float]]) -> float:
+    meter = TurningMeter(TH["turn_floor"], TH["turn_cap"], TH["turn_jump"])
+    for p in points:
+        meter.add(np.array(p, dtype=float))
+    return meter.value
+
+
+def test_a_lone_corner_is_not_jitter_but_repeated_turning_is() -> None:
+    """Axis by axis (a keyboard: right, then up) turns once; a zigzag turns every frame."""
+    corner = [[0.01 * k, 0.0, 0.0] for k in range(10)] + [[0.09, 0.01 * k, 0.0] for k in range(1, 10)]
+    assert _turning(corner) == 0.0
+    zigzag = [[0.01 * k, 0.004 * (k % 2), 0.0] for k in range(20)]
+    assert _turning(zigzag) > 0.1  # 44-degree turns, every frame: all count
+    # Gentle bends (a curve, a trembling hand) count on their own, as before.
+    curve = [[np.cos(0.15 * k) * 0.1, np.sin(0.15 * k) * 0.1, 0.0] for k in range(20)]
+    assert 0.0 < _turning(curve) < 0.02
+
+
+def test_crawl_speed_follows_the_operators_slower_pace_never_a_faster_one() -> None:
+    cfg = QualityConfig()
+    scorer = EpisodeScorer(cfg)
+    assert scorer.crawl_speed() == cfg.thresholds["crawl_speed"]
+    for _ in range(3):
+        scorer.cruise.update(0.1)  # a keyboard's 0.1 m/s an axis
+    assert scorer.crawl_speed() == pytest.approx(
+        cfg.thresholds["crawl_speed"] * 0.1 / cfg.reference_cruise_mps
+    )
+    fast = EpisodeScorer(cfg)
+    for _ in range(3):
+        fast.cruise.update(0.4)
+    assert fast.crawl_speed() == cfg.thresholds["crawl_speed"]
+
+
+def test_cruise_is_the_fastest_steady_speed() -> None:
+    meter = CrawlMeter(TH, DT)
+    for k in range(12):
+        meter.add(np.array([0.01 * k, 0.0, 0.0]))  # 0.1 m/s
+    assert meter.raw()["cruise_speed"] == pytest.approx(0.1)

@@ -26,7 +26,8 @@ import pyarrow as pa
 from sim_teleop.config import DEFAULT_FPS, Config, RunConfig, setting
 from sim_teleop.control.advance import AutoAdvance
 from sim_teleop.control.defects import DefectConfig, EpisodePlan, MotionInjector, plan_for_episode
-from sim_teleop.control.operator import HumanOperator
+from sim_teleop.control.keyboard_operator import KeyboardOperator
+from sim_teleop.control.operator import OPERATORS, HumanOperator, make_operator
 from sim_teleop.follower import Ended, EpisodeFollower, Started
 from sim_teleop.messages import (
     ACTION,
@@ -247,9 +248,10 @@ class ScriptedExpert:
 
 
 class AutopilotController:
-    """One attempt: the expert behind the attempt's motion defects, optionally behind a human operator
-    model (`sim_teleop.control.operator`): its waits and corrections are part of the demonstration,
-    the defects are applied on top, and its hand noise on whatever is finally commanded."""
+    """One attempt: the expert behind the attempt's motion defects, optionally behind an operator model
+    (`sim_teleop.control.operator`): a human hand's waits and corrections are part of the
+    demonstration, the defects are applied on top, and its hand noise on whatever is finally commanded;
+    a keyboard operator types the expert's intent, and the defects apply to what the keys command."""
 
     def __init__(
         self,
@@ -257,27 +259,40 @@ class AutopilotController:
         start_tcp: np.ndarray,
         plan: EpisodePlan,
         seed: int = 0,
-        operator: HumanOperator | None = None,
+        operator: HumanOperator | KeyboardOperator | None = None,
     ) -> None:
-        if operator is not None:
+        if isinstance(operator, HumanOperator):
             params = replace(params, overshoot=operator.params.overshoot_m)
+        elif isinstance(operator, KeyboardOperator):
+            # The operator types towards where the expert is going, not along its speed ramps; and on a
+            # keyboard nobody aims beside the cube or rises to a hover point to come down again.
+            params = replace(
+                params,
+                speed=MAX_STEP,
+                accel=MAX_STEP,
+                approach_offset=(0.0, 0.0),
+                hover_height=params.pregrasp_height,
+            )
         self.expert = ScriptedExpert(params, start_tcp)
         self.injector = MotionInjector(plan, seed)
         self.operator = operator
 
     def act(self, frame_index: int, obs: ExpertObservation) -> np.ndarray:
         inj, op = self.injector, self.operator
+        hand = op if isinstance(op, HumanOperator) else None
         if inj.paused(frame_index):
             action = inj.hold(frame_index)
-        elif op is not None and op.waiting():
-            assert op.held is not None
-            action = inj.apply(frame_index, op.held, lifted=self.expert.lifted(obs))
+        elif hand is not None and hand.waiting():
+            assert hand.held is not None
+            action = inj.apply(frame_index, hand.held, lifted=self.expert.lifted(obs))
         else:
             action = self.expert.act(obs, hold_before_grasp=inj.holds_before_grasp(frame_index))
-            if op is not None:
-                op.observe(action, self.expert.stage)
+            if hand is not None:
+                hand.observe(action, self.expert.stage)
+            elif isinstance(op, KeyboardOperator):
+                action = op.follow(action)
             action = inj.apply(frame_index, action, lifted=self.expert.lifted(obs))
-        return op.jitter(action) if op is not None else action
+        return hand.jitter(action) if hand is not None else action
 
 
 # --- the node's logic, without dora -------------------------------------------------------------------
@@ -317,8 +332,8 @@ class AutopilotConfig(Config):
     tick_ms: float = setting(1000.0 / DEFAULT_FPS, env="AUTOPILOT_TICK_MS", min=1.0)
     stats_path: str = setting("", env="AUTOPILOT_STATS")  # per-episode results as JSON (benchmarks)
     stops_sim: bool = setting(False, env="AUTOPILOT_STOPS_SIM")  # send `stop` itself after the last one
-    # who drives: the scripted expert, or the expert through the human operator model (`operator.py`)
-    operator: str = setting("expert", env="AUTOPILOT_OPERATOR", choices=("expert", "human"))
+    # who drives: the scripted expert, or the expert through the human or keyboard operator model
+    operator: str = setting("expert", env="AUTOPILOT_OPERATOR", choices=OPERATORS)
 
     @classmethod
     def load(cls) -> AutopilotConfig:
@@ -395,17 +410,17 @@ class AutopilotSession:
         report: Callable[[str], None] = print,
         tick_s: float = 1.0 / DEFAULT_FPS,
         stop_sim: bool = True,
-        human: bool = False,
+        operator: str = "expert",
     ) -> None:
         """`stop_sim=False` (the autopilot dataflow): after the last attempt send no `stop` but a
         `controller_done` annotation and leave the sim idle in resetting, so the recorder, which may
         still be committing a backlog, ends the run when it is done instead of being cut off.
-        `human`: drive the expert through the human operator model (clean but human demonstrations)."""
+        `operator`: drive the expert through an operator model (`OPERATORS`; clean demonstrations)."""
         self.advance = AutoAdvance(episodes)
         self.follower = EpisodeFollower()
         self.episodes = episodes
         self.stop_sim = stop_sim
-        self.human = human
+        self.operator = operator
         self.seed = seed
         self.defects = defects
         self.clock = clock
@@ -454,7 +469,7 @@ class AutopilotSession:
         defects_seed = self.defects.seed if self.defects is not None else 0
         self._plan = plan_for_episode(self.defects, defects_seed, idx)
         params = ExpertParams.sample(self.seed, idx)
-        operator = HumanOperator.sample(self.seed, idx) if self.human else None
+        operator = make_operator(self.operator, self.seed, idx)
         self._controller = AutopilotController(params, start_tcp, self._plan, defects_seed, operator)
         return (ANNOTATION, encode_annotation(idx, self._plan.annotation()))
 
@@ -494,7 +509,7 @@ def run_in_process(
     image_obs: bool = False,
     time_limit_s: float = 20.0,
     on_frame: Callable[[Frame], None] | None = None,
-    human: bool = False,
+    operator: str = "expert",
 ) -> AutopilotSession:
     """Run the autopilot against an in-process sim with the dataflow's timing, no dora, no wall clock.
 
@@ -522,7 +537,7 @@ def run_in_process(
             clock=clock,
             report=lambda _line: None,
             tick_s=1.0 / config.fps,
-            human=human,
+            operator=operator,
         )
         # Bounded: every attempt ends by its time limit, plus a few frames of done/resetting each.
         max_ticks = (config.max_steps + 50) * (episodes + 1)

@@ -19,7 +19,7 @@ from sim_teleop.control.defects import (
     plan_for_episode,
 )
 from sim_teleop.control.expert import AutopilotController, ExpertObservation, ExpertParams
-from sim_teleop.control.operator import HumanOperator
+from sim_teleop.control.operator import make_operator
 from sim_teleop.messages import CAMERAS, STATE_GRIPPER, STATE_TCP
 from sim_teleop.sim.env import SimEnv
 
@@ -60,16 +60,19 @@ def run_episode(
     defects_seed: int = 0,
     max_steps: int = 200,
     keep_images: bool = False,
-    human: bool = False,
+    operator: str = "expert",
 ) -> Episode:
     """One attempt as the recorder would store it: running frames up to and including the end frame.
 
-    `human`: the expert is driven through a human operator model (`sim_teleop.control.operator`)."""
+    `operator`: who drives the expert (`sim_teleop.control.operator.OPERATORS`)."""
     obs = sim.reset(placement)
     start_tcp = np.asarray(obs.state[STATE_TCP], dtype=np.float64)
-    operator = HumanOperator.sample(expert_seed, plan.episode_index) if human else None
     ctrl = AutopilotController(
-        ExpertParams.sample(expert_seed, plan.episode_index), start_tcp, plan, defects_seed, operator
+        ExpertParams.sample(expert_seed, plan.episode_index),
+        start_tcp,
+        plan,
+        defects_seed,
+        make_operator(operator, expert_seed, plan.episode_index),
     )
     ep = Episode(key=f"p{placement}", plan=plan)
     # As in the dataflow: a frame carries the action the sim applies at that tick, which is the

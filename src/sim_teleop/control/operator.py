@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim_teleop.control.keyboard_operator import KeyboardOperator
+
 _OPERATOR_DOMAIN = 0x4A7D0  # separates operator draws from other users of the same seed
 
 
@@ -135,3 +137,19 @@ class HumanOperator:
         out = np.asarray(action, dtype=np.float32).copy()
         out[:3] += self.noise.next().astype(np.float32)
         return out
+
+
+OPERATORS = ("expert", "human", "keyboard")
+"""Who drives the autopilot: the scripted expert alone, through the human hand model above, or through
+the keyboard (`keyboard_operator`)."""
+
+
+def make_operator(kind: str, seed: int, attempt: int) -> HumanOperator | KeyboardOperator | None:
+    """The operator layer of one attempt (None: the expert drives directly)."""
+    if kind == "human":
+        return HumanOperator.sample(seed, attempt)
+    if kind == "keyboard":
+        return KeyboardOperator.sample(seed, attempt)
+    if kind != "expert":
+        raise ValueError(f"operator {kind!r}: expected one of {', '.join(OPERATORS)}")
+    return None

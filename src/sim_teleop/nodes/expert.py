@@ -42,7 +42,7 @@ def main(node: Any = None) -> None:
         report=lambda line: print(line, flush=True),
         tick_s=cfg.tick_ms / 1000.0,
         stop_sim=cfg.stops_sim,
-        human=cfg.operator == "human",
+        operator=cfg.operator,
     )
     what = f"defects from {defects.source} (p={defects.probability:g})" if defects else "no defects"
     log(NAME, f"{cfg.episodes} episodes, seed {cfg.seed}, operator {cfg.operator}, {what}")

@@ -114,6 +114,9 @@ one at 2 x half to ~0.8)."""
 REFERENCE_DURATION_S = 4.3
 """Prior for the running time-to-success reference (clean expert median)."""
 
+REFERENCE_CRUISE_MPS = 0.18
+"""Prior for the running cruise-speed reference (clean expert median of `cruise_speed`)."""
+
 CELL_RANGE: dict[str, tuple[tuple[tuple[float, ...], ...], ...]] = {
     "front": (
         ((49, 70, 76, 49), (57, 104, 89, 57), (52, 56, 72, 65), (61, 61, 56, 56)),

@@ -103,15 +103,35 @@ class PlayFilter:
         return None if prev is None else self.y - prev
 
 
+ISOLATED_TURN = 0.2
+"""1 - cos of the angle (~37 degrees) beyond which a turn needs a turning neighbour to count (letting go
+of one of two held arrow keys turns by 45)."""
+
+
 class TurningMeter:
     """Turning fraction of a 3-D trajectory (see module docstring), O(1) per point.
 
     Each pair of consecutive steps adds w (1 - cos angle) to the numerator and 2 w to the denominator,
     with w = min(|v_t| |v_t-1|, cap^2): fast steps do not outweigh slow ones beyond `cap`, so the value is
     close to the share of moving frames that turn, and one huge outlier step counts like any other pair.
+    Jitter turns again and again; a lone corner between straight moves (a keyboard operator switching
+    from one arrow key to another, a quick reversal) is not jitter, so a turn counts only when the pair
+    before or after it turns too (by more than `ISOLATED_TURN`); each pair is settled one point late.
     """
 
-    __slots__ = ("cap2", "count", "den", "floor2", "jump", "num", "prev_p", "prev_v", "prev_vn")
+    __slots__ = (
+        "cap2",
+        "count",
+        "den",
+        "floor2",
+        "jump",
+        "num",
+        "pending",
+        "prev_p",
+        "prev_turned",
+        "prev_v",
+        "prev_vn",
+    )
 
     def __init__(self, floor: float, cap: float, jump: float) -> None:
         self.floor2 = floor * floor
@@ -123,6 +143,8 @@ class TurningMeter:
         self.num = 0.0
         self.den = 0.0
         self.count = 0
+        self.pending = 0.0  # the last pair's w (1 - cos), not yet known to be part of repeated turning
+        self.prev_turned = False  # the pair before it turned
 
     def add(self, p: np.ndarray) -> np.ndarray | None:
         """Add a point; returns the step from the previous point (None for the first)."""
@@ -135,8 +157,20 @@ class TurningMeter:
             mag = vn * self.prev_vn
             if mag > 0.0 and vn <= self.jump and self.prev_vn <= self.jump:
                 w = min(mag, self.cap2)
-                self.num += w * (1.0 - float(v @ self.prev_v) / mag)
+                turn = 1.0 - float(v @ self.prev_v) / mag
                 self.den += 2.0 * w
+                turned = turn > ISOLATED_TURN
+                if not turned:  # a gentle bend always counts (a trembling hand's, a curve's)
+                    self.num += w * turn
+                    self.pending = 0.0
+                elif self.prev_turned:  # turning again: this pair and a previous one still waiting
+                    self.num += self.pending + w * turn
+                    self.pending = 0.0
+                else:
+                    self.pending = w * turn
+                self.prev_turned = turned
+            else:
+                self.pending, self.prev_turned = 0.0, False
             self.count += 1
         self.prev_p, self.prev_v, self.prev_vn = p, v, vn
         return v
@@ -455,19 +489,23 @@ class IdleMeter:
 
 
 class CrawlMeter:
-    """`crawl_fraction`: frames of steady motion slower than `crawl_speed` (not a speed-up/slow-down ramp).
+    """`crawl_fraction`: frames of steady motion slower than `crawl_speed` (not a speed-up/slow-down ramp);
+    `cruise_speed`: the fastest steady motion (m/s), the operator's pace the scorer learns the next
+    episodes' crawl speed from (a keyboard moves at 0.1 m/s an axis, the expert at 0.12-0.24).
 
     The speed is the displacement over the last `crawl_window` frames (of the play-filtered command, or
     TCP): a hand's frame-to-frame noise would otherwise make a slow, steady move look unsteady.
     """
 
-    __slots__ = ("crawl", "dt", "frames", "prev_speed", "recent", "th")
+    __slots__ = ("crawl", "crawl_speed", "cruise", "dt", "frames", "prev_speed", "recent", "th")
 
-    def __init__(self, th: Mapping[str, float], dt: float) -> None:
+    def __init__(self, th: Mapping[str, float], dt: float, crawl_speed: float | None = None) -> None:
         self.th = th
         self.dt = dt
+        self.crawl_speed = th["crawl_speed"] if crawl_speed is None else crawl_speed
         self.frames = 0
         self.crawl = 0
+        self.cruise = 0.0
         self.prev_speed: float | None = None
         self.recent: deque[np.ndarray] = deque(maxlen=int(th["crawl_window"]) + 1)
 
@@ -484,11 +522,13 @@ class CrawlMeter:
         prev, self.prev_speed = self.prev_speed, speed
         if prev is None:
             return
-        if th["still_speed"] <= speed < th["crawl_speed"] and abs(speed - prev) < th["crawl_steady"]:
-            self.crawl += 1
+        if abs(speed - prev) < th["crawl_steady"]:
+            self.cruise = max(self.cruise, speed)
+            if th["still_speed"] <= speed < self.crawl_speed:
+                self.crawl += 1
 
     def raw(self) -> dict[str, float]:
-        return {"crawl_fraction": self.crawl / max(self.frames - 1, 1)}
+        return {"crawl_fraction": self.crawl / max(self.frames - 1, 1), "cruise_speed": self.cruise}
 
 
 class SpikeMeter:
@@ -836,7 +876,8 @@ class EpisodeAccumulator:
     class reads the signals once per frame and hands each meter what it needs.
     """
 
-    def __init__(self, config: QualityConfig) -> None:
+    def __init__(self, config: QualityConfig, crawl_speed: float | None = None) -> None:
+        """`crawl_speed`: the scorer's, learned from the operator's pace (default: the calibrated one)."""
         th = config.thresholds
         self.th = th
         self.dt = 1.0 / config.fps
@@ -847,7 +888,7 @@ class EpisodeAccumulator:
         self.steady_cmd = PlayFilter(th["play"])
         self.jitter = JitterMeter(th)
         self.idle = IdleMeter(th, self.dt)
-        self.crawl = CrawlMeter(th, self.dt)
+        self.crawl = CrawlMeter(th, self.dt, crawl_speed)
         self.spike = SpikeMeter(self.dt)
         self.saturation = SaturationMeter(config.layout, th["sat_margin"])
         self.gripper = GripperMeter(th)

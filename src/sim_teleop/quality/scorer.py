@@ -36,18 +36,19 @@ def subscore(x: float, half: float, power: float) -> float:
 
 
 class RunningReference:
-    """Reference episode duration: median of recent good successful episodes plus a calibrated prior."""
+    """A reference of the operator's pace (episode duration, cruise speed): the median of recent
+    successful episodes, with the calibrated expert value as one more vote."""
 
-    def __init__(self, prior_s: float, window: int) -> None:
-        self.prior_s = prior_s
+    def __init__(self, prior: float, window: int) -> None:
+        self.prior = prior
         self.recent: deque[float] = deque(maxlen=max(1, window))
 
     @property
     def value(self) -> float:
-        return float(statistics.median([self.prior_s, *self.recent]))
+        return float(statistics.median([self.prior, *self.recent]))
 
-    def update(self, duration_s: float) -> None:
-        self.recent.append(duration_s)
+    def update(self, value: float) -> None:
+        self.recent.append(value)
 
 
 SOURCES: dict[str, tuple[str, ...]] = {
@@ -68,6 +69,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
 """Each motion sub-score and the raw metrics it is the worst of (those the episode has)."""
 
 HALF_KEY = {"crawl_fraction": "crawl"}
+PACE_REASONS = frozenset({"slow"})
+"""Reasons that do not keep a successful episode from teaching the scorer the operator's pace."""
 """Raw metrics whose bad boundary goes by another name in `calibration.HALF`."""
 
 
@@ -111,9 +114,16 @@ class EpisodeScorer:
     def __init__(self, config: QualityConfig) -> None:
         self.config = config
         self.reference = RunningReference(config.reference_duration_s, config.reference_window)
+        self.cruise = RunningReference(config.reference_cruise_mps, config.reference_window)
+
+    def crawl_speed(self) -> float:
+        """Steady motion slower than this crawls: the calibrated speed, lowered in proportion for an
+        operator whose pace is slower than the expert's (a keyboard: 0.1 m/s an axis) - never raised."""
+        cfg = self.config
+        return cfg.thresholds["crawl_speed"] * min(1.0, self.cruise.value / cfg.reference_cruise_mps)
 
     def new_episode(self) -> EpisodeAccumulator:
-        return EpisodeAccumulator(self.config)
+        return EpisodeAccumulator(self.config, self.crawl_speed())
 
     def report(
         self, episode_index: int, acc: EpisodeAccumulator, success: bool | None = None
@@ -135,10 +145,14 @@ class EpisodeScorer:
                 if code not in reasons:
                     reasons.append(code)
         verdict = Verdict.BAD if (reasons or score < cfg.threshold) else Verdict.GOOD
-        if not failed and verdict is Verdict.GOOD:
+        if ok and all(r in PACE_REASONS for r in reasons):
+            # Good but for its pace: the operator's pace is what the reference learns, so a slower
+            # operator (a keyboard) is judged against its own pace after a few episodes.
             self.reference.update(acc.duration_s)
+            self.cruise.update(raw["cruise_speed"])
         metrics = {k: round(float(v), 6) for k, v in raw.items()}
         metrics["reference_duration_s"] = round(ref, 4)
+        metrics["crawl_speed"] = round(acc.crawl.crawl_speed, 4)
         return QualityReport(
             episode_index=episode_index,
             score=round(score, 6),

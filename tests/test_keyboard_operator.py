@@ -1,0 +1,109 @@
+"""The keyboard operator model, and the scorer judging its clean demonstrations `good`.
+
+A keyboard moves the target at a fixed speed along one axis per held key: bang-bang, axis by axis, late
+releases and corrective taps. The scorer must learn that pace from the operator's own episodes instead
+of calling every keyboard demonstration slow, and must not read a corner between two keys as jitter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim_teleop.control.defects import EpisodePlan, plan_for_episode
+from sim_teleop.control.expert import AutopilotConfig, run_in_process
+from sim_teleop.control.inprocess import Episode, run_episode, single_family_config
+from sim_teleop.control.keyboard_operator import KeyboardOperator, KeyboardParams
+from sim_teleop.control.teleop import SPEED
+from sim_teleop.messages import Phase, Verdict
+from sim_teleop.quality import EpisodeScorer, QualityConfig
+from sim_teleop.sim.env import SimEnv
+
+
+def _score(scorer: EpisodeScorer, episodes: list[Episode]) -> list:
+    reports = []
+    for ep in episodes:
+        acc = scorer.new_episode()
+        for i, f in enumerate(ep.frames):
+            acc.add_frame(f.state, f.action, f.success, f.contact_force, f.cube_pose, frame=i)
+        reports.append(scorer.report(0, acc, success=ep.success))
+    return reports
+
+
+@pytest.fixture(scope="module")
+def keyboard_episodes() -> list[Episode]:
+    sim = SimEnv(seed=0, image_obs=False)
+    try:
+        return [
+            run_episode(
+                sim, 7000 + k, EpisodePlan(k), expert_seed=7000 + k, operator="keyboard", max_steps=300
+            )
+            for k in range(6)
+        ]
+    finally:
+        sim.close()
+
+
+def test_the_keys_move_the_target_at_the_keyboard_speed() -> None:
+    """Through `KeyboardTeleop`: at most SPEED x dt an axis a frame, reached and held, gripper 0 or 1."""
+    op = KeyboardOperator(KeyboardParams(reaction=1, one_axis=True), seed=0, attempt=0)
+    goal = np.array([0.1, -0.05, 0.0, 0.0])
+    closed = np.array([0.1, -0.05, 0.0, 1.0])
+    actions = np.array([op.follow(goal if k < 30 else closed) for k in range(40)])
+    steps = np.abs(np.diff(actions[:, :3], axis=0))
+    assert steps.max() <= SPEED * 0.1 + 1e-6
+    assert np.isclose(steps, SPEED * 0.1, atol=1e-6).sum() > 10  # mostly full-speed frames
+    assert ((steps > 1e-6).sum(axis=1) <= 1).all()  # one arrow key at a time
+    assert np.abs(actions[-1, :3] - goal[:3]).max() <= op.params.dead_band_m + 1e-6
+    assert np.count_nonzero(np.diff(actions[:, 3])) == 1 and set(np.unique(actions[:, 3])) == {0.0, 1.0}
+
+
+def test_keyboard_demonstrations_succeed_and_are_good_once_the_pace_is_learned(
+    keyboard_episodes: list[Episode],
+) -> None:
+    assert all(ep.success for ep in keyboard_episodes)
+    reports = _score(EpisodeScorer(QualityConfig()), keyboard_episodes)
+    # The first is judged against the expert's pace (0.18 m/s): a keyboard's 0.1 m/s crawls there.
+    assert "slow" in reports[0].reasons
+    assert [r.verdict for r in reports[1:]] == [Verdict.GOOD] * 5, [r.reasons for r in reports]
+    assert reports[-1].metrics["crawl_speed"] < QualityConfig().thresholds["crawl_speed"]
+
+
+def test_a_fixed_crawl_speed_would_reject_every_keyboard_demonstration(
+    keyboard_episodes: list[Episode],
+) -> None:
+    """What the learned pace is for: judged against the expert's pace throughout, all are `slow`."""
+    scorer = EpisodeScorer(QualityConfig())
+    reports = []
+    for ep in keyboard_episodes:
+        scorer.cruise.recent.clear()  # forget the operator's pace before each episode
+        reports += _score(scorer, [ep])
+    assert all("slow" in r.reasons for r in reports), [r.reasons for r in reports]
+
+
+def test_a_slow_defect_is_still_caught_after_keyboard_episodes(keyboard_episodes: list[Episode]) -> None:
+    """The pace reference follows the operator; a demonstration slower than its own pace stays `slow`."""
+    scorer = EpisodeScorer(QualityConfig())
+    _score(scorer, keyboard_episodes)
+    sim = SimEnv(seed=0, image_obs=False)
+    try:
+        plan = plan_for_episode(single_family_config("slow", 1.0, seed=0), 0, 1000)
+        ep = run_episode(
+            sim, 7100, plan, expert_seed=7100, defects_seed=0, operator="keyboard", max_steps=300
+        )
+    finally:
+        sim.close()
+    (report,) = _score(scorer, [ep])
+    assert report.verdict is Verdict.BAD and "slow" in report.reasons, report.reasons
+
+
+def test_the_autopilot_node_logic_drives_through_the_keyboard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`AUTOPILOT_OPERATOR=keyboard` in a dataflow: the session's attempts move axis by axis."""
+    monkeypatch.setenv("AUTOPILOT_OPERATOR", "keyboard")
+    cfg = AutopilotConfig.load()
+    frames: list = []
+    session = run_in_process(2, seed=3, operator=cfg.operator, on_frame=frames.append)
+    assert [r.success for r in session.results] == [True, True]
+    actions = np.array([f.action[:3] for f in frames if f.phase is Phase.RUNNING and f.episode_index == 0])
+    steps = np.abs(np.diff(actions, axis=0))
+    assert steps.max() <= SPEED * 0.1 + 1e-6
