@@ -3,15 +3,15 @@
     nice -n 5 .venv/bin/python scripts/bench_peers.py --venv /work/peers-venv   # ~15 min on 2 cores
     .venv/bin/python scripts/bench_peers.py --dataset outputs/filter_study/mixed  # a recording instead
 
-Generates rendered autopilot episodes in-process: clean ones by the scripted expert and by the human
-operator model, and for every defect family (motion, recording and camera; `bench_scorer.py` has the
-families) episodes at severities 0.3 and 1.0. All of them are written as ONE LeRobot v3.0 dataset (AV1
-video, as the recorder writes), then scored offline by ours (`score_dataset`, keyframes every
-`DEFAULT_STRIDE` frames) and by each peer of `scripts/peers.py` (lerobot-doctor, kalanos,
-deepen-grade, lerobot-lint, installed in their own venv, see there). `--dataset` uses a recording
-made with `DEFECTS_CONFIG` instead, its sidecar's ground truth as the labels. Prints, per family and
-checker, the AUROC of its score (clean vs that family) and the share it flagged, the clean false-flag
-rate, and seconds per episode.
+Generates rendered autopilot episodes in-process: clean ones by the scripted expert and by the
+human and keyboard operator models, and for every defect family (motion, recording and camera;
+`bench_scorer.py` has the families) episodes at severities 0.3 and 1.0. All of them are written as
+ONE LeRobot v3.0 dataset (AV1 video, as the recorder writes), then scored offline by ours
+(`score_dataset`, keyframes every `DEFAULT_STRIDE` frames) and by each peer of `scripts/peers.py`
+(lerobot-doctor, kalanos, deepen-grade, lerobot-lint, installed in their own venv, see there).
+`--dataset` uses a recording made with `DEFECTS_CONFIG` instead, its sidecar's ground truth as the
+labels. Prints, per family and checker, the AUROC of its score (clean vs that family) and the share
+it flagged, the clean false-flag rate per operator, and seconds per episode.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from sim_teleop.control.inprocess import (
     single_family_config,
     with_camera_defect,
 )
+from sim_teleop.control.operator import OPERATORS
 from sim_teleop.control.recording_defects import RECORDING_FAMILIES, damage
 from sim_teleop.dataset.reader import read_info
 from sim_teleop.messages import CAMERAS, Verdict
@@ -62,7 +63,11 @@ def generate(args: argparse.Namespace) -> tuple[list[Episode], list[tuple[str, s
     labels: list[tuple[str, str]] = []
     sim = SimEnv(seed=args.seed, image_obs=True)
     placement = 7000
-    for operator, count in (("expert", args.clean), ("human", args.clean_human)):
+    for operator, count in (
+        ("expert", args.clean),
+        ("human", args.clean_human),
+        ("keyboard", args.clean_keyboard),
+    ):
         for k in range(count):
             ep = run_episode(
                 sim,
@@ -71,6 +76,7 @@ def generate(args: argparse.Namespace) -> tuple[list[Episode], list[tuple[str, s
                 args.seed + placement,
                 keep_images=True,
                 operator=operator,
+                max_steps=300,
             )
             placement += 1
             episodes.append(ep)
@@ -153,19 +159,20 @@ def table(
         if isinstance(res, str):
             print(f"{name}: {res}")
             continue
-        for op in ("expert", "human"):
+        for op in OPERATORS:
             idx = [i for i in clean if labels[i][1] == op]
             if idx:
                 share = float(np.mean([res[i].flagged for i in idx if i in res]))
                 out["clean_flagged"].setdefault(name, {})[op] = share
         out["seconds_per_episode"][name] = seconds[name] / n
-    print("\nclean flagged (expert / human) and seconds per episode:")
+    print("\nclean flagged (expert / human / keyboard) and seconds per episode:")
     for name in names:
         if name in out["clean_flagged"]:
             cf = out["clean_flagged"][name]
             print(
-                f"  {name:15s} {cf.get('expert', float('nan')):6.0%} / {cf.get('human', float('nan')):6.0%}"
-                f"   {out['seconds_per_episode'][name]:.3f} s"
+                f"  {name:15s} "
+                + " / ".join(f"{cf.get(op, float('nan')):6.0%}" for op in OPERATORS)
+                + f"   {out['seconds_per_episode'][name]:.3f} s"
             )
     return out
 
@@ -175,6 +182,7 @@ def main() -> None:
     ap.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="the peers' venv (see scripts/peers.py)")
     ap.add_argument("--clean", type=int, default=8, help="clean expert episodes")
     ap.add_argument("--clean-human", type=int, default=6, help="clean human-operator episodes")
+    ap.add_argument("--clean-keyboard", type=int, default=6, help="clean keyboard-operator episodes")
     ap.add_argument("--severities", type=float, nargs="+", default=[0.3, 1.0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None)

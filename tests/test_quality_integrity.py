@@ -79,6 +79,17 @@ def test_jump_needs_tcp_and_command_to_move_two_frames_at_once() -> None:
     assert run([0.0, 0.0, 0.03, 0.01, 0.01], [0.01] * 5) == 0  # only the TCP: a resumed stall
 
 
+def test_a_tcp_jump_towards_a_standing_command_is_a_gap_except_at_a_grasp() -> None:
+    def run(grip_at: int | None) -> int:
+        meter = JumpMeter(TH, DT)
+        for k, p in enumerate([0.01, 0.01, 0.02, 0.01, 0.01]):
+            meter.add(np.array([p, 0, 0]), np.zeros(3), grip_changed=k == grip_at)
+        return int(meter.raw()["step_jumps"])
+
+    assert run(None) == 1  # catching up with a command that stands still: two frames in one row
+    assert run(0) == 0  # the fingers just closed: the TCP pops up against the table
+
+
 def test_lag_finds_the_delay_and_flags_a_tcp_ahead_of_its_command() -> None:
     rng = np.random.default_rng(0)
     cmd = rng.normal(size=(80, 3)) * 0.01

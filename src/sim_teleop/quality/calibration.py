@@ -45,7 +45,8 @@ THRESHOLDS: dict[str, float] = {
     "grip_grace_s": 0.8,  # a standstill beginning this soon after a gripper change is a grasp wait ...
     "grasp_wait_s": 1.5,  # ... of which this much is the task (fingers closing, checking the grasp)
     "start_wait_s": 1.0,  # standing still before the first move: this much is getting ready
-    "crawl_speed": 0.105,  # m/s: steady commanded motion slower than this is crawling (expert: 0.12-0.24)
+    "crawl_speed": 0.105,  # m/s: steady commanded motion slower than this is crawling (expert: 0.12-0.24) ...
+    "crawl_ratio": 0.58,  # ... if also slower than this x the episode's cruise (0.105 / the expert's 0.18)
     "crawl_window": 3,  # frames over which the crawl speed is measured (averages the hand's noise)
     "crawl_steady": 0.01,  # m/s change per frame below which the speed counts as steady (not a ramp)
     "turn_floor": 0.002,  # m per frame: motion below this adds to the turning metric's denominator only
@@ -113,9 +114,6 @@ one at 2 x half to ~0.8)."""
 
 REFERENCE_DURATION_S = 4.3
 """Prior for the running time-to-success reference (clean expert median)."""
-
-REFERENCE_CRUISE_MPS = 0.18
-"""Prior for the running cruise-speed reference (clean expert median of `cruise_speed`)."""
 
 CELL_RANGE: dict[str, tuple[tuple[tuple[float, ...], ...], ...]] = {
     "front": (

@@ -72,8 +72,7 @@ class QualityConfig(Config):
     failure_factor: float = 0.5  # task success is a gate: a failed episode's aggregate is multiplied by it
     success_gate: bool = True  # offline: off for a dataset without a success column (nothing to gate on)
     reference_duration_s: float = cal.REFERENCE_DURATION_S  # prior for the running time reference
-    reference_cruise_mps: float = cal.REFERENCE_CRUISE_MPS  # prior for the running cruise-speed reference
-    reference_window: int = 25  # recent successful episodes kept for the running references
+    reference_window: int = 25  # recent successful episodes kept for the running reference
     use_images: bool = setting(True, env="QUALITY_IMAGES")  # live: the camera metrics (off: motion only)
     # True when the file gives `layout`: offline it then wins over the layout inferred from the dataset.
     layout_given: bool = False

@@ -142,19 +142,26 @@ class JumpMeter:
     their neighbours' (and `jump_min_step`) and go on in the neighbours' direction: two frames of
     motion in one row. Under constant acceleration a step is the mean of its neighbours, so ramps do
     not count; a spike comes straight back (against the direction), and a stalled state jumps without
-    its command. While the arm catches up with a command that stands still, the TCP alone counts."""
+    its command. While the arm catches up with a command that stands still, the TCP alone counts -
+    except around a gripper change (`grasp_wait_s`), where the fingers closing on the cube, pressed
+    onto the table by a keyboard operator, make the TCP pop up by a few millimetres."""
 
-    __slots__ = ("jumps", "min_step", "ratio", "recent", "still")
+    __slots__ = ("grasp_frames", "jumps", "min_step", "ratio", "recent", "since_grip", "still")
 
     def __init__(self, th: Mapping[str, float], dt: float) -> None:
         self.ratio = th["jump_ratio"]
         self.min_step = th["jump_min_step"]
         self.still = th["still_speed"] * dt
+        self.grasp_frames = round(th["grasp_wait_s"] / dt)
+        self.since_grip = 1 << 30  # frames since the last gripper change
         self.recent: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=3)
         self.jumps = 0
 
-    def add(self, tcp_step: np.ndarray | None, cmd_step: np.ndarray | None) -> bool:
+    def add(
+        self, tcp_step: np.ndarray | None, cmd_step: np.ndarray | None, grip_changed: bool = False
+    ) -> bool:
         """Add this frame's steps; returns whether the previous frame's step was a jump."""
+        self.since_grip = 0 if grip_changed else self.since_grip + 1
         if tcp_step is None or cmd_step is None:
             self.recent.clear()
             return False
@@ -162,7 +169,7 @@ class JumpMeter:
         if len(self.recent) < 3:
             return False
         (p0, c0), (p1, c1), (p2, c2) = self.recent
-        standing = max(norm(c0), norm(c1), norm(c2)) <= self.still
+        standing = max(norm(c0), norm(c1), norm(c2)) <= self.still and self.since_grip > self.grasp_frames
         if self._jump(p0, p1, p2) and (standing or self._jump(c0, c1, c2)):
             self.jumps += 1
             return True

@@ -489,25 +489,25 @@ class IdleMeter:
 
 
 class CrawlMeter:
-    """`crawl_fraction`: frames of steady motion slower than `crawl_speed` (not a speed-up/slow-down ramp);
-    `cruise_speed`: the fastest steady motion (m/s), the operator's pace the scorer learns the next
-    episodes' crawl speed from (a keyboard moves at 0.1 m/s an axis, the expert at 0.12-0.24).
+    """`crawl_fraction`: frames of steady motion (not a speed-up/slow-down ramp) slower than `crawl_speed`
+    and than `crawl_ratio` x the episode's `cruise_speed`, its fastest steady motion (m/s).
 
-    The speed is the displacement over the last `crawl_window` frames (of the play-filtered command, or
-    TCP): a hand's frame-to-frame noise would otherwise make a slow, steady move look unsteady.
+    Crawling is slow for this operator: the expert cruises at 0.12-0.24 m/s, a keyboard at 0.1 m/s an
+    axis, which a fixed 0.105 m/s would call crawling throughout. A slowed stretch of an episode is
+    slower than the same episode's own cruise. The speed is the displacement over the last
+    `crawl_window` frames (of the play-filtered command, or TCP): a hand's frame-to-frame noise would
+    otherwise make a slow, steady move look unsteady.
     """
 
-    __slots__ = ("crawl", "crawl_speed", "cruise", "dt", "frames", "prev_speed", "recent", "th")
+    __slots__ = ("dt", "frames", "prev_speed", "recent", "steady", "th")
 
-    def __init__(self, th: Mapping[str, float], dt: float, crawl_speed: float | None = None) -> None:
+    def __init__(self, th: Mapping[str, float], dt: float) -> None:
         self.th = th
         self.dt = dt
-        self.crawl_speed = th["crawl_speed"] if crawl_speed is None else crawl_speed
         self.frames = 0
-        self.crawl = 0
-        self.cruise = 0.0
         self.prev_speed: float | None = None
         self.recent: deque[np.ndarray] = deque(maxlen=int(th["crawl_window"]) + 1)
+        self.steady: list[float] = []  # speeds of the steady moving frames (one float a frame at most)
 
     def add(self, point: np.ndarray | None) -> None:
         """The filtered command (the TCP when there is no command) of this frame."""
@@ -522,13 +522,20 @@ class CrawlMeter:
         prev, self.prev_speed = self.prev_speed, speed
         if prev is None:
             return
-        if abs(speed - prev) < th["crawl_steady"]:
-            self.cruise = max(self.cruise, speed)
-            if th["still_speed"] <= speed < self.crawl_speed:
-                self.crawl += 1
+        if abs(speed - prev) < th["crawl_steady"] and speed >= th["still_speed"]:
+            self.steady.append(speed)
+
+    @property
+    def crawl(self) -> int:
+        cruise = max(self.steady, default=0.0)
+        limit = min(self.th["crawl_speed"], self.th["crawl_ratio"] * cruise)
+        return sum(s < limit for s in self.steady)
 
     def raw(self) -> dict[str, float]:
-        return {"crawl_fraction": self.crawl / max(self.frames - 1, 1), "cruise_speed": self.cruise}
+        return {
+            "crawl_fraction": self.crawl / max(self.frames - 1, 1),
+            "cruise_speed": max(self.steady, default=0.0),
+        }
 
 
 class SpikeMeter:
@@ -876,8 +883,7 @@ class EpisodeAccumulator:
     class reads the signals once per frame and hands each meter what it needs.
     """
 
-    def __init__(self, config: QualityConfig, crawl_speed: float | None = None) -> None:
-        """`crawl_speed`: the scorer's, learned from the operator's pace (default: the calibrated one)."""
+    def __init__(self, config: QualityConfig) -> None:
         th = config.thresholds
         self.th = th
         self.dt = 1.0 / config.fps
@@ -888,7 +894,7 @@ class EpisodeAccumulator:
         self.steady_cmd = PlayFilter(th["play"])
         self.jitter = JitterMeter(th)
         self.idle = IdleMeter(th, self.dt)
-        self.crawl = CrawlMeter(th, self.dt, crawl_speed)
+        self.crawl = CrawlMeter(th, self.dt)
         self.spike = SpikeMeter(self.dt)
         self.saturation = SaturationMeter(config.layout, th["sat_margin"])
         self.gripper = GripperMeter(th)
@@ -954,7 +960,9 @@ class EpisodeAccumulator:
             self.cmd_spike.add(raw_cmd_step)
         if self.lag is not None:
             self.lag.add(raw_cmd_step, None if stale else v)
-        jumped = self.jumps is not None and self.jumps.add(None if repeated else v, raw_cmd_step)
+        jumped = self.jumps is not None and self.jumps.add(
+            None if repeated else v, raw_cmd_step, grip_changed
+        )
         self.crawl.add(self.steady_cmd.y if c is not None else self.steady_tcp.y)
         if g is not None:
             self._gripper(g, p)

@@ -36,8 +36,8 @@ def subscore(x: float, half: float, power: float) -> float:
 
 
 class RunningReference:
-    """A reference of the operator's pace (episode duration, cruise speed): the median of recent
-    successful episodes, with the calibrated expert value as one more vote."""
+    """A reference of the operator's pace (episode duration): the median of recent successful episodes,
+    with the calibrated expert value as one more vote."""
 
     def __init__(self, prior: float, window: int) -> None:
         self.prior = prior
@@ -114,16 +114,9 @@ class EpisodeScorer:
     def __init__(self, config: QualityConfig) -> None:
         self.config = config
         self.reference = RunningReference(config.reference_duration_s, config.reference_window)
-        self.cruise = RunningReference(config.reference_cruise_mps, config.reference_window)
-
-    def crawl_speed(self) -> float:
-        """Steady motion slower than this crawls: the calibrated speed, lowered in proportion for an
-        operator whose pace is slower than the expert's (a keyboard: 0.1 m/s an axis) - never raised."""
-        cfg = self.config
-        return cfg.thresholds["crawl_speed"] * min(1.0, self.cruise.value / cfg.reference_cruise_mps)
 
     def new_episode(self) -> EpisodeAccumulator:
-        return EpisodeAccumulator(self.config, self.crawl_speed())
+        return EpisodeAccumulator(self.config)
 
     def report(
         self, episode_index: int, acc: EpisodeAccumulator, success: bool | None = None
@@ -149,10 +142,8 @@ class EpisodeScorer:
             # Good but for its pace: the operator's pace is what the reference learns, so a slower
             # operator (a keyboard) is judged against its own pace after a few episodes.
             self.reference.update(acc.duration_s)
-            self.cruise.update(raw["cruise_speed"])
         metrics = {k: round(float(v), 6) for k, v in raw.items()}
         metrics["reference_duration_s"] = round(ref, 4)
-        metrics["crawl_speed"] = round(acc.crawl.crawl_speed, 4)
         return QualityReport(
             episode_index=episode_index,
             score=round(score, 6),
