@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scoring import score_in_order
 
 from sim_teleop.control.defects import EpisodePlan, plan_for_episode
 from sim_teleop.control.expert import AutopilotConfig, run_in_process
@@ -20,16 +21,6 @@ from sim_teleop.control.teleop import SPEED
 from sim_teleop.messages import Phase, Verdict
 from sim_teleop.quality import EpisodeScorer, QualityConfig
 from sim_teleop.sim.env import SimEnv
-
-
-def _score(scorer: EpisodeScorer, episodes: list[Episode]) -> list:
-    reports = []
-    for ep in episodes:
-        acc = scorer.new_episode()
-        for i, f in enumerate(ep.frames):
-            acc.add_frame(f.state, f.action, f.success, f.contact_force, f.cube_pose, frame=i)
-        reports.append(scorer.report(0, acc, success=ep.success))
-    return reports
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +53,7 @@ def test_the_keys_move_the_target_at_the_keyboard_speed() -> None:
 
 def test_keyboard_demonstrations_succeed_and_are_good(keyboard_episodes: list[Episode]) -> None:
     assert all(ep.success for ep in keyboard_episodes)
-    reports = _score(EpisodeScorer(QualityConfig()), keyboard_episodes)
+    reports = score_in_order(EpisodeScorer(QualityConfig()), keyboard_episodes)
     assert [r.verdict for r in reports] == [Verdict.GOOD] * 6, [r.reasons for r in reports]
     assert all(r.metrics["cruise_speed"] < 0.15 for r in reports)  # slower than the expert's 0.18
 
@@ -71,14 +62,14 @@ def test_a_fixed_crawl_speed_would_reject_keyboard_demonstrations(keyboard_episo
     """What the episode's own cruise is for: against the fixed 0.105 m/s, the keyboard's 0.1 m/s crawls."""
     cfg = QualityConfig()
     fixed = replace(cfg, thresholds={**cfg.thresholds, "crawl_ratio": float("inf")})
-    reports = _score(EpisodeScorer(fixed), keyboard_episodes)
+    reports = score_in_order(EpisodeScorer(fixed), keyboard_episodes)
     assert sum("slow" in r.reasons for r in reports) >= 5, [r.reasons for r in reports]
 
 
 def test_a_slow_defect_is_still_caught_after_keyboard_episodes(keyboard_episodes: list[Episode]) -> None:
     """A keyboard demonstration slowed to well below the keyboard's own pace stays `slow`."""
     scorer = EpisodeScorer(QualityConfig())
-    _score(scorer, keyboard_episodes)
+    score_in_order(scorer, keyboard_episodes)
     sim = SimEnv(seed=0, image_obs=False)
     try:
         plan = plan_for_episode(single_family_config("slow", 1.0, seed=0), 0, 1000)
@@ -87,7 +78,7 @@ def test_a_slow_defect_is_still_caught_after_keyboard_episodes(keyboard_episodes
         )
     finally:
         sim.close()
-    (report,) = _score(scorer, [ep])
+    (report,) = score_in_order(scorer, [ep])
     assert report.verdict is Verdict.BAD and "slow" in report.reasons, report.reasons
 
 

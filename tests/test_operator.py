@@ -10,6 +10,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from scoring import score_in_order
 
 from sim_teleop.control.defects import EpisodePlan, plan_for_episode
 from sim_teleop.control.expert import AutopilotConfig, run_in_process
@@ -64,14 +65,7 @@ def human_episodes() -> list[Episode]:
 
 
 def _score(episodes: list[Episode], config: QualityConfig) -> list:
-    scorer = EpisodeScorer(config)
-    reports = []
-    for ep in episodes:
-        acc = scorer.new_episode()
-        for i, f in enumerate(ep.frames):
-            acc.add_frame(f.state, f.action, f.success, f.contact_force, f.cube_pose, frame=i)
-        reports.append(scorer.report(0, acc, success=ep.success))
-    return reports
+    return score_in_order(EpisodeScorer(config), episodes)
 
 
 def test_human_clean_demonstrations_succeed_and_are_good(human_episodes: list[Episode]) -> None:
