@@ -488,18 +488,23 @@ class IdleMeter:
         }
 
 
+CRAWL_BIN = 0.001
+"""m/s: resolution of the crawl meter's speed histogram (its crawl limit is known only at the end)."""
+
+
 class CrawlMeter:
     """`crawl_fraction`: frames of steady motion (not a speed-up/slow-down ramp) slower than `crawl_speed`
     and than `crawl_ratio` x the episode's `cruise_speed`, its fastest steady motion (m/s).
 
     Crawling is slow for this operator: the expert cruises at 0.12-0.24 m/s, a keyboard at 0.1 m/s an
     axis, which a fixed 0.105 m/s would call crawling throughout. A slowed stretch of an episode is
-    slower than the same episode's own cruise. The speed is the displacement over the last
-    `crawl_window` frames (of the play-filtered command, or TCP): a hand's frame-to-frame noise would
-    otherwise make a slow, steady move look unsteady.
+    slower than the same episode's own cruise. The cruise is known only at the end, so the steady
+    speeds below `crawl_speed` are kept as a fixed histogram (`CRAWL_BIN` wide bins: constant memory).
+    The speed is the displacement over the last `crawl_window` frames (of the play-filtered command, or
+    TCP): a hand's frame-to-frame noise would otherwise make a slow, steady move look unsteady.
     """
 
-    __slots__ = ("dt", "frames", "prev_speed", "recent", "steady", "th")
+    __slots__ = ("cruise", "dt", "frames", "prev_speed", "recent", "slow", "th")
 
     def __init__(self, th: Mapping[str, float], dt: float) -> None:
         self.th = th
@@ -507,7 +512,9 @@ class CrawlMeter:
         self.frames = 0
         self.prev_speed: float | None = None
         self.recent: deque[np.ndarray] = deque(maxlen=int(th["crawl_window"]) + 1)
-        self.steady: list[float] = []  # speeds of the steady moving frames (one float a frame at most)
+        self.cruise = 0.0
+        bins = math.ceil((th["crawl_speed"] - th["still_speed"]) / CRAWL_BIN)
+        self.slow = [0] * max(bins, 0)  # steady frames per speed bin from still_speed up to crawl_speed
 
     def add(self, point: np.ndarray | None) -> None:
         """The filtered command (the TCP when there is no command) of this frame."""
@@ -523,19 +530,20 @@ class CrawlMeter:
         if prev is None:
             return
         if abs(speed - prev) < th["crawl_steady"] and speed >= th["still_speed"]:
-            self.steady.append(speed)
+            self.cruise = max(self.cruise, speed)
+            k = int((speed - th["still_speed"]) / CRAWL_BIN)
+            if k < len(self.slow):
+                self.slow[k] += 1
 
     @property
     def crawl(self) -> int:
-        cruise = max(self.steady, default=0.0)
-        limit = min(self.th["crawl_speed"], self.th["crawl_ratio"] * cruise)
-        return sum(s < limit for s in self.steady)
+        """Steady frames whose speed bin lies below this episode's crawl limit (by the bin's centre)."""
+        th = self.th
+        limit = min(th["crawl_speed"], th["crawl_ratio"] * self.cruise)
+        return sum(n for k, n in enumerate(self.slow) if th["still_speed"] + (k + 0.5) * CRAWL_BIN < limit)
 
     def raw(self) -> dict[str, float]:
-        return {
-            "crawl_fraction": self.crawl / max(self.frames - 1, 1),
-            "cruise_speed": max(self.steady, default=0.0),
-        }
+        return {"crawl_fraction": self.crawl / max(self.frames - 1, 1), "cruise_speed": self.cruise}
 
 
 class SpikeMeter:
