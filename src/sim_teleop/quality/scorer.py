@@ -36,19 +36,19 @@ def subscore(x: float, half: float, power: float) -> float:
 
 
 class RunningReference:
-    """A reference of the operator's pace (episode duration): the median of recent successful episodes,
-    with the calibrated expert value as one more vote."""
+    """Reference episode duration, the operator's pace: the median of recent successful episodes that
+    were good but for their pace, with the calibrated expert duration as one more vote."""
 
-    def __init__(self, prior: float, window: int) -> None:
-        self.prior = prior
+    def __init__(self, prior_s: float, window: int) -> None:
+        self.prior_s = prior_s
         self.recent: deque[float] = deque(maxlen=max(1, window))
 
     @property
     def value(self) -> float:
-        return float(statistics.median([self.prior, *self.recent]))
+        return float(statistics.median([self.prior_s, *self.recent]))
 
-    def update(self, value: float) -> None:
-        self.recent.append(value)
+    def update(self, duration_s: float) -> None:
+        self.recent.append(duration_s)
 
 
 SOURCES: dict[str, tuple[str, ...]] = {
