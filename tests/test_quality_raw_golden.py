@@ -1,8 +1,13 @@
-"""Every raw metric of a few seeded synthetic episodes, pinned bit for bit.
+"""Every raw metric of a few seeded synthetic episodes, pinned to a relative 1e-5.
 
 The episodes exercise every branch of `EpisodeAccumulator` (noise, a spike, pauses, gripper chatter, a
 release mid-air, a falling cube, saturation, missing/NaN signals, image subsets with gaps, other layouts),
-so a restructuring of the meters that changes any value, even in the last bit, fails here. The golden
+so a restructuring of the meters that changes any value fails here. Not bit for bit: float32 sums differ
+in their last digits from one CPU (SIMD kernel) to another: on the 2-core machine of 2026-12-06, 12 of
+the 181 values differ from the golden ones bitwise, worst 2.0e-7 relative (the same with numpy's SIMD
+kernels switched off by NPY_DISABLE_CPU_FEATURES). A relative 1e-5 is 50x that noise and far below
+any real formula change: the smallest one seen (a threshold moved by 1 %, a window by one frame) moves
+a value by > 1e-3. The golden
 values were written by the accumulator before it was split into meters; regenerate them with
 `python tests/test_quality_raw_golden.py --write` only when a metric is meant to change.
 """
@@ -150,12 +155,28 @@ def _all() -> dict[str, dict[str, float]]:
 
 
 @pytest.mark.parametrize("name", [name for name, _ in episodes()])
-def test_raw_metrics_are_bit_identical(name: str) -> None:
+def test_raw_metrics_match_the_golden_values(name: str) -> None:
     golden = json.loads(GOLDEN.read_text())[name]
     got = raw_metrics(dict(episodes())[name])
     assert list(got) == list(golden)  # same keys in the same order (reports list them in this order)
     for key, value in golden.items():
-        assert got[key] == value or (np.isnan(got[key]) and np.isnan(value)), (key, got[key], value)
+        assert same_value(got[key], value), (key, got[key], value)
+
+
+RTOL = 1e-5
+"""Relative tolerance of a golden value (see the module docstring); 1e-12 absolute for values near 0."""
+
+
+def same_value(got: float, want: float) -> bool:
+    return bool(np.isclose(got, want, rtol=RTOL, atol=1e-12, equal_nan=True))
+
+
+def test_the_tolerance_still_catches_a_small_formula_change() -> None:
+    """A value moved by 1e-4 relative (far less than any formula change) fails; CPU noise passes."""
+    assert same_value(0.21865935698009675, 0.2186593627929688)
+    assert same_value(0.2186593627929688 * (1 + 2e-7), 0.2186593627929688)
+    assert not same_value(0.2186593627929688 * (1 + 1e-4), 0.2186593627929688)
+    assert not same_value(float("nan"), 0.0) and same_value(float("nan"), float("nan"))
 
 
 def test_episodes_reach_every_metric_family() -> None:
