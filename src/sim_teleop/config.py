@@ -322,12 +322,14 @@ def _as_tuple(value: list | tuple, args: tuple[Any, ...], label: str) -> tuple:
 DEFAULT_FPS = 10  # frames per second of sim, recording, scoring and evaluation: the one default
 RUN_CONFIG_ENV = "RECORD_CONFIG"  # the dataflow's run file (also the recorder's config)
 DEFAULT_RUN_CONFIG = "configs/record.json"
+DEFAULT_SIM_ENV = "gym_hil/PandaPickCubeBase-v0"  # sim.env.PICK_CUBE (this module imports no sim code)
 
 
 @dataclass(frozen=True)
 class RunConfig(Config):
     """The run-level settings every node reads the same way: the top-level keys of the RECORD_CONFIG
-    file (default configs/record.json), then env. The frame rate lives here and nowhere else."""
+    file (default configs/record.json), then env. The frame rate and the sim env live here and nowhere
+    else."""
 
     repo_id: str = setting("local/sim_teleop_pick", env="RECORD_REPO_ID")
     # empty: outputs/record/<name part of repo_id>; relative: from the repository root
@@ -336,6 +338,8 @@ class RunConfig(Config):
     num_episodes: int = setting(10, env="RECORD_NUM_EPISODES", min=1)  # the dataset's target
     fps: int = setting(DEFAULT_FPS, env="SIM_FPS", min=1)
     resume: bool = setting(False, env="RESUME_RECORDING")  # append: the sim's placements continue too
+    # the gym-hil env the sim runs; the recorder stores it per episode, so resume can refuse another one
+    sim_env: str = setting(DEFAULT_SIM_ENV, env="SIM_ENV")
 
     @property
     def frame_period_s(self) -> float:

@@ -33,6 +33,7 @@ from sim_teleop.dataset.features import ACTION_KEY, STATE_KEY, SUCCESS_KEYS
 from sim_teleop.images import grey
 
 INFO = "meta/info.json"
+TASKS = "meta/tasks.parquet"
 JOURNAL_DIR = ".recorder"
 """The writer's working directory in the root: stage, commit journal and its backups (see `repair`)."""
 JOURNAL = "commit.json"
@@ -56,10 +57,7 @@ def not_a_dataset(root: Path) -> str:
 def read_info(root: Path, committed: bool = True) -> dict:
     """info.json as the last finished commit left it (the journal's copy while a commit is in flight);
     with `committed=False`, as it stands, which is what lerobot loads."""
-    root = Path(root)
-    backup = root / JOURNAL_DIR / BACKUP / INFO
-    in_flight = committed and (root / JOURNAL_DIR / JOURNAL).exists() and backup.exists()
-    path = backup if in_flight else root / INFO
+    path = _as_committed(Path(root), INFO, committed)
     if not path.exists():
         raise DatasetError(not_a_dataset(root))
     try:
@@ -71,6 +69,25 @@ def read_info(root: Path, committed: bool = True) -> dict:
             f"{path}: unreadable ({exc}); it was changed outside the recorder, which only ever replaces "
             "it whole: restore it from a copy (delete_episodes.py keeps the original as <root>.bak-*)"
         ) from None
+
+
+def _as_committed(root: Path, rel: str, committed: bool = True) -> Path:
+    """The file `rel` of root as the last finished commit left it (its journal backup while a commit is
+    in flight), or as it stands with `committed=False`."""
+    backup = root / JOURNAL_DIR / BACKUP / rel
+    in_flight = committed and (root / JOURNAL_DIR / JOURNAL).exists() and backup.exists()
+    return backup if in_flight else root / rel
+
+
+def read_tasks(root: Path) -> list[str]:
+    """The task strings of `meta/tasks.parquet` as the last finished commit left it (empty: no file)."""
+    path = _as_committed(Path(root), TASKS)
+    if not path.exists():
+        return []
+    table = pq.read_table(path)
+    if "task" not in table.column_names:
+        raise DatasetError(f"{path}: no 'task' column (columns: {table.column_names})")
+    return [str(t) for t in table.column("task").to_pylist()]
 
 
 def total_episodes(root: Path) -> int | None:

@@ -1,8 +1,8 @@
 """The recorder's configuration: the run file (`configs/record.json`; another one with RECORD_CONFIG=path,
 as the autopilot and eval dataflows do), then environment variables for what users change often.
 
-Keys accepted in the JSON file (all optional; defaults in brackets). The first five are the run-level
-keys every node reads (`RunConfig`), and `resume`:
+Keys accepted in the JSON file (all optional; defaults in brackets). The first seven are the run-level
+keys every node reads (`RunConfig`):
 
 - `repo_id` ["local/sim_teleop_pick"]               env RECORD_REPO_ID
 - `root` [outputs/record/<name part of repo_id>]   env RECORD_ROOT (relative: from the repository root)
@@ -10,6 +10,9 @@ keys every node reads (`RunConfig`), and `resume`:
 - `num_episodes` [10]: stop the dataflow once the dataset holds this many   env RECORD_NUM_EPISODES
 - `fps` [10]: the frame rate of the whole run (sim, recorder, expert, eval)   env SIM_FPS
 - `resume` [false]: append to an existing dataset  env RESUME_RECORDING=1
+- `sim_env` ["gym_hil/PandaPickCubeBase-v0"]: the env the sim runs; stored per episode   env SIM_ENV
+- `allow_new_task` [false]: let a resumed dataset take a second task (a multi-task dataset); every
+  other difference (env, codec, fps, robot type, features) is always refused   env RECORD_ALLOW_NEW_TASK=1
 - `robot_type` ["franka_panda_gym_hil"]
 - `video`: {`codec` ["libsvtav1"; "h264" also works], `crf` [30], `gop` [2],
             `streaming` [true; false = lerobot's PNG-then-encode, slow, for comparisons]}
@@ -44,6 +47,7 @@ class RecordConfig(RunConfig):
     """The run-level settings plus the recorder's own (keys of the same file)."""
 
     robot_type: str = "franka_panda_gym_hil"
+    allow_new_task: bool = setting(False, env="RECORD_ALLOW_NEW_TASK")  # resume may add a second task
     video_codec: str = setting("libsvtav1", key="video.codec")
     video_crf: int = setting(30, key="video.crf")
     video_gop: int = setting(2, key="video.gop")

@@ -6,7 +6,7 @@ Quality reports arrive on their own input, keyed by the sim's attempt index; whe
 `quality` input a finished episode is saved only with its report (or after the timeout), while frames
 of the next attempt keep being received and buffered. Per saved episode the sidecar
 (`meta/episode_sidecar.jsonl`, keyed by the dataset episode index) holds `quality`, `sim_episode_index`,
-`end_reason` and the controller's `annotation` when one arrived.
+`end_reason`, `sim_env` and the controller's `annotation` when one arrived.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.compact import compact
 from sim_teleop.dataset.features import build_features, camera_key, compat_problems, frame_to_row
 from sim_teleop.dataset.lock import RootInUse, RootLock
-from sim_teleop.dataset.reader import read_info, video_codec
+from sim_teleop.dataset.reader import read_info, read_tasks, video_codec
 from sim_teleop.dataset.repair import holds_nothing_saved, needs_repair, repair
 from sim_teleop.dataset.sidecar import EpisodeSidecar
 from sim_teleop.dataset.store import EpisodeWriter, same_codec
@@ -49,12 +49,37 @@ def writer_error_message(exc: BaseException, root: Path) -> str:
     return f"ERROR in the writer: {type(exc).__name__}: {exc}; recording stopped. {kept}"
 
 
+def resume_problems(cfg: RecordConfig, info: dict[str, Any]) -> list[str]:
+    """What would make the dataset at cfg.root mixed if this run appended to it (empty: nothing).
+
+    The env is compared with the one stored in each episode's sidecar record (a dataset without it,
+    older or foreign, is not refused for env); a new task only passes with `allow_new_task`."""
+    root = cfg.root
+    problems = []
+    envs = sorted({str(r["sim_env"]) for r in EpisodeSidecar(root).records.values() if r.get("sim_env")})
+    if any(env != cfg.sim_env for env in envs):
+        problems.append(f"env: dataset has {', '.join(map(repr, envs))}, this run has {cfg.sim_env!r}")
+    tasks = read_tasks(root)
+    if tasks and cfg.task not in tasks and not cfg.allow_new_task:
+        problems.append(
+            f"task: dataset has {', '.join(map(repr, tasks))}, this run has {cfg.task!r} "
+            "(a further task only with RECORD_ALLOW_NEW_TASK=1)"
+        )
+    robot = info.get("robot_type")
+    if robot and robot != cfg.robot_type:
+        problems.append(f"robot type: dataset has {robot!r}, this run has {cfg.robot_type!r}")
+    codecs = sorted({c for cam in CAMERAS if (c := video_codec(info, camera_key(cam)))})
+    if any(not same_codec(c, cfg.video.codec) for c in codecs):
+        problems.append(f"video codec: dataset has {', '.join(codecs)}, this run has {cfg.video.codec}")
+    return problems + compat_problems(info, cfg.fps, build_features())
+
+
 def prepare_dataset(cfg: RecordConfig, log: Callable[[str], None]) -> tuple[bool, int]:
     """Check the root before anything is written. Returns (create, episodes already in the dataset).
 
-    Refuses (DatasetError, nothing written) when the root exists without resume, or when resuming
-    into a dataset recorded with another fps, features, cameras or image size. Repairs a dataset a
-    killed recorder left behind (only after the compatibility check passed).
+    Refuses (DatasetError, one line, nothing written) when the root exists without resume, or when
+    resuming would mix the dataset (`resume_problems`: env, task, robot type, codec, fps, features,
+    cameras, image size). Repairs a dataset a killed recorder left behind (only after that check).
     """
     root = cfg.root
     if holds_nothing_saved(root):
@@ -73,21 +98,19 @@ def prepare_dataset(cfg: RecordConfig, log: Callable[[str], None]) -> tuple[bool
         log(f"RESUME_RECORDING=1 but {root} does not exist yet: creating a new dataset")
         return True, 0
     info = read_info(root)
-    problems = compat_problems(info, cfg.fps, build_features())
+    problems = resume_problems(cfg, info)
     if problems:
         raise DatasetError(
-            f"cannot resume {root}: it was recorded with different settings, nothing was written:\n  - "
-            + "\n  - ".join(problems)
-            + "\nRecord into a new dataset (another RECORD_ROOT / RECORD_REPO_ID) or use matching settings."
+            f"cannot resume {root}: recorded with other settings: {'; '.join(problems)}; nothing was "
+            "written. Use matching settings or record into a new dataset (another RECORD_ROOT)"
         )
+    if (tasks := read_tasks(root)) and cfg.task not in tasks:
+        log(f"note: adding task {cfg.task!r} to the dataset's {', '.join(map(repr, tasks))} (allow_new_task)")
     if needs_repair(root):
         log(f"repair: {repair(root).summary()}")
     info = read_info(root)
     have = int(info.get("total_episodes", 0))
     EpisodeSidecar(root).drop_after(have)  # records of episodes a crash rolled back
-    codec = video_codec(info, camera_key(CAMERAS[0]))
-    if codec and not same_codec(codec, cfg.video.codec):
-        log(f"note: the dataset's videos use {codec}; new episodes use {cfg.video.codec}")
     return False, have
 
 
@@ -348,6 +371,7 @@ class Recorder:
             "quality": report.to_dict() if report is not None else None,
             "sim_episode_index": c.episode,
             "end_reason": c.reason.value,
+            "sim_env": self.cfg.sim_env,  # the env it was recorded in: resume refuses another
         }
         if annotation is not None:
             record["annotation"] = annotation

@@ -31,7 +31,7 @@ from sim_teleop.sim.episode_state import EpisodeStateMachine
 
 @dataclass(frozen=True)
 class SimConfig(Config):
-    env_id: str = setting(PICK_CUBE, env="SIM_ENV")
+    env_id: str = setting(PICK_CUBE)  # the run's (RunConfig.sim_env, env SIM_ENV), set by `from_env`
     seed: int = setting(0, env="SIM_SEED")
     time_limit_s: float = setting(20.0, env="SIM_TIME_LIMIT_S", min=0.1)
     fps: int = setting(DEFAULT_FPS, min=1)  # the run's (RunConfig.fps), set by `from_env`
@@ -52,9 +52,11 @@ class SimConfig(Config):
 
     @classmethod
     def from_env(cls) -> SimConfig:
-        """SIM_* env vars, the run's frame rate, and where a resumed recording's placements continue."""
+        """SIM_* env vars, the run's frame rate and env, and where a resumed recording's placements
+        continue."""
         run = RunConfig.load()
-        return cls.from_dict({"fps": run.fps, "first_episode": resumed_episodes(run)}, where="sim")
+        values = {"env_id": run.sim_env, "fps": run.fps, "first_episode": resumed_episodes(run)}
+        return cls.from_dict(values, where="sim")
 
 
 def resumed_episodes(run: RunConfig) -> int:
