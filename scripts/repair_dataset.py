@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", required=True, type=Path)
     ap.add_argument("--repo_id", default="local/dataset")
     args = ap.parse_args(argv)
+    if not args.root.is_dir():  # before the lock, which would create it
+        what = "is not a directory" if args.root.exists() else "does not exist"
+        print(f"error: --root {args.root} {what}: nothing to repair", file=sys.stderr)
+        return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     lock = RootLock(args.root, "repair_dataset.py")
     try:

@@ -23,7 +23,7 @@ from sim_teleop.messages import (
     decode_control,
     encode_frame,
 )
-from sim_teleop.nodes.serve import Serve, exit_now, log
+from sim_teleop.nodes.serve import OnceLogger, Serve, exit_now, log
 from sim_teleop.sim.env import SimEnv, ensure_offscreen_gl
 from sim_teleop.sim.runner import SimConfig, SimRunner, answered_tick
 
@@ -42,8 +42,9 @@ def _open_viewer(sim: SimEnv, mode: str) -> Any | None:
     return mujoco.viewer.launch_passive(sim.model, sim.data, show_left_ui=False, show_right_ui=False)
 
 
-def _start(config: SimConfig) -> tuple[SimRunner, Any | None]:
-    """The simulator, with a viewer window when asked for and possible; logs how it renders."""
+def _start(config: SimConfig, actions: OnceLogger) -> tuple[SimRunner, Any | None]:
+    """The simulator, with a viewer window when asked for and possible; logs how it renders.
+    `actions` logs each kind of out-of-range action once and counts them."""
     gl = ensure_offscreen_gl()
     sim = SimEnv(config.env_id, seed=config.seed, fast_render=config.fast_render)
     viewer = None
@@ -55,7 +56,8 @@ def _start(config: SimConfig) -> tuple[SimRunner, Any | None]:
     log(
         NAME, f"{config.env_id}, seed {config.seed}, {config.fps} Hz, {config.time_limit_s:g} s limit: {mode}"
     )
-    return SimRunner(sim, config, on_step=viewer.sync if viewer is not None else None), viewer
+    on_step = viewer.sync if viewer is not None else None
+    return SimRunner(sim, config, on_step=on_step, problem=actions), viewer
 
 
 def main(node: Any = None) -> None:
@@ -65,7 +67,8 @@ def main(node: Any = None) -> None:
     except ConfigError as exc:
         log(NAME, f"configuration error: {exc}")
         sys.exit(2)
-    runner, viewer = _start(config)
+    actions = OnceLogger(lambda message: log(NAME, message))
+    runner, viewer = _start(config, actions)
     serve = Serve(NAME, node)
 
     def on_tick(_value: Any, event: dict) -> None:
@@ -96,6 +99,8 @@ def main(node: Any = None) -> None:
         serve.on_closed(input_id, on_gone)
     serve.run()
     serve.finish()
+    if actions.counts:
+        serve.log(f"out-of-range actions (clamped; non-finite ones not held): {actions.summary()}")
     answers = runner.answers.summary(config.tick_period_s)
     if answers:
         serve.log(answers)

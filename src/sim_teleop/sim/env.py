@@ -110,6 +110,37 @@ def clamp_action(action: np.ndarray) -> np.ndarray:
     return out
 
 
+ACTION_SLACK = 0.01
+"""How far (m on a target axis, or gripper units) an action may lie outside the commandable range and
+be clamped without a word: a policy's 1.003 gripper is noise, a target 30 cm away is a bug."""
+
+
+def _numbers(values: np.ndarray) -> str:
+    return "[" + ", ".join(f"{v:.3g}" for v in values) + "]"
+
+
+def action_problem(action: np.ndarray) -> tuple[str, str] | None:
+    """(kind, message) for an action that is not finite, or lies outside the commandable range by more
+    than ACTION_SLACK (it gets clamped); None for one that clamping leaves as it is, or nearly."""
+    values = np.asarray(action, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(values)):
+        return "non_finite", f"action {_numbers(values)} is not finite"
+    clamped = clamp_action(values)
+    beyond_target = float(np.max(np.abs(values[:3] - clamped[:3])))
+    if beyond_target > ACTION_SLACK:
+        return "out_of_workspace", (
+            f"action {_numbers(values)} targets {beyond_target:.3g} m outside the +-{TARGET_LIMIT} m "
+            f"workspace (more than {ACTION_SLACK} m): clamped to {_numbers(clamped)}"
+        )
+    beyond_gripper = abs(float(values[3]) - float(clamped[3]))
+    if beyond_gripper > ACTION_SLACK:
+        return "gripper_out_of_range", (
+            f"action {_numbers(values)} commands the gripper {beyond_gripper:.3g} outside 0..1: "
+            f"clamped to {_numbers(clamped)}"
+        )
+    return None
+
+
 class SimEnv:
     """One gym-hil env, reset to seeded cube placements and stepped with absolute 4-D actions."""
 

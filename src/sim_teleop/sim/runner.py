@@ -25,7 +25,15 @@ from sim_teleop.config import (
 )
 from sim_teleop.messages import TICK, Control, EndReason, Frame, Phase
 from sim_teleop.sim.clock import TickCounter
-from sim_teleop.sim.env import NEUTRAL_ACTION, PICK_CUBE, Observation, SimEnv, clamp_action
+from sim_teleop.sim.env import (
+    NEUTRAL_ACTION,
+    PICK_CUBE,
+    SUPPORTED_ENVS,
+    Observation,
+    SimEnv,
+    action_problem,
+    clamp_action,
+)
 from sim_teleop.sim.episode_state import EpisodeStateMachine
 
 
@@ -41,6 +49,13 @@ class SimConfig(Config):
     tick_ms: float | None = setting(None, env="SIM_TICK_MS", min=0.0, zero_is_none=True)
     first_episode: int = setting(0, min=0)  # episodes already in a resumed dataset: placements continue
     wait_for_start: bool = setting(False, env="SIM_WAIT_FOR_START")  # first attempt on the first `next`
+
+    def validate(self) -> None:
+        if self.env_id not in SUPPORTED_ENVS:  # before MuJoCo starts: one line, not gym's traceback
+            raise ConfigError(
+                f"sim env {self.env_id!r} (SIM_ENV, or the run config's sim_env) is not supported; "
+                f"choose one of {', '.join(SUPPORTED_ENVS)}"
+            )
 
     @property
     def tick_period_s(self) -> float:
@@ -147,6 +162,10 @@ def answered_tick(metadata: dict[str, Any] | None) -> int | None:
         return None
 
 
+def _ignore_problem(_kind: str, _message: str) -> None:
+    pass
+
+
 class SimRunner:
     def __init__(
         self,
@@ -154,11 +173,14 @@ class SimRunner:
         config: SimConfig,
         clock: Callable[[], float] = time.monotonic,
         on_step: Callable[[], None] | None = None,
+        problem: Callable[[str, str], None] | None = None,
     ) -> None:
         self.sim = sim
         self.config = config
         self.clock = clock
         self.on_step = on_step  # e.g. sync a viewer window
+        # (kind, message) of an action out of range: the node's OnceLogger logs each kind once, counts all
+        self.problem = problem if problem is not None else _ignore_problem
         self.machine = EpisodeStateMachine(
             config.max_steps, first_episode=config.first_episode, wait_for_start=config.wait_for_start
         )
@@ -183,11 +205,20 @@ class SimRunner:
         self.advance()
 
     def set_action(self, action: np.ndarray, answers_tick: int | None = None) -> None:
-        """Hold a new (validated) action; it is clamped to the commandable workspace.
+        """Hold a new action, clamped to the commandable workspace; a non-finite one is not held.
 
-        `answers_tick`: the tick index of the frame the controller computed it from, when it says so
-        (the policy node does); then every step counts whether its action answered the previous frame.
+        An action outside the workspace (by more than `ACTION_SLACK`) or not finite is reported to
+        `problem`, by kind. `answers_tick`: the tick index of the frame the controller computed it from,
+        when it says so (the policy node does); then every step counts whether its action answered the
+        previous frame.
         """
+        problem = action_problem(action)
+        if problem is not None:
+            kind, message = problem
+            if kind == "non_finite":
+                self.problem(kind, f"{message}: keeping the last action")
+                return
+            self.problem(kind, message)
         self.action = clamp_action(action)
         self.answers.on_action(answers_tick)
 
