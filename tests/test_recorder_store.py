@@ -18,6 +18,7 @@ from recorder_flows import run_delete
 from sim_teleop.config import ConfigError
 from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.features import build_features, compat_problems, frame_to_row
+from sim_teleop.dataset.publish import pending_path
 from sim_teleop.dataset.reader import DatasetReader, dataset_files
 from sim_teleop.dataset.repair import needs_repair, repair
 from sim_teleop.dataset.sidecar import EpisodeSidecar
@@ -241,21 +242,30 @@ for f in episode_frames(sim, 5):
 
 
 def test_kill_during_commit_leaves_a_loadable_dataset_and_resume_continues(tmp_path: Path) -> None:
-    """A real kill (os._exit) after the new data file was renamed into the root, before info.json."""
+    """A real kill (os._exit) after the new data file was moved into the next version, before the
+    exchange: lerobot sees exactly the two committed episodes, and resume tidies and continues."""
     root = tmp_path / "ds"
     record(make_cfg(root, num_episodes=9), [4, 3])
     kill_at = "data/chunk-000/file-002.parquet"
     script = CRASH_SCRIPT.format(tests=str(Path(__file__).parent), root=str(root), kill_at=kill_at)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 9, proc.stderr[-2000:]
-    assert (root / kill_at).exists() and needs_repair(root)
+    assert (pending_path(root) / kill_at).exists() and not (root / kill_at).exists() and needs_repair(root)
     ds = load(root)  # as left, no repair
-    assert list(ds.meta.episodes["length"]) == [4, 3] and len(ds) == 7
+    assert list(ds.meta.episodes["length"]) == [4, 3] and len(ds.hf_dataset) == 7
     rec, _ = record(make_cfg(root, num_episodes=3, resume=True), [6])
-    assert any("rolled back" in line for line in rec.logs)  # type: ignore[attr-defined]
+    assert any(line.startswith("repair: ") for line in rec.logs)  # type: ignore[attr-defined]
+    assert not pending_path(root).exists()
     ds = load(root)
-    assert list(ds.meta.episodes["length"]) == [4, 3, 6]
+    assert list(ds.meta.episodes["length"]) == [4, 3, 6] and len(ds.hf_dataset) == 13
     assert sorted(EpisodeSidecar(root).records) == [0, 1, 2]
+
+
+def lerobot_view(root: Path) -> tuple[int, int, int, int]:
+    """(episodes info.json counts, frames it counts, episodes in meta.episodes, rows in hf_dataset):
+    what a training run started now would see. All four agree on a consistent root."""
+    ds = load(root)
+    return ds.meta.total_episodes, ds.meta.total_frames, len(ds.meta.episodes), len(ds.hf_dataset)
 
 
 class Killed(BaseException):
@@ -282,36 +292,38 @@ def commit_stopped_at(root: Path, target: str | None) -> list[str]:
         return seen
     sidecar = EpisodeSidecar(root)
     with contextlib.suppress(Killed):
-        writer.commit(before_visible=lambda: sidecar.put(2, quality={"score": 0.5}))
+        writer.commit(before_visible=lambda tree: sidecar.put(2, into=tree, quality={"score": 0.5}))
     return seen
 
 
-def test_a_kill_at_any_commit_step_leaves_the_dataset_loadable_as_left(tmp_path: Path) -> None:
-    """Stop a commit after lerobot's save, after each rename of the publish, and after the sidecar
-    write: every time, LeRobotDataset loads the root as it is, the sidecar records match its
-    episodes, and repair brings it back to the last finished commit."""
+def test_a_kill_at_any_commit_step_leaves_exactly_the_committed_episodes(tmp_path: Path) -> None:
+    """Stop a commit after lerobot's save and after each step of the publish: every time, lerobot's
+    own view (info.json, meta.episodes and hf_dataset's rows) holds exactly the committed episodes, the
+    sidecar records match them, and repair only tidies."""
     base = tmp_path / "base"
     record(make_cfg(base, num_episodes=9), [4, 3], quality={0: 0.9, 1: 0.8}, expects_quality=True)
     shutil.copytree(base, tmp_path / "full")
     steps = commit_stopped_at(tmp_path / "full", None)
-    assert load(tmp_path / "full").meta.total_episodes == 3
-    assert len(steps) >= 8 and steps[-1] == "meta/info.json", steps  # 4 files, stats, tasks, sidecar, info
+    assert lerobot_view(tmp_path / "full") == (3, 12, 3, 12)
+    assert steps[0] == "linked" and steps[-2:] == ["before_visible", "exchanged"], steps
+    assert len(steps) >= 8, steps  # 4 files, stats, tasks, the sidecar, the exchange
     for i, target in enumerate(["save_episode", *steps]):
         root = tmp_path / f"case{i}"
         shutil.copytree(base, root)
         commit_stopped_at(root, target)
-        held = load(root).meta.total_episodes
-        assert held == (3 if target == "meta/info.json" else 2), (target, held)
-        assert len(load(root)) == (12 if held == 3 else 7), target
+        committed = target == "exchanged"
+        assert lerobot_view(root) == ((3, 12, 3, 12) if committed else (2, 7, 2, 7)), target
+        held = 3 if committed else 2
         assert sorted(EpisodeSidecar(root).records) == list(range(held)), target
+        assert EpisodeSidecar(root).ignored == 0, target
         # The project's own readers (eval summary, offline scoring) see the same episodes.
         assert len(results_from_dataset(root)[0]) == held, target
         with DatasetReader(root) as reader:
             assert len(reader) == held, target
         assert needs_repair(root), target
         repair(root)
-        assert not needs_repair(root) and load(root).meta.total_episodes == 2, target
-        assert sorted(EpisodeSidecar(root).records) == [0, 1], target
+        assert not needs_repair(root) and lerobot_view(root)[0] == held, target
+        assert sorted(EpisodeSidecar(root).records) == list(range(held)), target
 
 
 def test_delete_renumbers_sidecar_and_refuses_bad_indices(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """The LeRobotDataset v3.0 format: feature keys, crash-safe writing, reading, sidecar, repair, compaction.
 
-`features` names every column, `store` writes episodes, `repair` publishes them crash-safely and rolls
-interrupted commits back, `reader` is the only code that reads info.json and parquet files.
+`features` names every column, `store` writes episodes, `publish` switches the root to the next committed
+version in one atomic step, `repair` tidies what a killed writer left, `reader` is the only code that
+reads info.json and parquet files.
 """
 
 

@@ -13,7 +13,6 @@ packed one, plus a leftover `<root>.compacting` that the next compaction removes
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import time
@@ -24,12 +23,10 @@ from typing import Any
 
 from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.features import compat_problems
+from sim_teleop.dataset.publish import exchange
 from sim_teleop.dataset.reader import episode_meta_files, read_info, read_table
 from sim_teleop.dataset.repair import needs_repair, repair
 from sim_teleop.dataset.sidecar import SIDECAR_RELPATH, EpisodeSidecar
-
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
 
 
 @dataclass(frozen=True)
@@ -276,23 +273,3 @@ def forget_decoded_videos() -> None:
     cache = getattr(video_utils, "_default_decoder_cache", None)
     if cache is not None:
         cache.clear()
-
-
-def exchange(a: Path, b: Path) -> None:
-    """Swap two directories atomically (Linux renameat2); two renames where that is unavailable."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        renameat2 = None
-    if renameat2 is not None:
-        rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-        if rc == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: fall back below
-            raise OSError(err, os.strerror(err), str(a))
-    aside = a.with_name(f"{a.name}.original")
-    os.replace(a, aside)  # a kill right here leaves both copies beside each other, none lost
-    os.replace(b, a)
-    os.replace(aside, b)

@@ -4,9 +4,10 @@ One JSON object per line in `<root>/meta/episode_sidecar.jsonl`, keyed by the da
 Every write rewrites the file atomically (temp file + rename), so a crash leaves the old or the new
 file, never half of one. Deleting episodes renumbers the records exactly as lerobot renumbers episodes.
 
-The recorder writes an episode's record just before the rename that adds the episode to the dataset,
-so a kill in between leaves one record ahead of `info.json`; loading ignores records of episodes the
-dataset does not hold (and repair or resume drops them), so readers always see aligned records.
+The recorder writes an episode's record into the next version of the root, the one the commit's atomic
+exchange makes the root (`publish`), so record and episode appear together. Loading still ignores
+records of episodes the dataset does not hold (a root written by an older recorder may have one; repair
+or resume drops it), so readers always see aligned records.
 """
 
 from __future__ import annotations
@@ -41,11 +42,12 @@ class EpisodeSidecar:
     def get(self, episode_index: int) -> dict[str, Any] | None:
         return self.records.get(episode_index)
 
-    def put(self, episode_index: int, **fields: Any) -> None:
-        """Merge `fields` into the record of `episode_index` and persist."""
+    def put(self, episode_index: int, into: Path | None = None, **fields: Any) -> None:
+        """Merge `fields` into the record of `episode_index` and persist (into the root `into`, a
+        commit's next version, instead of this one's root when given)."""
         rec = self.records.setdefault(episode_index, {"episode_index": episode_index})
         rec.update(fields)
-        self.save()
+        self.save(None if into is None else into / SIDECAR_RELPATH)
 
     def drop_after(self, num_episodes: int) -> None:
         """Forget records of episodes >= num_episodes (not in the dataset, e.g. lost in a crash)."""
@@ -69,17 +71,18 @@ class EpisodeSidecar:
             self.records[new] = rec
         self.save()
 
-    def save(self) -> None:
+    def save(self, path: Path | None = None) -> None:
         """Persist every record (atomically: the old file or the new one, never half)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".jsonl.tmp")
+        path = path or self.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".jsonl.tmp")
         try:
             with tmp.open("w") as fh:
                 for i in sorted(self.records):
                     fh.write(json.dumps(self.records[i], sort_keys=True) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)  # a full disk leaves the old file, no half-written temp
             raise

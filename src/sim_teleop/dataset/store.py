@@ -3,10 +3,11 @@
 Why: lerobot 0.6.1 keeps the data parquet footer and the episodes metadata in memory until
 `finalize()`, so a killed recorder loses its whole session, and a kill inside `save_episode()` leaves
 `info.json` counting an episode whose files are half written (`LeRobotDataset` then fails to load).
-So every episode is written by its own short lerobot session in a *stage* (`repair.prepare_stage`):
+So every episode is written by its own short lerobot session in a *stage* (`publish.prepare_stage`):
 `resume()` (or `create()` for the first episode), `add_frame()` while frames arrive (streaming video
 encoding), then `save_episode()` + `finalize()`, all inside the stage. The root does not change until
-the episode is complete; then `repair.publish` moves it in, info.json last.
+the episode is complete; then `publish.publish` switches the root to a version with it, in one atomic
+exchange.
 
 Cost: ~0.3 s of writer-thread time per episode and four small files per episode (data, episodes
 metadata, one video per camera); lerobot loads such datasets normally.
@@ -23,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from sim_teleop.dataset import DatasetError
+from sim_teleop.dataset.publish import STAGE, prepare_stage, publish
 from sim_teleop.dataset.reader import JOURNAL_DIR, read_info
-from sim_teleop.dataset.repair import STAGE, prepare_stage, publish, temp_dirs
+from sim_teleop.dataset.repair import temp_dirs
 
 CODEC_ALIASES = {
     "av1": "libsvtav1",
@@ -130,11 +132,11 @@ class EpisodeWriter:
         self._ds.add_frame(row)
         self._frames += 1
 
-    def commit(self, before_visible: Callable[[], None] | None = None) -> int:
+    def commit(self, before_visible: Callable[[Path], None] | None = None) -> int:
         """Save and finalize the open episode in the stage, then publish it; returns its episode index.
 
-        `before_visible()` runs once the episode's files are in the root, just before the info.json
-        rename that makes it part of the dataset.
+        `before_visible(tree)` runs once the next version of the root (`tree`) holds the episode, just
+        before the exchange that makes it the root.
         """
         if self._ds is None or self._frames == 0:
             raise DatasetError("commit without frames")
@@ -144,7 +146,7 @@ class EpisodeWriter:
         t1 = time.perf_counter()
         self._ds.finalize()
         self._ds = None
-        publish(self.root, index, before_visible, self.publish_step)
+        publish(self.root, before_visible, self.publish_step)
         self._create = False
         t2 = time.perf_counter()
         self.num_episodes += 1

@@ -165,6 +165,9 @@ class Recorder:
         )
         self.follower = EpisodeFollower()
         self.sidecar: EpisodeSidecar | None = None if create else EpisodeSidecar(cfg.root)
+        # A late record (receive loop) must not be written into the root a commit (writer thread) is
+        # about to replace: both hold this lock.
+        self._sidecar_lock = threading.Lock()
         self.notes = EpisodeNotes(expects_quality)
         self.saved = have
         self._settled: set[int] = set()  # attempts the writer has committed or discarded
@@ -214,7 +217,8 @@ class Recorder:
     def on_quality(self, report: QualityReport) -> None:
         late = self.notes.put_report(report)
         if late is not None and self.sidecar is not None:  # arrived after the timeout: store it now
-            self.sidecar.put(late, quality=report.to_dict())
+            with self._sidecar_lock:
+                self.sidecar.put(late, quality=report.to_dict())
             self.log(f"late quality report for attempt {report.episode_index} stored with episode {late}")
 
     @property
@@ -231,7 +235,8 @@ class Recorder:
         fields = {k: v for k, v in data.items() if k != "episode_index"}
         late = self.notes.put_annotation(attempt, fields)
         if late is not None and self.sidecar is not None:
-            self.sidecar.put(late, annotation=fields)
+            with self._sidecar_lock:
+                self.sidecar.put(late, annotation=fields)
 
     def on_quality_closed(self) -> None:
         """No report can arrive any more. Said nothing: the frames come through the scorer too, so this
@@ -378,8 +383,8 @@ class Recorder:
         if c.missing_frames:
             record["missing_frames"] = c.missing_frames  # flagged, never saved silently
         sidecar = self.sidecar
-        # The record lands just before the episode becomes visible (see sidecar.py for a kill between).
-        saved_as = self.writer.commit(before_visible=lambda: sidecar.put(index, **record))
+        with self._sidecar_lock:  # the record goes into the version the commit makes the root
+            saved_as = self.writer.commit(before_visible=lambda tree: sidecar.put(index, into=tree, **record))
         self.notes.saved(c.episode, saved_as)
         self.saved = self.writer.num_episodes
         if report is None and self.expects_quality:
