@@ -56,7 +56,8 @@ def main() -> int:
     kb["inputs"]["frame"] = {"source": "sim/frame", "queue_size": 1000}
     kb["env"] = {"SCRIPT": ",".join([str(args.frames)] * args.episodes)}
     sim = next(n for n in nodes if n["id"] == "sim")
-    sim["inputs"].pop("control_recorder", None)
+    for edge in ("control_recorder", "recorder_progress", "scorer_quality"):  # no scorer, several recorders
+        sim["inputs"].pop(edge, None)
     sim.get("env", {}).pop("SIM_WAIT_FOR_START", None)  # the script starts at once, no Space
     for name, extra in configs.items():
         cfg_path = tmp / f"{name}.json"

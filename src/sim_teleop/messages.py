@@ -22,6 +22,8 @@ ACTION = "action"
 CONTROL = "control"
 FRAME = "frame"
 QUALITY = "quality"
+PROGRESS = "progress"
+"""The recorder's heartbeat to the sim: the last tick it received (see sim_teleop.sim.watchdog)."""
 
 # --- shapes and names ---------------------------------------------------------------------------------
 CAMERAS: tuple[str, ...] = ("front", "wrist")
@@ -163,6 +165,21 @@ def decode_control(value: Any) -> Control:
     except ValueError:
         known = ", ".join(c.value for c in Control)
         raise MessageError(f"control: unknown command {text!r} (known: {known})", "unknown_command") from None
+
+
+# --- tick index (clock -> sim) and progress (recorder -> sim) -----------------------------------------
+
+
+def encode_tick(index: int) -> pa.Array:
+    """A tick index: the clock's `tick`, the recorder's `progress` (the last tick it received)."""
+    return pa.array([int(index)], type=pa.uint64())
+
+
+def decode_tick(value: Any) -> int:
+    arr = _as_array(value, "tick")
+    if not pa.types.is_integer(arr.type) or len(arr) != 1 or arr.null_count:
+        raise MessageError(f"tick: expected one integer, got {len(arr)} x {arr.type}", "type")
+    return int(arr[0].as_py())
 
 
 # --- frame --------------------------------------------------------------------------------------------

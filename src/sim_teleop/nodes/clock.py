@@ -12,10 +12,8 @@ import sys
 import time
 from typing import Any
 
-import pyarrow as pa
-
 from sim_teleop.config import ConfigError
-from sim_teleop.messages import TICK
+from sim_teleop.messages import TICK, encode_tick
 from sim_teleop.nodes.serve import connect, log
 from sim_teleop.sim.clock import ClockConfig, TickSchedule
 
@@ -33,13 +31,13 @@ def main(node: Any = None) -> None:
     log(NAME, f"ticking every {period_ms:g} ms ({1000.0 / period_ms:.1f} Hz)")
     # The first send blocks ~1 s (dora): make it tick 0, then start the grid, so it is not counted late.
     schedule.start(time.monotonic())
-    node.send_output(TICK, pa.array([schedule.fire(schedule.next_due)], type=pa.uint64()))
+    node.send_output(TICK, encode_tick(schedule.fire(schedule.next_due)))
     schedule.start(time.monotonic())
     while True:
         now = time.monotonic()
         wait = schedule.wait_s(now)
         if wait <= 0:
-            node.send_output(TICK, pa.array([schedule.fire(now)], type=pa.uint64()))
+            node.send_output(TICK, encode_tick(schedule.fire(now)))
             continue
         event = node.next(timeout=wait)
         if event is None or event["type"] in ("STOP", "INPUT_CLOSED"):

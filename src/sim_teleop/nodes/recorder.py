@@ -4,9 +4,11 @@ The logic lives in sim_teleop.recorder.session.
 
 Inputs: `frame` (sim frames, usually forwarded by the inline scorer), optional `quality` (one report
 per finished attempt), optional `annotation` (controller facts about an attempt).
-Output: `control`: `stop` once the dataset holds the configured number of episodes, or when the
+Outputs: `control`: `stop` once the dataset holds the configured number of episodes, or when the
 recorder cannot record (bad config, refused resume, writer error) so the dataflow does not run on
-recording nothing. Config: configs/record.json or RECORD_CONFIG, plus RECORD_* env vars.
+recording nothing; `progress` (when declared): the last tick received, about once a second, so the sim
+ends the run when frames stop arriving (sim_teleop.sim.watchdog).
+Config: configs/record.json or RECORD_CONFIG, plus RECORD_* env vars.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sim_teleop.messages import (
     ANNOTATION,
     CONTROL,
     FRAME,
+    PROGRESS,
     QUALITY,
     Control,
     Frame,
@@ -26,8 +29,10 @@ from sim_teleop.messages import (
     decode_frame,
     decode_quality,
     encode_control,
+    encode_tick,
 )
 from sim_teleop.nodes.serve import Serve, exit_now, quiet_libraries
+from sim_teleop.sim.watchdog import ProgressReporter
 
 if TYPE_CHECKING:
     from sim_teleop.recorder.session import Recorder
@@ -36,9 +41,10 @@ NAME = "recorder"
 DRAIN_S = 2.0  # after STOP, how long to wait for what may still be queued
 
 
-def _declared_inputs(node: Any) -> set[str]:
+def _declared(node: Any, kind: str) -> set[str]:
+    """The node's declared `inputs` or `outputs` (empty when dora cannot say, e.g. a test's MockNode)."""
     try:
-        return set((node.node_config() or {}).get("inputs", {}) or {})
+        return set((node.node_config() or {}).get(kind, {}) or {})
     except Exception:
         return set()
 
@@ -102,7 +108,7 @@ def main(node: Any = None) -> None:
             viewer_log=cfg.root.with_name(cfg.root.name + ".viewer.log"),
         )
         recorder = Recorder(
-            cfg, expects_quality=QUALITY in _declared_inputs(serve.node), log=serve.log, live=live
+            cfg, expects_quality=QUALITY in _declared(serve.node, "inputs"), log=serve.log, live=live
         )
     except (ConfigError, DatasetError, ValueError) as exc:
         serve.log(f"error: {exc}")
@@ -113,12 +119,15 @@ def main(node: Any = None) -> None:
         stop(f"the dataset already holds {recorder.saved} >= {cfg.num_episodes} episodes")
 
     debug = cfg.debug_frames
+    progress = ProgressReporter() if PROGRESS in _declared(serve.node, "outputs") else None
 
     def on_frame(frame: Frame, _event: dict) -> None:
         if debug:
             where = f"{frame.episode_index}/{frame.frame_index}"
             serve.log(f"frame {where} {frame.phase.value} {frame.end_reason.value}")
         recorder.on_frame(frame)
+        if progress is not None and progress.due():
+            serve.send(PROGRESS, encode_tick(frame.tick_index))
 
     serve.on(FRAME, on_frame, decode_frame)
     serve.on(QUALITY, lambda report, _event: recorder.on_quality(report), decode_quality)

@@ -19,18 +19,28 @@ from sim_teleop.messages import (
     FRAME,
     TICK,
     Control,
+    Frame,
     decode_action,
     decode_control,
+    decode_tick,
     encode_frame,
 )
 from sim_teleop.nodes.serve import OnceLogger, Serve, exit_now, log
 from sim_teleop.sim.env import SimEnv, ensure_offscreen_gl
 from sim_teleop.sim.runner import SimConfig, SimRunner, answered_tick
+from sim_teleop.sim.watchdog import ConsumerWatch
 
 NAME = "sim"
-GONE_MEANS_STOP = {ACTION: "the controller", "control_recorder": "the recorder"}
+GONE_MEANS_STOP = {
+    TICK: "the clock",
+    ACTION: "the controller",
+    "control_recorder": "the recorder",
+    "recorder_progress": "the recorder",
+    "scorer_quality": "the scorer",
+}
 """Inputs whose source never leaves before the sim in a healthy run (the keyboard's `control` may:
-it steps aside in the eval dataflow)."""
+it steps aside in the eval dataflow). `scorer_quality` is there only for this: the sim ignores the
+reports, but the input closes when the scorer dies."""
 
 
 def _open_viewer(sim: SimEnv, mode: str) -> Any | None:
@@ -60,6 +70,31 @@ def _start(config: SimConfig, actions: OnceLogger) -> tuple[SimRunner, Any | Non
     return SimRunner(sim, config, on_step=on_step, problem=actions), viewer
 
 
+class _Ticks:
+    """Serves each tick, unless the recorder has stalled: then the run ends, non-zero (sim.watchdog)."""
+
+    def __init__(self, serve: Serve, runner: SimRunner, defects: CameraDefects, watch: ConsumerWatch) -> None:
+        self.serve = serve
+        self.runner = runner
+        self.defects = defects
+        self.watch = watch
+        self.failed = False
+        self.sent_tick = 0
+
+    def send(self, frame: Frame) -> None:
+        self.sent_tick = frame.tick_index
+        self.serve.send(FRAME, encode_frame(self.defects.apply(frame)))
+
+    def on_tick(self, _value: Any, event: dict) -> bool:
+        silent = self.watch.stalled()
+        if silent is not None:  # nobody records what we would simulate
+            self.serve.log(self.watch.line(silent, self.sent_tick))
+            self.failed = True
+            return True
+        self.runner.serve_tick((event.get("metadata") or {}).get("timestamp"), self.send)
+        return False
+
+
 def main(node: Any = None) -> None:
     try:
         config = SimConfig.from_env()
@@ -70,10 +105,7 @@ def main(node: Any = None) -> None:
     actions = OnceLogger(lambda message: log(NAME, message))
     runner, viewer = _start(config, actions)
     serve = Serve(NAME, node)
-
-    def on_tick(_value: Any, event: dict) -> None:
-        sent_at = (event.get("metadata") or {}).get("timestamp")
-        runner.serve_tick(sent_at, lambda frame: serve.send(FRAME, encode_frame(camera_defects.apply(frame))))
+    ticks = _Ticks(serve, runner, camera_defects, ConsumerWatch(config.stall_s))
 
     def on_control(command: Control, event: dict) -> bool:
         runner.control(command)
@@ -82,12 +114,12 @@ def main(node: Any = None) -> None:
         return runner.stopped
 
     def on_gone(input_id: str) -> bool:
-        # Controller and recorder only go before the sim when they failed (a missing display or
-        # checkpoint, a crash): ticking on would drive or record nothing.
+        # Controller, recorder, scorer and clock only go before the sim when they failed (a missing
+        # display or checkpoint, a crash): ticking on would drive or record nothing.
         serve.log(f"{GONE_MEANS_STOP[input_id]} has gone: stopping")
         return True
 
-    serve.on(TICK, on_tick)
+    serve.on(TICK, ticks.on_tick)
     serve.on(
         ACTION,
         lambda action, event: runner.set_action(action, answered_tick(event.get("metadata"))),
@@ -95,6 +127,7 @@ def main(node: Any = None) -> None:
         note="; keeping last action",
     )
     serve.on(CONTROL, on_control, decode_control, prefix=True)
+    serve.on("recorder_progress", lambda tick, _event: ticks.watch.heard(tick), decode_tick)
     for input_id in GONE_MEANS_STOP:
         serve.on_closed(input_id, on_gone)
     serve.run()
@@ -108,8 +141,10 @@ def main(node: Any = None) -> None:
         # Closing MuJoCo's passive viewer (its render thread and GLFW context) while the model goes
         # away segfaulted the sim in 2 of 4 runs at Esc, so the dataflow ended with exit 1. Nothing is
         # left to save here: leave without the native teardown; the OS frees the window.
-        exit_now(0)
+        exit_now(1 if ticks.failed else 0)
     runner.sim.close()
+    if ticks.failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from sim_teleop.sim.env import (
     clamp_action,
 )
 from sim_teleop.sim.episode_state import EpisodeStateMachine
+from sim_teleop.sim.watchdog import DEFAULT_STALL_S
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class SimConfig(Config):
     tick_ms: float | None = setting(None, env="SIM_TICK_MS", min=0.0, zero_is_none=True)
     first_episode: int = setting(0, min=0)  # episodes already in a resumed dataset: placements continue
     wait_for_start: bool = setting(False, env="SIM_WAIT_FOR_START")  # first attempt on the first `next`
+    # no `progress` from the recorder for this long ends the run (sim.watchdog); 0 = never
+    stall_s: float = setting(DEFAULT_STALL_S, env="SIM_STALL_S", min=0.0)
 
     def validate(self) -> None:
         if self.env_id not in SUPPORTED_ENVS:  # before MuJoCo starts: one line, not gym's traceback
