@@ -8,7 +8,10 @@ Why: dora 1.1 places a node with a per-node `deploy: {machine: ID}`, runs deploy
 `_work/<session>` directory (so every `path:` must be absolute: a file is resolved next to the dataflow,
 a node command in this environment), and `dora run` refuses such a file, so the deployable copy is
 generated from the plain one. `--set K=V` adds an env entry to every node (nodes of `dora start` inherit
-the daemon's environment, and `dora start --env` refuses numbers). On real separate machines the
+the daemon's environment, and `dora start --env` refuses numbers) and fills the YAML's own `${K}` /
+`${K:-default}` values with V: dora expands those from the environment of the `dora start` caller, not
+from the nodes' env (measured: with only `--set AUTOPILOT_TICK_MS=60` the clock ticked at 100 ms while
+the expert assumed 60). On real separate machines the
 repository and its environment must be at the same absolute path on each machine (or edit the generated
 paths).
 """
@@ -16,6 +19,7 @@ paths).
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -33,12 +37,29 @@ def deploy(flow: dict, base: Path, machine: str, on: dict[str, str], env: dict[s
             node["path"] = _absolute(path, base)
         node["deploy"] = {"machine": on.get(node["id"], machine)}
         if env:
-            node["env"] = {**(node.get("env") or {}), **env}
+            own = {k: fill_vars(v, env) for k, v in (node.get("env") or {}).items()}
+            node["env"] = {**own, **env}
         nodes.append(node)
     unknown = set(on) - {n["id"] for n in nodes}
     if unknown:
         raise ValueError(f"--on names nodes that are not in the dataflow: {sorted(unknown)}")
     return {**flow, "nodes": nodes}
+
+
+_VAR = re.compile(r"\$\{(\w+)(:-[^}]*)?\}|\$(\w+)")
+
+
+def fill_vars(value: object, env: dict[str, str]) -> object:
+    """`value` with each `${K}`, `${K:-default}` or `$K` whose K is in `env` replaced by env[K]; other
+    variables are left for dora to expand."""
+    if not isinstance(value, str):
+        return value
+
+    def one(m: re.Match[str]) -> str:
+        key = m.group(1) or m.group(3)
+        return env[key] if key in env else m.group(0)
+
+    return _VAR.sub(one, value)
 
 
 def _absolute(path: str, base: Path) -> str:
