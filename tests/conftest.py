@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -127,3 +130,52 @@ def run_dataflow(
 def load_node(name: str) -> ModuleType:
     """The node module `sim_teleop.nodes.<name>`, so a test can call its `main(node=MockNode(...))`."""
     return importlib.import_module(f"sim_teleop.nodes.{name}")
+
+
+@dataclass
+class Cluster:
+    port: int  # the coordinator's
+    daemons: dict[str, subprocess.Popen]  # machine id -> its daemon process
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, dora_env: dict[str, str]) -> Iterator[Cluster]:
+    """Coordinator + daemons A and B on free loopback ports. Every process it started is stopped by
+    its process group at the end, even on failure."""
+    port, zenoh = free_port(), free_port()
+
+    def daemon(machine: str, *zenoh_args: str) -> list[str]:
+        where = ("--coordinator-port", str(port), "--local-listen-port", str(free_port()))
+        return ["dora", "daemon", "--machine-id", machine, *where, "--zenoh-no-multicast", *zenoh_args]
+
+    commands = [
+        ["dora", "coordinator", "--port", str(port), "--store", "memory"],
+        daemon("A", "--zenoh-listen", f"127.0.0.1:{zenoh}"),
+        daemon("B", "--zenoh-connect", f"tcp/127.0.0.1:{zenoh}"),
+    ]
+    procs: list[subprocess.Popen] = []
+    try:
+        for i, command in enumerate(commands):
+            log = (tmp_path / f"cluster{i}.log").open("w")
+            procs.append(
+                subprocess.Popen(
+                    command,
+                    cwd=tmp_path,
+                    env=dora_env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+            time.sleep(1.0 if i == 0 else 0.5)  # the coordinator listens before daemons register
+        yield Cluster(port, {"A": procs[1], "B": procs[2]})
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

@@ -3,17 +3,13 @@ one autopilot dataflow pinned to each with its own placements and root, then one
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, free_port
+from conftest import REPO, Cluster
 from recorder_flows import run_script
 from test_recorder_store import load
 
@@ -23,51 +19,8 @@ pytestmark = [pytest.mark.dataflow, pytest.mark.slow]
 EPISODES = 2
 
 
-@pytest.fixture
-def cluster(tmp_path: Path, dora_env: dict[str, str]) -> Iterator[int]:
-    """Coordinator + daemons A and B on free loopback ports; yields the coordinator port. Every
-    process it started is stopped by its process group at the end, even on failure."""
-    port, zenoh = free_port(), free_port()
-
-    def daemon(machine: str, *zenoh_args: str) -> list[str]:
-        where = ("--coordinator-port", str(port), "--local-listen-port", str(free_port()))
-        return ["dora", "daemon", "--machine-id", machine, *where, "--zenoh-no-multicast", *zenoh_args]
-
-    commands = [
-        ["dora", "coordinator", "--port", str(port), "--store", "memory"],
-        daemon("A", "--zenoh-listen", f"127.0.0.1:{zenoh}"),
-        daemon("B", "--zenoh-connect", f"tcp/127.0.0.1:{zenoh}"),
-    ]
-    procs: list[subprocess.Popen] = []
-    try:
-        for i, command in enumerate(commands):
-            log = (tmp_path / f"cluster{i}.log").open("w")
-            procs.append(
-                subprocess.Popen(
-                    command,
-                    cwd=tmp_path,
-                    env=dora_env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-            time.sleep(1.0 if i == 0 else 0.5)  # the coordinator listens before daemons register
-        yield port
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
 def test_two_machines_record_in_parallel_then_merge(
-    tmp_path: Path, dora_env: dict[str, str], cluster: int
+    tmp_path: Path, dora_env: dict[str, str], cluster: Cluster
 ) -> None:
     runs: list[tuple[Path, subprocess.Popen]] = []
     for machine, seed in (("A", 0), ("B", 500)):
@@ -85,7 +38,7 @@ def test_two_machines_record_in_parallel_then_merge(
             "--name",
             f"part-{machine}",
             "--coordinator-port",
-            str(cluster),
+            str(cluster.port),
         ]
         env = {**dora_env, "AUTOPILOT_EPISODES": str(EPISODES)}
         with log.open("w") as out:

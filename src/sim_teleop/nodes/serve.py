@@ -7,8 +7,10 @@ input and kind (`OnceLogger`) and skipped, and `finish` prints the count of thos
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 import time
 import warnings
 from collections import Counter
@@ -75,7 +77,8 @@ class OnceLogger:
 
 
 def connect(node: Any = None) -> Any:
-    """The node's dora connection: the one given (a test's MockNode) or a new `dora.Node`.
+    """The node's dora connection: the one given (a test's MockNode) or a new `dora.Node`, watched
+    by `leave_with_parent`.
 
     dora holds every node until all have registered, so a node registers even when it is about to
     fail: one that never does makes every peer fail to start, a traceback each."""
@@ -83,7 +86,43 @@ def connect(node: Any = None) -> Any:
         return node
     from dora import Node
 
+    leave_with_parent()
     return Node()
+
+
+PARENT_POLL_S = 1.0
+
+
+def leave_with_parent(
+    poll_s: float = PARENT_POLL_S, leave: Callable[[], None] | None = None
+) -> threading.Thread:
+    """End this node when the process that started it (its dora daemon, or `dora run`) is gone.
+
+    Why: a SIGKILLed daemon left its nodes running as orphans (parent 1), a recorder among them holding
+    the root's lock, so a resume was refused until someone killed them by hand. A thread notices the
+    parent change within `poll_s` and leaves at once: commits are atomic (dataset.publish) and the
+    kernel drops the lock, so leaving mid-episode loses only that unfinished episode. (PR_SET_PDEATHSIG
+    is not used: it fires when the *thread* that spawned us ends, which in a Rust runtime may be any
+    time.)"""
+    parent = os.getppid()
+
+    def gone() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            print(
+                f"[{os.path.basename(sys.argv[0])}] the dora daemon has gone: leaving",
+                file=sys.stderr,
+                flush=True,
+            )
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        (leave or gone)()
+
+    thread = threading.Thread(target=watch, name="parent-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass

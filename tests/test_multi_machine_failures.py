@@ -1,0 +1,93 @@
+"""A daemon that dies mid-run: its nodes leave with it (no orphan holds the root's lock), the surviving
+side ends the run non-zero once the recorder's progress stops, and the saved episodes load and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, Cluster
+from recorder_flows import run_script
+
+from sim_teleop.dataset.lock import RootLock
+from sim_teleop.dataset.reader import total_episodes
+
+pytestmark = [pytest.mark.dataflow, pytest.mark.slow]
+
+
+def _node_pids(root: Path) -> list[int]:
+    """Processes of this dataflow's nodes on any daemon (their environment names our root)."""
+    found = []
+    for pid in subprocess.run(["pgrep", "-f", "sim-teleop-"], capture_output=True, text=True).stdout.split():
+        try:
+            if str(root).encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def _wait_for(log: Path, text: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.2)
+
+
+def test_a_killed_recording_daemon_ends_the_run_non_zero_without_orphans(
+    tmp_path: Path, dora_env: dict[str, str], cluster: Cluster
+) -> None:
+    root = tmp_path / "dataset"
+    flow = tmp_path / "split.yaml"
+    sets = [f"RECORD_ROOT={root}", "AUTOPILOT_EPISODES=50", "SIM_STALL_S=5"]
+    deploy = [
+        str(REPO / "dataflow-autopilot.yaml"),
+        "--machine",
+        "A",
+        "--on",
+        "scorer=B",
+        "--on",
+        "recorder=B",
+    ]
+    proc = run_script(
+        "deploy_flow.py", *deploy, "--output", str(flow), *(a for s in sets for a in ("--set", s))
+    )
+    assert proc.returncode == 0, proc.stderr
+    log = tmp_path / "start.log"
+    command = [
+        "dora",
+        "start",
+        str(flow),
+        "--name",
+        "split",
+        "--coordinator-port",
+        str(cluster.port),
+        "--attach",
+    ]
+    env = {**dora_env, "AUTOPILOT_EPISODES": "50", "RECORD_ROOT": str(root), "SIM_STALL_S": "5"}
+    with log.open("w") as out:
+        run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(log, "saved attempt 0 ", run, 300)
+        os.kill(cluster.daemons["B"].pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        rc = run.wait(timeout=120)
+        took = time.monotonic() - killed_at
+    finally:
+        if run.poll() is None:
+            run.kill()
+    text = log.read_text()
+    assert rc != 0, text[-3000:]
+    assert took < 60, (took, text[-3000:])
+    deadline = time.monotonic() + 10
+    while _node_pids(root) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _node_pids(root) == [], "orphaned nodes still run"
+    with RootLock(root, "test"):  # nobody holds the root: a resume may start
+        pass
+    saved = total_episodes(root)
+    assert saved is not None and 1 <= saved < 50, saved
