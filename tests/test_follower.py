@@ -113,3 +113,23 @@ def test_an_attempt_joined_mid_run_is_started_for_controllers_but_never_delivere
     assert brief(events) == [("started", 1, True)]
     assert f.stats.skipped_attempts == [1] and f.stats.recorded == 0
     assert not f.recording(1) and f.open_reason is NONE
+
+
+def _seq(f: Frame, tick: int, missed: int = 0) -> Frame:
+    f.tick_index, f.ticks_missed = tick, missed
+    return f
+
+
+def test_frames_and_attempts_lost_in_transit_are_counted_from_the_sims_sequence() -> None:
+    """Ticks the sim skipped itself (`ticks_missed`) are not losses; frames it sent that never arrived
+    are, and so are attempts none of whose start arrived."""
+    f = EpisodeFollower()
+    frames = [_seq(frame(1, RUN, 0), 0), _seq(frame(1, RUN, 0), 0)]  # the first frame, then the grid restart
+    frames += [_seq(frame(1, RUN, 1), 1), _seq(frame(1, RUN, 2), 4, missed=2)]  # the sim skipped 2 ticks
+    feed(f, frames)
+    assert f.stats.lost_in_transit == 0 and f.stats.lost_attempts == []
+    # A stalled link: the rest of attempt 1, attempts 2 and 3 and the start of 4 never arrive.
+    events = feed(f, [_seq(frame(4, RUN, 7), 80, missed=2)])
+    assert f.stats.lost_in_transit == 80 - 2 - 2 - 1
+    assert f.stats.lost_attempts == [2, 3, 4]
+    assert ("settled", 1, NONE, False) in brief(events)  # named: it never ended

@@ -19,7 +19,10 @@ recorder, scorer, eval and the controllers all need it back as events, so they a
 
 Frame accounting is kept honest: a gap in a running attempt's `frame_index` is counted as missing (and
 said by `Ended`/`Settled`, so it is never saved silently), a repeated or older frame as a duplicate
-(skipped, never delivered twice).
+(skipped, never delivered twice). Frames lost in any phase (a stalled or cut-off link between daemons:
+backpressure does not cross machines) show as gaps in the sim's own frame sequence (`tick_index -
+ticks_missed`: the frames it emitted before this one) and are counted in `lost_in_transit`; attempts none
+of whose start arrived are listed in `lost_attempts`.
 """
 
 from __future__ import annotations
@@ -84,6 +87,8 @@ class FrameStats:
     dropped: int = 0  # gaps in frame_index inside a followed attempt
     duplicated: int = 0  # repeated/out-of-order frames, skipped
     skipped_attempts: list[int] = field(default_factory=list)  # partial ones
+    lost_in_transit: int = 0  # frames the sim emitted that never arrived (gaps in its frame sequence)
+    lost_attempts: list[int] = field(default_factory=list)  # attempts whose start never arrived
 
 
 class EpisodeFollower:
@@ -92,6 +97,8 @@ class EpisodeFollower:
     def __init__(self) -> None:
         self._current: _Attempt | None = None
         self._settled: set[int] = set()  # attempts already settled (or never seen running)
+        self._last_seq: int | None = None  # the sim's sequence number of the newest frame received
+        self._last_attempt: int | None = None  # the newest attempt index received
         self.stats = FrameStats()
 
     def recording(self, episode: int) -> bool:
@@ -107,6 +114,7 @@ class EpisodeFollower:
 
     def feed(self, frame: Frame) -> list[Event]:
         self.stats.received += 1
+        self._count_lost(frame)
         out: list[Event] = []
         cur = self._attempt_for(frame, out)
         if cur is None:
@@ -121,6 +129,17 @@ class EpisodeFollower:
                 self._end(cur, frame.end_reason or EndReason.RERECORD, out)
             out += self._settle(cur, at_stream_end=False)
         return out
+
+    def _count_lost(self, frame: Frame) -> None:
+        """Gaps in the sim's frame sequence and in its attempt numbers: what never arrived."""
+        seq = frame.tick_index - frame.ticks_missed  # frames the sim emitted before this one
+        if self._last_seq is not None and seq > self._last_seq + 1:
+            self.stats.lost_in_transit += seq - self._last_seq - 1
+        self._last_seq = seq if self._last_seq is None else max(self._last_seq, seq)
+        idx = frame.episode_index
+        if self._last_attempt is not None and idx > self._last_attempt + 1:
+            self.stats.lost_attempts += range(self._last_attempt + 1, idx)
+        self._last_attempt = idx if self._last_attempt is None else max(self._last_attempt, idx)
 
     def finish(self) -> list[Event]:
         """The stream ended (Esc, or the sim stopped/crashed): settle the open attempt."""
@@ -148,6 +167,8 @@ class EpisodeFollower:
         cur = self._current = _Attempt(idx, partial=frame.frame_index != 0)
         if cur.partial:
             self.stats.skipped_attempts.append(idx)
+            if self.stats.received > 1:  # not the first frame this follower saw: its start was lost
+                self.stats.lost_attempts.append(idx)
         out.append(Started(idx, cur.partial))
         return cur
 

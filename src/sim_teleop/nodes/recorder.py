@@ -134,7 +134,11 @@ def main(node: Any = None) -> None:
     serve.on(ANNOTATION, lambda data, _event: recorder.on_annotation(data), decode_annotation)
     serve.on_closed(QUALITY, lambda _id: recorder.on_quality_closed())
     _serve(serve, recorder, stop, debug)
+    _finish(serve, recorder, cfg.stats_path, live.stuck)
 
+
+def _finish(serve: Serve, recorder: Recorder, stats_path: str, viewer_stuck: bool) -> None:
+    """Close the dataset and say how the run went; exit non-zero when it did not record everything."""
     try:
         recorder.close()
     except Exception as exc:
@@ -143,10 +147,13 @@ def main(node: Any = None) -> None:
         sys.exit(1)
     serve.log(recorder.done_line())
     serve.finish()
-    if cfg.stats_path:  # for scripts/bench_recorder.py
-        recorder.write_stats(cfg.stats_path)
-    if live.stuck:  # rerun would wait for its gone viewer at exit, forever; everything is saved
-        exit_now(0)
+    if stats_path:  # for scripts/bench_recorder.py
+        recorder.write_stats(stats_path)
+    code = 1 if recorder.lost_in_transit else 0  # simulated episodes went unrecorded: not a clean run
+    if viewer_stuck:  # rerun would wait for its gone viewer at exit, forever; everything is saved
+        exit_now(code)
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

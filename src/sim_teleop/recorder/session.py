@@ -168,6 +168,7 @@ class Recorder:
         # A late record (receive loop) must not be written into the root a commit (writer thread) is
         # about to replace: both hold this lock.
         self._sidecar_lock = threading.Lock()
+        self._lost_said = False
         self.notes = EpisodeNotes(expects_quality)
         self.saved = have
         self._settled: set[int] = set()  # attempts the writer has committed or discarded
@@ -193,7 +194,10 @@ class Recorder:
 
     def on_frame(self, frame: Frame) -> None:
         t0 = time.perf_counter()
+        lost_before = self.follower.stats.lost_in_transit
         events = [ev for ev in self.follower.feed(frame) if _writes(ev)]
+        if self.follower.stats.lost_in_transit > lost_before:
+            self._say_lost(frame)
         boundary = []
         for ev in events:
             if isinstance(ev, Settled):
@@ -213,6 +217,23 @@ class Recorder:
         if self.live is not None:
             recording = self.follower.recording(frame.episode_index)
             self.live.frame(frame, recording and frame.phase is Phase.RUNNING, self.saved)
+
+    def _say_lost(self, frame: Frame) -> None:
+        """The first loss in one line (later ones are counted in the done line): frames the sim sent
+        never arrived, so this run did not record everything it simulated."""
+        if self._lost_said:
+            return
+        self._lost_said = True
+        stats = self.follower.stats
+        attempts = f"; attempts lost so far: {stats.lost_attempts}" if stats.lost_attempts else ""
+        self.log(
+            f"WARNING: {stats.lost_in_transit} frame(s) the sim sent before tick {frame.tick_index} never "
+            f"arrived (a stalled or cut-off link){attempts}; recording goes on, the run will end non-zero"
+        )
+
+    @property
+    def lost_in_transit(self) -> bool:
+        return self.follower.stats.lost_in_transit > 0
 
     def on_quality(self, report: QualityReport) -> None:
         late = self.notes.put_report(report)
@@ -434,11 +455,14 @@ class Recorder:
             ("discarded by quality policy", self.discarded_by_policy),
             ("saved WITHOUT report", self.saved_without_report),
             ("saved WITH frame gaps", self.saved_with_gaps),
+            ("attempts LOST in transit", stats.lost_attempts),
         ]
+        lost = f", LOST in transit {stats.lost_in_transit}" if stats.lost_in_transit else ""
         return (
             f"done: {self.saved - self.initial_episodes} new episode(s), {self.saved} in {self.cfg.root}; "
             f"frames received {stats.received}, recorded {stats.recorded}, dropped {stats.dropped}, "
-            f"duplicated {stats.duplicated}" + "".join(f"; {what}: {ids}" for what, ids in flagged if ids)
+            f"duplicated {stats.duplicated}{lost}"
+            + "".join(f"; {what}: {ids}" for what, ids in flagged if ids)
         )
 
     def write_stats(self, path: str | Path) -> None:
