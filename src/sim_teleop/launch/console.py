@@ -2,6 +2,7 @@
 
     sim-teleop dataflow-autopilot.yaml [dora run options]    (or python -m sim_teleop.launch.console ...)
     sim-teleop -v dataflow-autopilot.yaml                     # dora's full output, unchanged
+    sim-teleop review ROOT [--port N]                         # review a dataset in a browser
 
 Why: dora 1.1 prints ~45 lifecycle lines per run at its default level (build, spawn, ready, finished:
 DEBUG and INFO lines, nine per node), a dozen `dora-rs#2742 diagnostic` warnings from its wheel, and on
@@ -133,11 +134,15 @@ def filter_lines(lines: Iterable[str], emit: Callable[[str], None]) -> ConsoleFi
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["review"]:
+        from sim_teleop.review.cli import main as review
+
+        return review(args[1:])
     verbose = verbose_requested()
     if args[:1] in (["-v"], ["--verbose"]):
         verbose, args = True, args[1:]
     if not args or args[0] in ("-h", "--help"):
-        print("\n".join(__doc__.strip().splitlines()[2:4]), file=sys.stderr)
+        print("\n".join(__doc__.strip().splitlines()[2:5]), file=sys.stderr)
         return 2
     command = ["dora", "run", *args]
     if verbose:
