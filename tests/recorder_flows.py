@@ -28,6 +28,7 @@ def record_flow(
         nodes["sim"].get("env", {}).pop("SIM_WAIT_FOR_START", None)  # a script starts at once
     if not with_scorer:
         spec["nodes"] = [n for n in spec["nodes"] if n["id"] != "scorer"]
+        nodes["sim"]["inputs"].pop("scorer_quality")
         nodes["recorder"]["inputs"] = {"frame": {"source": "sim/frame", "queue_size": 1000}}
     spec["nodes"].append(
         {

@@ -105,3 +105,18 @@ def test_a_clean_stream_gets_no_summary_line() -> None:
     out: list[str] = []
     filter_lines(["08:41:22 stdout expert: [expert] done\n"], out.append)
     assert out == ["08:41:22 [expert] done"]
+
+
+def test_discarding_event_warnings_are_hidden_and_counted() -> None:
+    """A node that fell behind under load makes dora warn once per dropped event (23-88 a run seen at
+    load 10+): the console counts them in its summary line instead."""
+    warn = "14:36:20 WARN   clock: dora_node_api::event_stream::scheduler Discarding event for input `frame` due to queue size limit\n"
+    lines = [
+        "14:36:19 stdout sim: [sim] ticking\n",
+        warn,
+        warn.replace("clock", "sim").replace("`frame`", "`tick`"),
+    ]
+    out: list[str] = []
+    console = filter_lines(lines, out.append)
+    assert out[0] == "14:36:19 [sim] ticking" and len(out) == 2, out
+    assert console.discarded == 2 and "2 'Discarding event' warnings" in out[1], out

@@ -435,3 +435,25 @@ def test_stop_reason_and_end_lines(tmp_path: Path) -> None:
     finally:
         rec.saved = 0
         rec.close()
+
+
+@pytest.mark.parametrize("closed", [True, False])
+def test_a_tail_the_sim_sent_but_never_arrived_is_named_and_fails_the_run(
+    tmp_path: Path, closed: bool
+) -> None:
+    """The sim says, as it stops, which frame was its last; when the frame stream was delivered whole
+    (its input closed) and ended before that, the tail was lost on the way: one line, the run fails.
+    A stream cut short by a stop (not closed) may legitimately end early: nothing said."""
+    logs: list[str] = []
+    rec = Recorder(make_cfg(tmp_path / "ds", num_episodes=9), expects_quality=False, log=logs.append)
+    frames = episode_frames(ScriptedSim(), 5)
+    for f in frames:
+        rec.on_frame(f)
+    rec.on_last_frame(frames[-1].seq + 30)  # 30 more frames: e.g. a whole kept episode
+    if closed:
+        rec.on_frames_closed()
+    rec.close()
+    said = [line for line in logs if "never arrived" in line]
+    assert rec.lost_in_transit is closed and len(said) == int(closed), logs
+    assert not closed or "the last 30 frame(s)" in said[0]
+    assert rec.saved == 1  # what did arrive is saved either way

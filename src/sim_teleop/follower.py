@@ -132,7 +132,7 @@ class EpisodeFollower:
 
     def _count_lost(self, frame: Frame) -> None:
         """Gaps in the sim's frame sequence and in its attempt numbers: what never arrived."""
-        seq = frame.tick_index - frame.ticks_missed  # frames the sim emitted before this one
+        seq = frame.seq
         if self._last_seq is not None and seq > self._last_seq + 1:
             self.stats.lost_in_transit += seq - self._last_seq - 1
         self._last_seq = seq if self._last_seq is None else max(self._last_seq, seq)
@@ -140,6 +140,16 @@ class EpisodeFollower:
         if self._last_attempt is not None and idx > self._last_attempt + 1:
             self.stats.lost_attempts += range(self._last_attempt + 1, idx)
         self._last_attempt = idx if self._last_attempt is None else max(self._last_attempt, idx)
+
+    def count_tail_loss(self, sim_last_seq: int) -> int:
+        """Frames after the last one received that the sim says it emitted (`LAST_FRAME`): lost at the
+        end of the stream. Counted in `lost_in_transit`; returns how many."""
+        lost = sim_last_seq - (self._last_seq if self._last_seq is not None else -1)
+        if lost <= 0:
+            return 0
+        self.stats.lost_in_transit += lost
+        self._last_seq = sim_last_seq
+        return lost
 
     def finish(self) -> list[Event]:
         """The stream ended (Esc, or the sim stopped/crashed): settle the open attempt."""

@@ -24,6 +24,9 @@ FRAME = "frame"
 QUALITY = "quality"
 PROGRESS = "progress"
 """The recorder's heartbeat to the sim: the last tick it received (see sim_teleop.sim.watchdog)."""
+LAST_FRAME = "last_frame"
+"""The sim's `Frame.seq` of the last frame it emitted, sent as it stops: a consumer that received less
+lost the tail of the stream (see sim_teleop.follower)."""
 
 # --- shapes and names ---------------------------------------------------------------------------------
 CAMERAS: tuple[str, ...] = ("front", "wrist")
@@ -230,6 +233,12 @@ class Frame:
     tick_index: int = 0
     ticks_missed: int = 0
     contact_force: float = 0.0
+
+    @property
+    def seq(self) -> int:
+        """The sim's count of frames it emitted before this one (ticks it skipped itself excluded):
+        consecutive frames differ by 1, so a larger step means frames lost on the way."""
+        return self.tick_index - self.ticks_missed
 
     def image(self, camera: str) -> np.ndarray:
         if camera == "front":

@@ -7,7 +7,8 @@ per finished attempt), optional `annotation` (controller facts about an attempt)
 Outputs: `control`: `stop` once the dataset holds the configured number of episodes, or when the
 recorder cannot record (bad config, refused resume, writer error) so the dataflow does not run on
 recording nothing; `progress` (when declared): the last tick received, about once a second, so the sim
-ends the run when frames stop arriving (sim_teleop.sim.watchdog).
+ends the run when frames stop arriving (sim_teleop.sim.watchdog). Optional input `last_frame` (from the
+sim): the sequence number of the sim's last frame, to find frames lost at the end of the stream.
 Config: configs/record.json or RECORD_CONFIG, plus RECORD_* env vars.
 """
 
@@ -21,6 +22,7 @@ from sim_teleop.messages import (
     ANNOTATION,
     CONTROL,
     FRAME,
+    LAST_FRAME,
     PROGRESS,
     QUALITY,
     Control,
@@ -28,6 +30,7 @@ from sim_teleop.messages import (
     decode_annotation,
     decode_frame,
     decode_quality,
+    decode_tick,
     encode_control,
     encode_tick,
 )
@@ -39,14 +42,6 @@ if TYPE_CHECKING:
 
 NAME = "recorder"
 DRAIN_S = 2.0  # after STOP, how long to wait for what may still be queued
-
-
-def _declared(node: Any, kind: str) -> set[str]:
-    """The node's declared `inputs` or `outputs` (empty when dora cannot say, e.g. a test's MockNode)."""
-    try:
-        return set((node.node_config() or {}).get(kind, {}) or {})
-    except Exception:
-        return set()
 
 
 class _Stopper:
@@ -108,7 +103,7 @@ def main(node: Any = None) -> None:
             viewer_log=cfg.root.with_name(cfg.root.name + ".viewer.log"),
         )
         recorder = Recorder(
-            cfg, expects_quality=QUALITY in _declared(serve.node, "inputs"), log=serve.log, live=live
+            cfg, expects_quality=QUALITY in serve.declared("inputs"), log=serve.log, live=live
         )
     except (ConfigError, DatasetError, ValueError) as exc:
         serve.log(f"error: {exc}")
@@ -119,7 +114,7 @@ def main(node: Any = None) -> None:
         stop(f"the dataset already holds {recorder.saved} >= {cfg.num_episodes} episodes")
 
     debug = cfg.debug_frames
-    progress = ProgressReporter() if PROGRESS in _declared(serve.node, "outputs") else None
+    progress = ProgressReporter() if PROGRESS in serve.declared("outputs") else None
 
     def on_frame(frame: Frame, _event: dict) -> None:
         if debug:
@@ -132,7 +127,9 @@ def main(node: Any = None) -> None:
     serve.on(FRAME, on_frame, decode_frame)
     serve.on(QUALITY, lambda report, _event: recorder.on_quality(report), decode_quality)
     serve.on(ANNOTATION, lambda data, _event: recorder.on_annotation(data), decode_annotation)
+    serve.on(LAST_FRAME, lambda seq, _event: recorder.on_last_frame(seq), decode_tick)
     serve.on_closed(QUALITY, lambda _id: recorder.on_quality_closed())
+    serve.on_closed(FRAME, lambda _id: recorder.on_frames_closed())
     _serve(serve, recorder, stop, debug)
     _finish(serve, recorder, cfg.stats_path, live.stuck)
 

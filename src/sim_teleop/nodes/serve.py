@@ -152,6 +152,13 @@ class Serve:
     def log(self, message: str) -> None:
         log(self.name, message)
 
+    def declared(self, kind: str) -> set[str]:
+        """The node's declared `inputs` or `outputs` (empty when dora cannot say, e.g. a MockNode)."""
+        try:
+            return set((self.node.node_config() or {}).get(kind, {}) or {})
+        except Exception:
+            return set()
+
     def send(self, output: str, payload: Any, metadata: dict[str, Any] | None = None) -> None:
         self.node.send_output(output, payload, metadata)
 

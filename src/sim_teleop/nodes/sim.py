@@ -1,7 +1,8 @@
 """dora node: the gym-hil simulator, stepped on timer ticks with the latest action it holds.
 
 Inputs: `tick` (dora timer), `action`, `control` and any input whose id starts with `control`.
-Output: `frame`, one per tick in every phase. Exits when it receives `stop`, which closes every
+Outputs: `frame`, one per tick in every phase; `last_frame` (when declared), the sequence number of the
+last frame, sent as the sim stops. Exits when it receives `stop`, which closes every
 downstream input so the whole dataflow ends by itself.
 """
 
@@ -17,6 +18,7 @@ from sim_teleop.messages import (
     ACTION,
     CONTROL,
     FRAME,
+    LAST_FRAME,
     TICK,
     Control,
     Frame,
@@ -24,6 +26,7 @@ from sim_teleop.messages import (
     decode_control,
     decode_tick,
     encode_frame,
+    encode_tick,
 )
 from sim_teleop.nodes.serve import OnceLogger, Serve, exit_now, log
 from sim_teleop.sim.env import SimEnv, ensure_offscreen_gl
@@ -80,10 +83,17 @@ class _Ticks:
         self.watch = watch
         self.failed = False
         self.sent_tick = 0
+        self.last_seq: int | None = None
 
     def send(self, frame: Frame) -> None:
         self.sent_tick = frame.tick_index
+        self.last_seq = frame.seq
         self.serve.send(FRAME, encode_frame(self.defects.apply(frame)))
+
+    def say_last_frame(self) -> None:
+        """Tell the recorder which frame was the last (it checks that it received them all)."""
+        if self.last_seq is not None and LAST_FRAME in self.serve.declared("outputs"):
+            self.serve.send(LAST_FRAME, encode_tick(self.last_seq))
 
     def on_tick(self, _value: Any, event: dict) -> bool:
         silent = self.watch.stalled()
@@ -131,6 +141,7 @@ def main(node: Any = None) -> None:
     for input_id in GONE_MEANS_STOP:
         serve.on_closed(input_id, on_gone)
     serve.run()
+    ticks.say_last_frame()
     serve.finish()
     if actions.counts:
         serve.log(f"out-of-range actions (clamped; non-finite ones not held): {actions.summary()}")

@@ -169,6 +169,8 @@ class Recorder:
         # about to replace: both hold this lock.
         self._sidecar_lock = threading.Lock()
         self._lost_said = False
+        self._sim_last_seq: int | None = None  # the sim's last frame, as it said when it stopped
+        self._frames_closed = False  # the frame input closed: everything sent was delivered
         self.notes = EpisodeNotes(expects_quality)
         self.saved = have
         self._settled: set[int] = set()  # attempts the writer has committed or discarded
@@ -231,6 +233,24 @@ class Recorder:
             f"arrived (a stalled or cut-off link){attempts}; recording goes on, the run will end non-zero"
         )
 
+    def on_last_frame(self, seq: int) -> None:
+        self._sim_last_seq = seq
+
+    def on_frames_closed(self) -> None:
+        self._frames_closed = True
+
+    def _count_tail_loss(self) -> None:
+        """Frames the sim sent after the last one received, when the stream was delivered whole (not cut
+        short by a stop): a tail that never arrived, e.g. a kept episode the recorder never saw."""
+        if self._sim_last_seq is None or not self._frames_closed:
+            return
+        lost = self.follower.count_tail_loss(self._sim_last_seq)
+        if lost:
+            self.log(
+                f"WARNING: the last {lost} frame(s) the sim sent (up to its frame {self._sim_last_seq}) "
+                "never arrived: what they held was not recorded; the run ends non-zero"
+            )
+
     @property
     def lost_in_transit(self) -> bool:
         return self.follower.stats.lost_in_transit > 0
@@ -271,6 +291,7 @@ class Recorder:
         still waiting for one are saved without it.
         """
         self.on_quality_closed()
+        self._count_tail_loss()
         for ev in self.follower.finish():
             self._submit(ev)
         if self._thread is not None:
