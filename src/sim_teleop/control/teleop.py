@@ -1,8 +1,8 @@
 """Keyboard teleoperation logic: held keys -> an integrated absolute target; control keys -> commands.
 
-Pure and dora-free: the keyboard node feeds it key names from pynput and asks for one action per frame.
-Bindings: arrows move x/y, Left/Right Shift move z down/up, Cmd/Super held closes the gripper;
-on release Esc = stop, Ctrl = rerecord, Space = next.
+Pure and dora-free: every keyboard backend (`control.keys`: X11, a terminal, evdev) feeds it key names
+and the node asks for one action per frame. Bindings: arrows move x/y, Left/Right Shift move z
+down/up, Cmd/Super held closes the gripper; on release Esc = stop, Ctrl = rerecord, Space = next.
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ from sim_teleop.sim.env import TARGET_LIMIT
 
 SPEED = 0.1
 """Target speed (m/s) while a motion key is held."""
+
+CATCH_UP = 2.0
+"""Motion learnt late (a terminal's hold is known only at its first auto-repeat, ~0.5 s after the
+press) is paid out at up to this many times the key speed, never as one jump: a one-frame jump is a
+command spike. Motion that accrued between two frames (a node starved of frames) is never held back."""
 
 MOTION_KEYS: dict[str, tuple[int, float]] = {
     "right": (0, +1.0),
@@ -42,10 +47,12 @@ CONTROL_KEYS: dict[str, Control] = {
 
 @dataclass(frozen=True)
 class KeyboardConfig(Config):
-    """optional: without a display the keyboard steps aside instead of failing (the eval dataflow,
-    where the policy drives and the keyboard only adds manual control)."""
+    """optional: without a keyboard the node steps aside instead of failing (the eval dataflow,
+    where the policy drives and the keyboard only adds manual control). backend: where keys come
+    from (`control.keys.choose`: auto, x11, terminal, evdev)."""
 
     optional: bool = setting(False, env="KEYBOARD_OPTIONAL")
+    backend: str = setting("auto", env="KEYBOARD_BACKEND", choices=("auto", "x11", "terminal", "evdev"))
 
 
 def key_name(key: object) -> str:
@@ -70,6 +77,8 @@ class KeyboardTeleop:
         self.clock = clock
         self._lock = threading.Lock()
         self._held: dict[str, float] = {}  # key -> time up to which its motion has been counted
+        self._until: dict[str, float] = {}  # key -> end of a `hold` whose release is inferred
+        self._last: float | None = None  # time of the last `action`
         self._pending: list[Control] = []
         self._moved = np.zeros(3, dtype=np.float64)  # signed key-seconds per axis not yet applied
         self.target: np.ndarray = np.zeros(3, dtype=np.float32)
@@ -78,8 +87,25 @@ class KeyboardTeleop:
         with self._lock:
             self._held.setdefault(name, self.clock())  # X auto-repeat presses again: keep the first
 
+    def hold(self, name: str, start: float, until: float) -> None:
+        """The key is known to be down from `start` to `until`: a backend that sees no key-up (a
+        terminal's auto-repeat) says so, and motion is counted to `until`, never past it. A hold that
+        continues one still running extends it; otherwise motion counts from `start` (which may be
+        in the past: paid out at up to CATCH_UP x speed)."""
+        with self._lock:
+            if name in self._held and name not in self._until:
+                return  # pressed by a backend that reports the key-up
+            end = self._until.get(name)
+            if end is not None and start <= end:
+                self._until[name] = max(end, until)
+                return
+            if end is not None:  # the previous hold ended before this one began: count it out first
+                self._count(name, end)
+            self._held[name], self._until[name] = start, until
+
     def release(self, name: str) -> None:
         with self._lock:
+            self._until.pop(name, None)
             since = self._held.pop(name, None)
             if since is not None and name in MOTION_KEYS:
                 axis, sign = MOTION_KEYS[name]
@@ -93,12 +119,27 @@ class KeyboardTeleop:
             out, self._pending = self._pending, []
         return out
 
+    def _count_held(self, now: float) -> None:
+        """Add each held key's time since it was last counted; a `hold` that has ended is let go."""
+        for name in list(self._held):
+            self._count(name, now)
+            if self._until.get(name, np.inf) <= now:
+                del self._held[name], self._until[name]
+
+    def _count(self, name: str, now: float) -> None:
+        since = self._held[name]
+        upto = min(now, self._until.get(name, now))
+        if name in MOTION_KEYS:
+            axis, sign = MOTION_KEYS[name]
+            self._moved[axis] += sign * max(0.0, upto - since)
+        self._held[name] = max(since, upto)
+
     def reset(self) -> None:
         """A new episode starts from its own start pose: the target goes back to zero and motion held
         outside an attempt is dropped."""
         with self._lock:
             now = self.clock()
-            self._held = dict.fromkeys(self._held, now)
+            self._held = {name: max(since, now) for name, since in self._held.items()}
             self._moved[:] = 0.0
             self.target[:] = 0.0
 
@@ -106,12 +147,11 @@ class KeyboardTeleop:
         """Move the target by all key-holding time up to now and return `[x, y, z, gripper]`."""
         with self._lock:
             now = self.clock()
-            moved, self._moved = self._moved, np.zeros(3, dtype=np.float64)
-            for name, since in self._held.items():
-                if name in MOTION_KEYS:
-                    axis, sign = MOTION_KEYS[name]
-                    moved[axis] += sign * max(0.0, now - since)
-                self._held[name] = now
+            self._count_held(now)
+            limit = np.inf if self._last is None else CATCH_UP * max(0.0, now - self._last)
+            self._last = now
+            moved = np.clip(self._moved, -limit, limit)
+            self._moved -= moved
             gripper = any(name in GRIPPER_KEYS for name in self._held)
         self.target = np.clip(self.target + moved * self.speed, -TARGET_LIMIT, TARGET_LIMIT).astype(
             np.float32
@@ -122,15 +162,18 @@ class KeyboardTeleop:
         return out
 
 
-def phase_prompt(phase: Phase, attempt: int, end_reason: EndReason) -> str:
-    """What the operator can do now, printed when the sim's phase changes."""
+def phase_prompt(phase: Phase, attempt: int, end_reason: EndReason, discard: str = "Ctrl") -> str:
+    """What the operator can do now, printed when the sim's phase changes (`discard`: the re-record
+    key's name, `x` in a terminal)."""
     if phase is Phase.RUNNING:
-        return f"attempt {attempt} recording - Space: finish it, Ctrl: discard it, Esc: stop (discards it)"
+        return (
+            f"attempt {attempt} recording - Space: finish it, {discard}: discard it, Esc: stop (discards it)"
+        )
     if phase is Phase.DONE:
         if end_reason.saved:
             return (
                 f"attempt {attempt} ended ({end_reason.value}) - Space: keep it and reset, "
-                "Ctrl: discard it, Esc: keep it and stop"
+                f"{discard}: discard it, Esc: keep it and stop"
             )
         return f"attempt {attempt} ended ({end_reason.value}, not kept) - Space: reset, Esc: stop"
     return f"scene ready - Space: start attempt {attempt + 1}, Esc: stop"

@@ -1,39 +1,35 @@
-"""dora node: keyboard teleoperation through pynput (needs an X display; Xvfb in tests).
+"""dora node: keyboard teleoperation from X11, the terminal dora runs in, or evdev (`control.keys`).
 
 Input: `frame` from the sim (one action is sent per frame; the target resets when an episode resets).
-Outputs: `action`, `control`. With KEYBOARD_OPTIONAL=1 and no display it logs one line and steps aside.
+Outputs: `action`, `control`. KEYBOARD_BACKEND picks the backend (auto by default: one line says which
+and why). With KEYBOARD_OPTIONAL=1 and no keyboard it logs one line and steps aside.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
 from sim_teleop.config import ConfigError
-from sim_teleop.control.teleop import KeyboardConfig, KeyboardTeleop, key_name, phase_prompt
+from sim_teleop.control.keys.choose import open_keys
+from sim_teleop.control.teleop import KeyboardConfig, KeyboardTeleop, phase_prompt
 from sim_teleop.messages import ACTION, CONTROL, EndReason, Phase, encode_action, encode_control
 from sim_teleop.nodes.serve import Serve, log
 
 NAME = "keyboard"
+READY = "ready: arrows x/y, Shift L/R z down/up, Super = close gripper, Space next, Ctrl re-record, Esc stop"
 
 
 def _start_listener(teleop: KeyboardTeleop) -> Any:
-    """Start pynput's listener; raises RuntimeError with a readable reason when there is no X display."""
-    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
-        raise RuntimeError("no X display (DISPLAY is not set)")
-    try:
-        from pynput import keyboard
-    except ImportError as exc:  # pynput's Linux backend fails to import without an X connection
-        raise RuntimeError(f"cannot use the keyboard: {exc}") from None
-    listener = keyboard.Listener(
-        on_press=lambda key: teleop.press(key_name(key)),
-        on_release=lambda key: teleop.release(key_name(key)),
-    )
-    listener.daemon = True
-    listener.start()
-    listener.wait()
-    return listener
+    """Start the keyboard backend and say which and why; RuntimeError with the reason when none can."""
+    keys, why = open_keys(KeyboardConfig.from_env().backend, teleop)
+    log(NAME, f"keys from {keys.name} ({keys.tty}; {why})")
+    return keys
+
+
+def _legend(keys: Any) -> list[str]:
+    legend = getattr(keys, "legend", None)
+    return ["ready: " + legend[0], *legend[1:]] if legend else [READY]
 
 
 def main(node: Any = None) -> None:
@@ -45,21 +41,28 @@ def main(node: Any = None) -> None:
     teleop = KeyboardTeleop()
     serve = Serve(NAME, node)  # register first: a node leaving before that makes its peers fail to start
     try:
-        listener = _start_listener(teleop)
+        keys = _start_listener(teleop)
     except RuntimeError as exc:
         if cfg.optional:
             log(NAME, f"{exc}: keyboard controls disabled, the dataflow runs unattended")
             return
         log(
             NAME,
-            f"error: {exc}. Run this dataflow in a desktop session (or under Xvfb), "
+            f"error: {exc}. Run this dataflow from a terminal or a desktop session (README, Keyboard), "
             "or record unattended with `dora run dataflow-autopilot.yaml`.",
         )
         sys.exit(1)
-    log(
-        NAME,
-        "ready: arrows x/y, Shift L/R z down/up, Super = close gripper, Space next, Ctrl re-record, Esc stop",
-    )
+    try:
+        _serve(serve, teleop, keys)
+    finally:
+        keys.stop()
+    serve.finish()
+
+
+def _serve(serve: Serve, teleop: KeyboardTeleop, keys: Any) -> None:
+    for line in _legend(keys):
+        log(NAME, line)
+    discard = getattr(keys, "discard_key", "Ctrl")
     serve.send(ACTION, encode_action(teleop.action()))  # warm-up: the first send is slow
     shown: tuple[Phase, int, EndReason] | None = None
     for frame in serve.frames():
@@ -68,14 +71,12 @@ def main(node: Any = None) -> None:
         where = (frame.phase, frame.episode_index, reason)
         if where != shown:
             shown = where
-            log(NAME, phase_prompt(*where))
+            log(NAME, phase_prompt(*where, discard=discard))
         if frame.phase is not Phase.RUNNING:
             teleop.reset()
         for command in teleop.controls():
             serve.send(CONTROL, encode_control(command))
         serve.send(ACTION, encode_action(teleop.action()))
-    listener.stop()
-    serve.finish()
 
 
 if __name__ == "__main__":

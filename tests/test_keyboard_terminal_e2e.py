@@ -1,0 +1,149 @@
+"""End to end, no display: `dora run dataflow-record.yaml` in a pseudo-terminal, keys typed into it
+(auto-repeat for holds), two episodes recorded, the dataset's actions checked against the keys."""
+
+from __future__ import annotations
+
+import re
+import termios
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO, read_probe, with_probe
+from recorder_flows import load_dataset
+from terminal_session import ARROWS, TerminalSession
+
+from sim_teleop.control.teleop import SPEED
+
+pytestmark = pytest.mark.dataflow
+REPO_ID = "test/terminal"
+ONE_FRAME = SPEED * 0.1  # the target motion of one frame at 10 fps
+
+
+def _wait_phase(probe: Path, term: TerminalSession, attempt: int, phase: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert term.proc.poll() is None, f"dora run exited early:\n{term.text()[-3000:]}"
+        if probe.exists() and any(
+            r["episode_index"] == attempt and r["phase"] == phase for r in read_probe(probe)
+        ):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"attempt {attempt} never reached {phase}:\n{term.text()[-3000:]}")
+
+
+def _start(tmp_path: Path, dora_env: dict[str, str]) -> tuple[TerminalSession, Path, Path]:
+    root, probe = tmp_path / "ds", tmp_path / "frames.jsonl"
+    flow = with_probe(REPO / "dataflow-record.yaml", tmp_path, probe)
+    env = {
+        **dora_env,
+        "SIM_TIME_LIMIT_S": "120",
+        "RECORD_REPO_ID": REPO_ID,
+        "RECORD_ROOT": str(root),
+        "RECORD_NUM_EPISODES": "5",
+    }
+    env.pop("KEYBOARD_BACKEND", None)  # auto, with no DISPLAY: the terminal
+    term = TerminalSession(["dora", "run", str(flow)], env, tmp_path, tmp_path / "terminal.log")
+    _wait_phase(probe, term, -1, "resetting", timeout=120)
+    deadline = time.monotonic() + 120
+    while "scene ready" not in term.text():
+        assert term.proc.poll() is None and time.monotonic() < deadline, term.text()[-3000:]
+        time.sleep(0.2)
+    return term, probe, root
+
+
+def _restored(term: TerminalSession) -> None:
+    modes = term.modes()
+    assert modes[3] & (termios.ICANON | termios.ECHO | termios.ISIG) == term.original[3] & (
+        termios.ICANON | termios.ECHO | termios.ISIG
+    ), "the terminal's line mode, echo and signals are back"
+    assert modes == term.original
+
+
+def _episode(probe: Path, attempt: int) -> tuple[np.ndarray, np.ndarray]:
+    """(actions, tick indices) of an attempt's running frames."""
+    rows = [r for r in read_probe(probe) if r["episode_index"] == attempt and r["phase"] == "running"]
+    return np.array([r["action"] for r in rows]), np.array([r["tick_index"] for r in rows])
+
+
+def test_two_episodes_from_the_terminal(tmp_path: Path, dora_env: dict[str, str]) -> None:
+    term, probe, root = _start(tmp_path, dora_env)
+    try:
+        term.type(b" ")
+        _wait_phase(probe, term, 0, "running")
+        term.hold(ARROWS["right"], 1.0)  # 0.1 m
+        term.type(b"", pause=0.6)
+        term.type(ARROWS["up"], pause=0.6)  # a tap: one frame of motion
+        term.type(b"g", pause=0.8)  # gripper closed ...
+        term.type(b"g", pause=0.5)  # ... and open again
+        term.type(b" ")  # finish
+        _wait_phase(probe, term, 0, "done")
+        term.type(b" ")  # keep it and reset
+        _wait_phase(probe, term, 0, "resetting")
+        term.type(b" ")
+        _wait_phase(probe, term, 1, "running")
+        term.hold(ARROWS["left"], 0.8)
+        term.type(b"x")  # discard: re-record (Ctrl on a desktop)
+        _wait_phase(probe, term, 1, "resetting")
+        term.type(b" ")
+        _wait_phase(probe, term, 2, "running")
+        term.hold(ARROWS["left"], 1.5)  # -0.15 m
+        term.type(b"", pause=0.6)
+        term.hold(b"r", 0.7)  # up (Right Shift on a desktop): +0.07 m
+        term.type(b"", pause=0.6)
+        term.type(b" ")
+        _wait_phase(probe, term, 2, "done")
+        term.type(b"\x1b")  # Esc: keep it and stop
+        rc = term.proc.wait(timeout=120)
+        text = term.text()
+        assert rc == 0, text[-4000:]
+        _restored(term)
+    finally:
+        term.close()
+    assert "Traceback" not in text, text[-4000:]
+    assert re.search(r"\[keyboard\] keys from terminal \(/dev/pts/\d+; auto: no X display", text), text[
+        -4000:
+    ]
+    assert "r / f" in text and "x / Backspace" in text, "the terminal's legend"
+    assert "attempt 0 recording - Space: finish it, x: discard it" in text
+    assert re.findall(r"\[recorder\] saved attempt (\d+)", text) == ["0", "2"], text[-3000:]
+
+    (ep0, ticks0), (ep2, ticks2) = _episode(probe, 0), _episode(probe, 2)
+    np.testing.assert_allclose(ep0[-1, :3], [0.1, ONE_FRAME, 0.0], atol=ONE_FRAME)
+    assert ep0[:, 3].max() == 1.0 and ep0[-1, 3] == 0.0, "g closed the gripper, g opened it"
+    np.testing.assert_allclose(ep2[-1, :3], [-0.15, 0.0, 0.07], atol=ONE_FRAME)
+    for actions, ticks in ((ep0, ticks0), (ep2, ticks2)):  # per tick: a loaded sim skips some
+        per_tick = np.abs(np.diff(actions[:, :3], axis=0)).max(axis=1) / np.maximum(1, np.diff(ticks))
+        assert per_tick.max() <= 2.5 * ONE_FRAME, "motion learnt late is paid out (2x speed), not in one jump"
+
+    ds = load_dataset(REPO_ID, root)
+    assert ds.meta.total_episodes == 2
+    recorded = np.stack([ds[i]["action"].numpy() for i in range(len(ds))])
+    np.testing.assert_allclose(recorded, np.concatenate([ep0, ep2]).astype(np.float32))
+
+
+def test_ctrl_c_keeps_finished_episodes_and_restores_the_terminal(
+    tmp_path: Path, dora_env: dict[str, str]
+) -> None:
+    term, probe, root = _start(tmp_path, dora_env)
+    try:
+        term.type(b" ")
+        _wait_phase(probe, term, 0, "running")
+        term.hold(ARROWS["down"], 0.7)
+        term.type(b" ")
+        _wait_phase(probe, term, 0, "done")
+        term.type(b" ")
+        _wait_phase(probe, term, 0, "resetting")
+        term.type(b" ")
+        _wait_phase(probe, term, 1, "running")
+        term.hold(ARROWS["up"], 0.6)
+        term.type(b"\x03", pause=0)  # Ctrl-C mid-attempt
+        rc = term.proc.wait(timeout=120)
+        text = term.text()
+        _restored(term)
+    finally:
+        term.close()
+    assert rc == 0, text[-4000:]
+    assert re.findall(r"\[recorder\] saved attempt (\d+)", text) == ["0"], text[-3000:]
+    assert load_dataset(REPO_ID, root).meta.total_episodes == 1
