@@ -225,3 +225,24 @@ def test_cli_prints_the_url_and_serves(root: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_intervention_column_becomes_a_per_episode_fraction(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sim_teleop.review.model import intervention_fractions
+
+    (tmp_path / "data" / "chunk-000").mkdir(parents=True)
+    table = pa.table(
+        {
+            "episode_index": [0, 0, 0, 0, 1, 1],
+            "intervention": [[False], [True], [True], [False]] + [[False]] * 2,
+        }
+    )
+    pq.write_table(table, tmp_path / "data" / "chunk-000" / "file-000.parquet")
+    (tmp_path / "meta").mkdir()
+    info = {"total_episodes": 2, "features": {"intervention": {"dtype": "bool", "shape": [1]}}}
+    (tmp_path / "meta" / "info.json").write_text(json.dumps(info))
+    assert intervention_fractions(tmp_path, info) == {0: 0.5, 1: 0.0}
+    assert intervention_fractions(tmp_path, {"features": {}}) == {}

@@ -16,17 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.features import IMAGE_PREFIX
 from sim_teleop.dataset.reader import (
     INFO,
+    bool_flags,
     column_names,
     episode_meta_files,
     held,
     is_dataset,
     not_a_dataset,
+    read_data_columns,
     read_info,
     read_table,
 )
@@ -189,6 +192,24 @@ def read_offline_scores(root: Path, total_frames: int | None) -> dict[int, dict[
         return {}
 
 
+INTERVENTION_KEY = "intervention"
+"""LeRobot's per-frame flag of a human correction (DAgger rollouts): shown per episode as a fraction."""
+
+
+def intervention_fractions(root: Path, info: dict[str, Any]) -> dict[int, float]:
+    """Per episode, the fraction of frames flagged `intervention` (empty: the dataset has no such column)."""
+    if INTERVENTION_KEY not in info.get("features", {}):
+        return {}
+    table = read_data_columns(root, ["episode_index", INTERVENTION_KEY])
+    if table is None:
+        return {}
+    episodes = np.asarray(table["episode_index"].to_numpy(), dtype=np.int64)
+    flags = bool_flags(table[INTERVENTION_KEY])
+    counts = np.bincount(episodes)
+    hits = np.bincount(episodes, weights=flags.astype(np.float64), minlength=len(counts))
+    return {int(i): round(float(hits[i] / counts[i]), 3) for i in np.flatnonzero(counts)}
+
+
 def _load(root: Path, cache: MetaCache) -> Snapshot:
     sig = signature(root)
     info = read_info(root, committed=False)
@@ -202,9 +223,12 @@ def _load(root: Path, cache: MetaCache) -> Snapshot:
     snap.episodes = [episode_row(m, info, video_keys, fps) for m in metas]
     records, snap.sidecar_problem = read_sidecar(root) if (root / SIDECAR_RELPATH).exists() else ({}, None)
     offline = read_offline_scores(root, info.get("total_frames"))
+    interventions = intervention_fractions(root, info)
     for row in snap.episodes:
         rec = records.get(row["i"]) or {}
         _sidecar_columns(row, rec)
+        if row["i"] in interventions:
+            row["intervention"] = interventions[row["i"]]
         if rec.get("quality"):
             _quality_columns(row, rec["quality"], "recorder")
         else:

@@ -93,6 +93,13 @@ function subscoreBars(subs) {
     `<i style="width:${Math.round(40 * v)}px"></i>${fmt(v)}</span>`).join("");
 }
 
+function worstSub(subs) {
+  const entries = Object.entries(subs || {});
+  if (!entries.length) return "";
+  const [k, v] = entries.reduce((a, b) => (b[1] < a[1] ? b : a));
+  return ` (worst ${esc(k)} ${fmt(v)})`;
+}
+
 function cardHtml(ep) {
   const reasons = (ep.reasons || []).map((r) => `<span>${esc(r)}</span>`).join("");
   const extra = [];
@@ -107,8 +114,8 @@ function cardHtml(ep) {
     `<div class="strip" data-ready="0"></div>` +
     `<div class="meta">success ${success} · ${ep.length} frames · ${fmt(ep.duration, 1)} s` +
     `${ep.scored_by ? ` · scored by ${esc(ep.scored_by)}` : ""}${extra.length ? " · " + extra.join(" · ") : ""}</div>` +
-    `<div class="reasons">${reasons}</div><details class="subs-box"><summary>sub-scores</summary>` +
-    `<div class="subs">${subscoreBars(ep.subscores)}</div></details>`;
+    `<div class="reasons">${reasons}</div><details class="subs-box"><summary>sub-scores${worstSub(ep.subscores)}` +
+    `</summary><div class="subs"></div></details>`;
 }
 
 function makeCard(ep) {
@@ -120,8 +127,17 @@ function makeCard(ep) {
   if (S.selected.has(ep.i)) el.classList.add("selected");
   el.querySelector(".pick").addEventListener("change", (e) => toggle(ep.i, e.target.checked));
   el.querySelector(".open").addEventListener("click", () => openEpisode(ep.i));
+  const box = el.querySelector(".subs-box");  // drawn when opened: most never are
+  box.addEventListener("toggle", () => { if (box.open) box.querySelector(".subs").innerHTML = subscoreBars(ep.subscores); });
   observer.observe(el.querySelector(".strip"));
   return el;
+}
+
+// Cards are built when first shown and kept while their episode's row stays the same.
+function cardEl(ep) {
+  const card = S.cards.get(ep.i);
+  if (!card.el) card.el = makeCard(ep);
+  return card.el;
 }
 
 function renderCards() {
@@ -131,23 +147,29 @@ function renderCards() {
     seen.add(ep.i);
     const old = S.cards.get(ep.i);
     if (old && old.key === key) { old.ep = ep; continue; }
-    if (old) old.el.remove();
-    S.cards.set(ep.i, { key, ep, el: makeCard(ep) });
+    if (old && old.el) old.el.remove();
+    S.cards.set(ep.i, { key, ep, el: null });
   }
-  for (const [i, card] of S.cards) if (!seen.has(i)) { card.el.remove(); S.cards.delete(i); S.selected.delete(i); }
-  applyView();
+  for (const [i, card] of S.cards) {
+    if (!seen.has(i)) { if (card.el) card.el.remove(); S.cards.delete(i); S.selected.delete(i); }
+  }
+  applyView(false);
 }
 
 // Video elements only for cards on screen: a browser runs a limited number of media players.
 const observer = new IntersectionObserver((entries) => {
   for (const entry of entries) {
     const strip = entry.target;
-    if (entry.isIntersecting && strip.dataset.ready === "0") fillStrip(strip);
+    if (entry.isIntersecting && strip.dataset.ready === "0") later(() => fillStrip(strip));
     else if (!entry.isIntersecting && strip.dataset.ready === "1") { strip.innerHTML = ""; strip.dataset.ready = "0"; }
   }
 }, { rootMargin: "300px" });
 
+// Media players start after the cards are drawn: a sort or filter shows its result first.
+const later = window.requestIdleCallback ? (f) => requestIdleCallback(f, { timeout: 500 }) : (f) => setTimeout(f, 50);
+
 function fillStrip(strip) {
+  if (strip.dataset.ready !== "0" || !strip.isConnected) return;
   const card = S.cards.get(Number(strip.closest(".card").dataset.episode));
   if (!card) return;
   strip.dataset.ready = "1";
@@ -182,7 +204,7 @@ function segmentVideo(span, cam) {
 function toggle(i, on) {
   if (on) S.selected.add(i); else S.selected.delete(i);
   const card = S.cards.get(i);
-  if (card) { card.el.classList.toggle("selected", on); card.el.querySelector(".pick").checked = on; }
+  if (card && card.el) { card.el.classList.toggle("selected", on); card.el.querySelector(".pick").checked = on; }
   $("selected").textContent = `${S.selected.size} selected`;
   if (S.state) renderCuration(S.state);
 }
@@ -215,10 +237,35 @@ function shownEpisodes() {
     .sort((a, b) => sign * (sortKey(a, key) - sortKey(b, key)) || a.i - b.i);
 }
 
-function applyView() {
+const PAGE = 40;  // cards drawn at a time; more as the list is scrolled to its end
+const more = document.createElement("div");
+more.id = "more";
+const moreObserver = new IntersectionObserver((entries) => {
+  if (entries.some((e) => e.isIntersecting) && S.limit < S.shown.length) {
+    const next = S.shown.slice(S.limit, S.limit + PAGE);
+    S.limit += next.length;
+    more.before(...next.map(cardEl));
+    more.textContent = moreText();
+    moreObserver.unobserve(more);  // observed again: a fresh callback if it is still in view
+    moreObserver.observe(more);
+  }
+}, { rootMargin: "600px" });
+moreObserver.observe(more);
+S.shown = [];
+S.limit = PAGE;
+
+function moreText() {
+  return S.limit < S.shown.length ? `${S.limit} of ${S.shown.length} drawn; scroll for more` : "";
+}
+
+function applyView(fromControl = true) {
   const t0 = performance.now();
   const shown = shownEpisodes();
-  $("cards").replaceChildren(...shown.map((ep) => S.cards.get(ep.i).el));
+  if (fromControl) S.limit = PAGE;
+  S.limit = Math.max(PAGE, Math.min(S.limit, shown.length));
+  S.shown = shown;
+  more.textContent = moreText();
+  $("cards").replaceChildren(...shown.slice(0, S.limit).map(cardEl), more);
   $("count").textContent = `${shown.length} of ${S.episodes.length} episodes shown`;
   $("selected").textContent = `${S.selected.size} selected`;
   window.__review.timings.push(performance.now() - t0);
@@ -395,7 +442,7 @@ async function copyWithout() {
 
 function wire() {
   for (const id of ["sort", "desc", "filter-verdict", "filter-reason", "filter-success", "filter-min", "filter-max"]) {
-    $(id).addEventListener("input", applyView);
+    $(id).addEventListener("input", () => applyView());
   }
   $("select-shown").addEventListener("click", () => { for (const ep of shownEpisodes()) toggle(ep.i, true); });
   $("select-none").addEventListener("click", () => { for (const i of [...S.selected]) toggle(i, false); });
