@@ -187,7 +187,8 @@ def measure_page(url: str, screenshot: Path | None) -> dict[str, float]:
         page.wait_for_function("window.__review.firstPaint !== undefined", timeout=60_000)
         paint = float(page.evaluate("window.__review.firstPaint"))
         page.wait_for_timeout(500)
-        changes = [("sort", "score"), ("filter-verdict", "bad"), ("filter-verdict", ""), ("sort", "i")]
+        changes: list[tuple[str, str | bool]] = [("sort", "score"), ("filter-verdict", "bad")]
+        changes += [("filter-verdict", ""), ("sort", "i")]
         changes += [("filter-reason", "jitter"), ("filter-reason", ""), ("desc", True), ("desc", False)]
         changes += [("filter-min", "0.5"), ("filter-min", "")]
         got = [page.evaluate(VIEW_JS, list(change)) for change in changes]
