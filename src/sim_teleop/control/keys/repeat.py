@@ -34,7 +34,7 @@ FIRST_REPEAT_MAX = 1.0
 CONFIRM_MIN = 0.2
 """A third character within max(this, 3 intervals) of the second confirms a hold (not a second tap).
 Taps closer together than this read as a hold; a loaded machine delays characters by up to ~0.15 s."""
-LEARN_AFTER = 8
+LEARN_AFTER = 4
 """Repeat gaps seen before the measured interval replaces `INTERVAL`."""
 RELEASE_AFTER = 0.3
 """A held key's repeats stopping for max(this, 4 intervals) means it was let go."""
@@ -100,10 +100,9 @@ class RepeatTracker:
         if k.stage is _Stage.ONE:
             k.stage, k.last = _Stage.TWO, t
             return out
-        if k.stage is _Stage.HELD:
-            self._learn(t - k.last)
-        else:
+        if k.stage is _Stage.TWO:
             k.repeats.append(k.last)  # the second character was the first repeat
+        self._learn(t - k.last)
         k.stage, k.last = _Stage.HELD, t
         k.repeats.append(t)
         until = max(k.end, self._sent_by(k.repeats) + self.interval / 2)
