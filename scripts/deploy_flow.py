@@ -4,16 +4,16 @@
         --set SIM_SEED=500 --set RECORD_ROOT=outputs/autopilot/part-A
     python scripts/deploy_flow.py dataflow-eval.yaml --machine A --on policy=GPU --output out/eval.yaml
 
-Why: dora 1.1 places a node with a per-node `deploy: {machine: ID}`, runs deployed nodes in the daemon's
-`_work/<session>` directory (so every `path:` must be absolute: a file is resolved next to the dataflow,
-a node command in this environment), and `dora run` refuses such a file, so the deployable copy is
-generated from the plain one. `--set K=V` adds an env entry to every node (nodes of `dora start` inherit
-the daemon's environment, and `dora start --env` refuses numbers) and fills the YAML's own `${K}` /
-`${K:-default}` values with V: dora expands those from the environment of the `dora start` caller, not
-from the nodes' env (measured: with only `--set AUTOPILOT_TICK_MS=60` the clock ticked at 100 ms while
-the expert assumed 60). On real separate machines the
-repository and its environment must be at the same absolute path on each machine (or edit the generated
-paths).
+Why: dora 1.1 places a node with a per-node `deploy: {machine: ID}`, runs deployed nodes in the
+daemon's `_work/<session>` directory (so every `path:` must be absolute: a file is resolved next to the
+dataflow, a node command in this environment), and `dora run` refuses such a file, so the deployable
+copy is generated from the plain one. Each node's `deploy.working_dir` is the dataflow's directory, so
+relative paths in its env resolve as under `dora run`. `--set K=V` adds an env entry to every node
+(nodes of `dora start` inherit the daemon's environment, and `dora start --env` refuses numbers) and
+fills the YAML's own `${K}` / `${K:-default}` values with V: dora expands those from the environment of
+the `dora start` caller, not from the nodes' env (measured: with only `--set AUTOPILOT_TICK_MS=60` the
+clock ticked at 100 ms while the expert assumed 60). On real separate machines the repository and its
+environment must be at the same absolute path on each machine (or edit the generated paths).
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ def deploy(flow: dict, base: Path, machine: str, on: dict[str, str], env: dict[s
         path = node.get("path")
         if isinstance(path, str) and not path.startswith("dora/") and not Path(path).is_absolute():
             node["path"] = _absolute(path, base)
-        node["deploy"] = {"machine": on.get(node["id"], machine)}
+        # working_dir: relative paths in the nodes' env (configs/..., outputs/...) mean what they mean
+        # under `dora run`, instead of the daemon's `_work/<session>`
+        node["deploy"] = {"machine": on.get(node["id"], machine), "working_dir": str(base.resolve())}
         if env:
             own = {k: fill_vars(v, env) for k, v in (node.get("env") or {}).items()}
             node["env"] = {**own, **env}

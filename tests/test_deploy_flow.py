@@ -38,3 +38,13 @@ def test_fill_vars_forms() -> None:
     env = {"A": "1"}
     assert fill("${A}", env) == "1" and fill("${A:-9}", env) == "1" and fill("$A/x", env) == "1/x"
     assert fill("${B:-9}", env) == "${B:-9}" and fill(7, env) == 7
+
+
+def test_every_node_runs_in_the_dataflows_directory_on_its_machine() -> None:
+    deploy_flow = _deploy_module()
+    flow = yaml.safe_load((REPO / "dataflow-autopilot.yaml").read_text())
+    out = deploy_flow.deploy(flow, REPO, "A", {"recorder": "B"}, {})
+    deploys = {n["id"]: n["deploy"] for n in out["nodes"]}
+    assert deploys["recorder"] == {"machine": "B", "working_dir": str(REPO)}
+    assert all(d["working_dir"] == str(REPO) for d in deploys.values())
+    assert {d["machine"] for i, d in deploys.items() if i != "recorder"} == {"A"}
