@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from recorder_fakes import ScriptedSim, episode_frames
 from test_recorder_store import REPO_ID, lerobot_view, make_cfg, record
 
@@ -26,6 +27,7 @@ from sim_teleop.dataset.repair import needs_repair
 from sim_teleop.dataset.sidecar import EpisodeSidecar
 from sim_teleop.dataset.store import EpisodeWriter, VideoSettings
 
+pytestmark = pytest.mark.dataflow  # a subprocess per filesystem step (~100 s)
 SYSCALLS = "rename,renameat,renameat2,link,linkat,unlink,unlinkat,mkdir,mkdirat,rmdir"
 PUBLISH = """
 import sys
