@@ -217,6 +217,7 @@ def test_while_recording_read_only_and_live(open_page: Any, root: Path) -> None:
         page.wait_for_selector(f'.card[data-episode="{held}"]', timeout=5000)
         seen = time.monotonic() - committed
         worker.join()
+        print(f"live episode on the page {seen:.2f} s after its commit")
         assert seen <= 2.0, f"the new episode appeared {seen:.2f} s after its commit"
         assert ui.cards() == held + 1
     finally:
