@@ -246,3 +246,31 @@ def test_intervention_column_becomes_a_per_episode_fraction(tmp_path: Path) -> N
     (tmp_path / "meta" / "info.json").write_text(json.dumps(info))
     assert intervention_fractions(tmp_path, info) == {0: 0.5, 1: 0.0}
     assert intervention_fractions(tmp_path, {"features": {}}) == {}
+
+
+def test_curation_only_from_the_page_itself(served: ReviewServer, root: Path) -> None:
+    """A cross-site form (text/plain, another Origin) cannot delete episodes through the local server."""
+    before = dataset_files(root)
+    for headers in (
+        {"Content-Type": "text/plain"},
+        {"Content-Type": "application/json", "Origin": "http://evil"},
+    ):
+        req = urllib.request.Request(served.url + "api/delete", data=b'{"indices": [0]}', headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req)
+        assert err.value.code == 403
+    assert dataset_files(root) == before
+
+
+def test_filtered_copy_leaves_the_root_as_it_was(root: Path, tmp_path: Path) -> None:
+    from lerobot.datasets import LeRobotDataset
+
+    app = ReviewApp(root, "test/review")
+    app.state()
+    before = dataset_files(root)
+    result = app.copy([1, 3], str(tmp_path / "kept"))
+    assert result["ok"], result
+    assert dataset_files(root) == before
+    copy = LeRobotDataset("test/review", root=tmp_path / "kept")
+    assert [int(n) for n in copy.meta.episodes["length"]] == [EPISODES[i][0] for i in (0, 2, 4)]
+    assert not app.copy([1], str(tmp_path / "kept"))["ok"], "an existing root is never overwritten"

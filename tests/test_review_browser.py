@@ -200,7 +200,8 @@ def test_while_recording_read_only_and_live(open_page: Any, root: Path) -> None:
         assert page.is_disabled("#delete") and page.is_disabled("#copy")
         before = dataset_files(root)
         refused = page.evaluate(
-            "fetch('/api/delete', {method: 'POST', body: JSON.stringify({indices: [0]})}).then(r => r.json())"
+            "fetch('/api/delete', {method: 'POST', headers: {'Content-Type': 'application/json'},"
+            " body: JSON.stringify({indices: [0]})}).then(r => r.json())"
         )
         assert not refused["ok"] and "in use" in refused["text"]
         assert dataset_files(root) == before

@@ -97,7 +97,17 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._error(f"no such page: {path}", 404)
 
+    def _same_origin(self) -> bool:
+        """A curation comes from this page: JSON (a cross-site form cannot send that without a CORS
+        preflight, which this server never grants) and, when the browser names it, our own origin."""
+        json_body = (self.headers.get("Content-Type") or "").split(";")[0].strip() == "application/json"
+        origin = self.headers.get("Origin")
+        return json_body and (origin is None or origin == f"http://{self.headers.get('Host')}")
+
     def do_POST(self) -> None:
+        if not self._same_origin():
+            self._error("refused: curation requests come from the review page itself", 403)
+            return
         try:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}") if length else {}
