@@ -42,8 +42,11 @@ class TerminalSession:
         self._reader.start()
 
     def _read(self) -> None:
-        while True:
-            ready, _, _ = select.select([self.master], [], [], 0.2)
+        while self.master >= 0:
+            try:
+                ready, _, _ = select.select([self.master], [], [], 0.2)
+            except (OSError, ValueError):  # hung up
+                return
             if not ready:
                 if self.proc.poll() is not None:
                     return
@@ -76,12 +79,18 @@ class TerminalSession:
     def modes(self) -> list:
         return termios.tcgetattr(self.slave)
 
+    def hang_up(self) -> None:
+        """Close the terminal, as closing its window does (SIGHUP to the session)."""
+        os.close(self.master)
+        self.master = -1
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         for fd in (self.master, self.slave):
             with contextlib.suppress(OSError):
-                os.close(fd)
+                if fd >= 0:
+                    os.close(fd)
         self._reader.join(timeout=2)
         self._out.close()

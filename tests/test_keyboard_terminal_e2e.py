@@ -147,3 +147,24 @@ def test_ctrl_c_keeps_finished_episodes_and_restores_the_terminal(
     assert rc == 0, text[-4000:]
     assert re.findall(r"\[recorder\] saved attempt (\d+)", text) == ["0"], text[-3000:]
     assert load_dataset(REPO_ID, root).meta.total_episodes == 1
+
+
+def test_a_closed_terminal_keeps_finished_episodes(tmp_path: Path, dora_env: dict[str, str]) -> None:
+    """The terminal window closes mid-attempt: the flow ends by itself, the kept episode stays."""
+    term, probe, root = _start(tmp_path, dora_env)
+    try:
+        term.type(b" ")
+        _wait_phase(probe, term, 0, "running")
+        term.hold(ARROWS["right"], 0.7)
+        term.type(b" ")
+        _wait_phase(probe, term, 0, "done")
+        term.type(b" ")
+        _wait_phase(probe, term, 0, "resetting")
+        term.type(b" ")
+        _wait_phase(probe, term, 1, "running")
+        term.hang_up()  # SIGHUP to dora run (the session leader) and the keyboard
+        rc = term.proc.wait(timeout=60)
+    finally:
+        term.close()
+    assert rc == 0
+    assert load_dataset(REPO_ID, root).meta.total_episodes == 1
