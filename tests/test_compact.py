@@ -38,6 +38,7 @@ def assert_same_frames(a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndar
             np.testing.assert_array_equal(x[key], y[key], err_msg=key)
 
 
+@pytest.mark.dataflow  # script subprocesses
 def test_compaction_packs_files_and_keeps_frames_sidecar_resume_and_delete(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     quality = {0: 0.9, 1: 0.2, 2: 0.8, 3: 0.7}
@@ -97,6 +98,7 @@ def test_a_kill_at_any_compaction_step_leaves_a_whole_dataset(at: str, tmp_path:
     assert_same_frames(before, frames(root))
 
 
+@pytest.mark.dataflow  # script subprocesses
 def test_merge_makes_one_contiguous_verified_dataset_and_refuses_mismatched_sources(tmp_path: Path) -> None:
     a, b, odd = tmp_path / "a", tmp_path / "b", tmp_path / "odd"
     record(make_cfg(a, num_episodes=9), [4, 5], quality={0: 0.9, 1: 0.8}, expects_quality=True)
@@ -138,6 +140,7 @@ def test_the_recorder_packs_its_dataset_at_the_end_of_a_session_when_asked(tmp_p
     assert list(load(root).meta.episodes["length"]) == [4, 5, 3]
 
 
+@pytest.mark.dataflow  # script subprocesses
 def test_a_real_sigkill_during_compaction_leaves_the_dataset_whole(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     record(make_cfg(root, num_episodes=9), [4, 5, 3, 6])

@@ -64,6 +64,7 @@ def load(root: Path):
     return LeRobotDataset(REPO_ID, root=root)
 
 
+@pytest.mark.dataflow  # script subprocesses
 def test_a_full_disk_keeps_committed_episodes_and_repair_never_half_writes(small_fs: Path) -> None:
     root = small_fs / "ds"
     cfg = RecordConfig.from_dict(

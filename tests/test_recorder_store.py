@@ -241,6 +241,7 @@ for f in episode_frames(sim, 5):
 """
 
 
+@pytest.mark.dataflow  # script subprocesses
 def test_kill_during_commit_leaves_a_loadable_dataset_and_resume_continues(tmp_path: Path) -> None:
     """A real kill (os._exit) after the new data file was moved into the next version, before the
     exchange: lerobot sees exactly the two committed episodes, and resume tidies and continues."""
@@ -326,6 +327,7 @@ def test_a_kill_at_any_commit_step_leaves_exactly_the_committed_episodes(tmp_pat
         assert sorted(EpisodeSidecar(root).records) == list(range(held)), target
 
 
+@pytest.mark.dataflow  # script subprocesses
 def test_delete_renumbers_sidecar_and_refuses_bad_indices(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     record(make_cfg(root, num_episodes=9), [4, 5, 6], quality={0: 0.1, 1: 0.2, 2: 0.3}, expects_quality=True)

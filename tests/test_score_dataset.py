@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import REPO
 from policy_data import make_tiny_dataset, train_few_steps
 
@@ -25,6 +26,7 @@ def score(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.dataflow  # script subprocesses
 def test_filtered_dataset_loads_and_trains(tmp_path: Path) -> None:
     from lerobot.datasets import LeRobotDataset
 
