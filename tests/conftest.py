@@ -179,3 +179,18 @@ def cluster(tmp_path: Path, dora_env: dict[str, str]) -> Iterator[Cluster]:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def node_pids(root: Path, node: str = "") -> list[int]:
+    """Processes of `sim-teleop-<node>` (every node when empty) of the dataflow whose environment names
+    `root` (its RECORD_ROOT): several dataflows may run at once."""
+    found = []
+    for pid in subprocess.run(
+        ["pgrep", "-f", f"sim-teleop-{node}"], capture_output=True, text=True
+    ).stdout.split():
+        try:
+            if str(root).encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, dora_running
+from conftest import REPO, dora_running, node_pids
 
 from sim_teleop.dataset.reader import total_episodes
 
@@ -18,16 +17,10 @@ pytestmark = pytest.mark.dataflow
 
 
 def _pid_of(node: str, root: Path) -> int:
-    """The process of `sim-teleop-<node>` of this dataflow (its environment names our root)."""
-    for pid in subprocess.run(
-        ["pgrep", "-f", f"sim-teleop-{node}"], capture_output=True, text=True
-    ).stdout.split():
-        try:
-            if str(root).encode() in Path(f"/proc/{pid}/environ").read_bytes():
-                return int(pid)
-        except OSError:
-            continue
-    pytest.fail(f"no {node} process for {root}")
+    pids = node_pids(root, node)
+    if not pids:
+        pytest.fail(f"no {node} process for {root}")
+    return pids[0]
 
 
 def _run_until_saved(

@@ -1,5 +1,6 @@
-"""A daemon that dies mid-run: its nodes leave with it (no orphan holds the root's lock), the surviving
-side ends the run non-zero once the recorder's progress stops, and the saved episodes load and resume."""
+"""A daemon that dies or stalls mid-run, on two loopback daemons (sim on A, scorer and recorder on B): its
+nodes leave with it (no orphan holds the root's lock), the run ends non-zero, what was lost is named, and
+the saved episodes load."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Cluster
+from conftest import REPO, Cluster, node_pids
 from recorder_flows import run_script
 
 from sim_teleop.dataset.lock import RootLock
@@ -19,31 +20,12 @@ from sim_teleop.dataset.reader import total_episodes
 pytestmark = [pytest.mark.dataflow, pytest.mark.slow]
 
 
-def _node_pids(root: Path) -> list[int]:
-    """Processes of this dataflow's nodes on any daemon (their environment names our root)."""
-    found = []
-    for pid in subprocess.run(["pgrep", "-f", "sim-teleop-"], capture_output=True, text=True).stdout.split():
-        try:
-            if str(root).encode() in Path(f"/proc/{pid}/environ").read_bytes():
-                found.append(int(pid))
-        except OSError:
-            continue
-    return found
-
-
-def _wait_for(log: Path, text: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in log.read_text():
-        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.2)
-
-
-def test_a_killed_recording_daemon_ends_the_run_non_zero_without_orphans(
-    tmp_path: Path, dora_env: dict[str, str], cluster: Cluster
-) -> None:
-    root = tmp_path / "dataset"
+def _start_split(
+    tmp_path: Path, dora_env: dict[str, str], cluster: Cluster, settings: dict[str, str]
+) -> tuple[subprocess.Popen, Path]:
+    """The autopilot flow split over the two daemons, started with `dora start --attach`; (run, its log).
+    `settings` go both into the generated YAML (`--set`) and into the caller's environment."""
     flow = tmp_path / "split.yaml"
-    sets = [f"RECORD_ROOT={root}", "AUTOPILOT_EPISODES=50", "SIM_STALL_S=5"]
     deploy = [
         str(REPO / "dataflow-autopilot.yaml"),
         "--machine",
@@ -53,9 +35,8 @@ def test_a_killed_recording_daemon_ends_the_run_non_zero_without_orphans(
         "--on",
         "recorder=B",
     ]
-    proc = run_script(
-        "deploy_flow.py", *deploy, "--output", str(flow), *(a for s in sets for a in ("--set", s))
-    )
+    sets = [arg for k, v in settings.items() for arg in ("--set", f"{k}={v}")]
+    proc = run_script("deploy_flow.py", *deploy, "--output", str(flow), *sets)
     assert proc.returncode == 0, proc.stderr
     log = tmp_path / "start.log"
     command = [
@@ -68,11 +49,26 @@ def test_a_killed_recording_daemon_ends_the_run_non_zero_without_orphans(
         str(cluster.port),
         "--attach",
     ]
-    env = {**dora_env, "AUTOPILOT_EPISODES": "50", "RECORD_ROOT": str(root), "SIM_STALL_S": "5"}
     with log.open("w") as out:
-        run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+        run = subprocess.Popen(
+            command, cwd=tmp_path, env={**dora_env, **settings}, stdout=out, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 300
+    while "saved attempt 0 " not in log.read_text():
+        if run.poll() is not None or time.monotonic() > deadline:
+            run.kill()
+            pytest.fail(log.read_text()[-3000:])
+        time.sleep(0.2)
+    return run, log
+
+
+def test_a_killed_recording_daemon_ends_the_run_non_zero_without_orphans(
+    tmp_path: Path, dora_env: dict[str, str], cluster: Cluster
+) -> None:
+    root = tmp_path / "dataset"
+    settings = {"RECORD_ROOT": str(root), "AUTOPILOT_EPISODES": "50", "SIM_STALL_S": "5"}
+    run, log = _start_split(tmp_path, dora_env, cluster, settings)
     try:
-        _wait_for(log, "saved attempt 0 ", run, 300)
         os.kill(cluster.daemons["B"].pid, signal.SIGKILL)
         killed_at = time.monotonic()
         rc = run.wait(timeout=120)
@@ -84,9 +80,9 @@ def test_a_killed_recording_daemon_ends_the_run_non_zero_without_orphans(
     assert rc != 0, text[-3000:]
     assert took < 60, (took, text[-3000:])
     deadline = time.monotonic() + 10
-    while _node_pids(root) and time.monotonic() < deadline:
+    while node_pids(root) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _node_pids(root) == [], "orphaned nodes still run"
+    assert node_pids(root) == [], "orphaned nodes still run"
     with RootLock(root, "test"):  # nobody holds the root: a resume may start
         pass
     saved = total_episodes(root)
@@ -101,37 +97,10 @@ def test_a_stalled_recording_daemon_names_what_it_lost_and_ends_non_zero(
     across machines). The recorder names the loss at once and in its done line, records on, and the
     run ends non-zero; the episodes saved load. Before: 3 attempts gone with exit 0 and 'dropped 0'."""
     root = tmp_path / "dataset"
-    flow = tmp_path / "split.yaml"
-    sets = [f"RECORD_ROOT={root}", "AUTOPILOT_EPISODES=8"]
-    deploy = [
-        str(REPO / "dataflow-autopilot.yaml"),
-        "--machine",
-        "A",
-        "--on",
-        "scorer=B",
-        "--on",
-        "recorder=B",
-    ]
-    proc = run_script(
-        "deploy_flow.py", *deploy, "--output", str(flow), *(a for s in sets for a in ("--set", s))
+    run, log = _start_split(
+        tmp_path, dora_env, cluster, {"RECORD_ROOT": str(root), "AUTOPILOT_EPISODES": "8"}
     )
-    assert proc.returncode == 0, proc.stderr
-    log = tmp_path / "start.log"
-    command = [
-        "dora",
-        "start",
-        str(flow),
-        "--name",
-        "split",
-        "--coordinator-port",
-        str(cluster.port),
-        "--attach",
-    ]
-    env = {**dora_env, "AUTOPILOT_EPISODES": "8", "RECORD_ROOT": str(root)}
-    with log.open("w") as out:
-        run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_for(log, "saved attempt 0 ", run, 300)
         os.kill(cluster.daemons["B"].pid, signal.SIGSTOP)
         time.sleep(stall_s)
         os.kill(cluster.daemons["B"].pid, signal.SIGCONT)

@@ -9,30 +9,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, dora_running
+from conftest import REPO, dora_running, node_pids
 
 from sim_teleop.dataset.sidecar import EpisodeSidecar
 
 pytestmark = pytest.mark.dataflow
 EPISODES = 4
-
-
-def _recorder_pid(root: Path) -> int:
-    out = subprocess.run(
-        ["pgrep", "-f", "sim-teleop-recorder"], capture_output=True, text=True
-    ).stdout.split()
-    for pid in out:  # the one of this dataflow: its environment names our root
-        try:
-            if str(root).encode() in Path(f"/proc/{pid}/environ").read_bytes():
-                return int(pid)
-        except OSError:
-            continue
-    pytest.fail(f"no recorder process for {root}")
 
 
 def test_a_frozen_recorder_keeps_every_quality_report(tmp_path: Path, dora_env: dict[str, str]) -> None:
@@ -45,7 +31,7 @@ def test_a_frozen_recorder_keeps_every_quality_report(tmp_path: Path, dora_env: 
         while "saved attempt 0 " not in log.read_text():
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.2)
-        pid = _recorder_pid(root)
+        pid = node_pids(root, "recorder")[0]
         os.kill(pid, signal.SIGSTOP)
         time.sleep(12)
         os.kill(pid, signal.SIGCONT)
