@@ -323,6 +323,11 @@ DEFAULT_FPS = 10  # frames per second of sim, recording, scoring and evaluation:
 RUN_CONFIG_ENV = "RECORD_CONFIG"  # the dataflow's run file (also the recorder's config)
 DEFAULT_RUN_CONFIG = "configs/record.json"
 DEFAULT_SIM_ENV = "gym_hil/PandaPickCubeBase-v0"  # sim.env.PICK_CUBE (this module imports no sim code)
+DEFAULT_STALL_S = 30.0
+"""Silence between sim and recorder that ends the run (sim.watchdog). On one machine a frozen recorder
+loses nothing for ~100 s (its input queue holds 1000 frames, backpressure), and a 12 s freeze must pass
+(tests/test_recorder_stall.py); across machines dora drops a daemon silent for 20 s, after which it
+receives nothing more: 30 s ends that run."""
 
 
 @dataclass(frozen=True)
@@ -340,6 +345,8 @@ class RunConfig(Config):
     resume: bool = setting(False, env="RESUME_RECORDING")  # append: the sim's placements continue too
     # the gym-hil env the sim runs; the recorder stores it per episode, so resume can refuse another one
     sim_env: str = setting(DEFAULT_SIM_ENV, env="SIM_ENV")
+    # sim and recorder each end the run when the other has been silent this long (sim.watchdog); 0 = never
+    stall_s: float = setting(DEFAULT_STALL_S, env="SIM_STALL_S", min=0.0)
 
     @property
     def frame_period_s(self) -> float:

@@ -35,13 +35,14 @@ from sim_teleop.messages import (
     encode_tick,
 )
 from sim_teleop.nodes.serve import Serve, exit_now, quiet_libraries
-from sim_teleop.sim.watchdog import ProgressReporter
+from sim_teleop.sim.watchdog import ConsumerWatch, ProgressReporter
 
 if TYPE_CHECKING:
     from sim_teleop.recorder.session import Recorder
 
 NAME = "recorder"
 DRAIN_S = 2.0  # after STOP, how long to wait for what may still be queued
+WAKE_S = 1.0  # how often the receive loop looks at the frames' silence (sim.watchdog) while idle
 
 
 class _Stopper:
@@ -58,12 +59,23 @@ class _Stopper:
             self.sent = True
 
 
-def _serve(serve: Serve, recorder: Recorder, stop: _Stopper, debug: bool) -> None:
-    """Receive until the stream ends; after STOP only drain what is left, with a bound."""
+def _serve(serve: Serve, recorder: Recorder, stop: _Stopper, debug: bool, stall_s: float) -> None:
+    """Receive until the stream ends; after STOP only drain what is left, with a bound. Frames that
+    stop coming for `stall_s` (the sim's side gone or cut off: its frame input never closes) end it too."""
     stopping = False
+    watch = ConsumerWatch(stall_s)
     while True:
-        event = serve.node.next(timeout=DRAIN_S) if stopping else serve.node.next()  # blocking: cheapest
+        event = serve.node.next(timeout=DRAIN_S if stopping else WAKE_S)
         if event is None:
+            break
+        if event["type"] == "INPUT" and event["id"] == FRAME:
+            watch.heard(0)
+        silent = watch.stalled()
+        if silent is not None and not stopping:
+            serve.log(
+                f"no frame from the sim for {silent:.0f} s (its side stalled or cut off): ending the run"
+            )
+            recorder.cut_off = True
             break
         if debug and event["type"] != "INPUT":
             serve.log(f"event {event['type']} {event.get('id')} {event.get('error', '')}")
@@ -130,7 +142,7 @@ def main(node: Any = None) -> None:
     serve.on(LAST_FRAME, lambda seq, _event: recorder.on_last_frame(seq), decode_tick)
     serve.on_closed(QUALITY, lambda _id: recorder.on_quality_closed())
     serve.on_closed(FRAME, lambda _id: recorder.on_frames_closed())
-    _serve(serve, recorder, stop, debug)
+    _serve(serve, recorder, stop, debug, cfg.stall_s)
     _finish(serve, recorder, cfg.stats_path, live.stuck)
 
 
@@ -146,7 +158,7 @@ def _finish(serve: Serve, recorder: Recorder, stats_path: str, viewer_stuck: boo
     serve.finish()
     if stats_path:  # for scripts/bench_recorder.py
         recorder.write_stats(stats_path)
-    code = 1 if recorder.lost_in_transit else 0  # simulated episodes went unrecorded: not a clean run
+    code = 1 if recorder.lost_in_transit or recorder.cut_off else 0  # frames went unrecorded
     if viewer_stuck:  # rerun would wait for its gone viewer at exit, forever; everything is saved
         exit_now(code)
     if code:

@@ -169,6 +169,7 @@ class Recorder:
         # about to replace: both hold this lock.
         self._sidecar_lock = threading.Lock()
         self._lost_said = False
+        self.cut_off = False  # the node stopped receiving frames mid-run (set by the node)
         self._sim_last_seq: int | None = None  # the sim's last frame, as it said when it stopped
         self._frames_closed = False  # the frame input closed: everything sent was delivered
         self.notes = EpisodeNotes(expects_quality)

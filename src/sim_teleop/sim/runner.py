@@ -18,6 +18,7 @@ import numpy as np
 
 from sim_teleop.config import (
     DEFAULT_FPS,
+    DEFAULT_STALL_S,
     Config,
     ConfigError,
     RunConfig,
@@ -35,7 +36,6 @@ from sim_teleop.sim.env import (
     clamp_action,
 )
 from sim_teleop.sim.episode_state import EpisodeStateMachine
-from sim_teleop.sim.watchdog import DEFAULT_STALL_S
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,7 @@ class SimConfig(Config):
     tick_ms: float | None = setting(None, env="SIM_TICK_MS", min=0.0, zero_is_none=True)
     first_episode: int = setting(0, min=0)  # episodes already in a resumed dataset: placements continue
     wait_for_start: bool = setting(False, env="SIM_WAIT_FOR_START")  # first attempt on the first `next`
-    # no `progress` from the recorder for this long ends the run (sim.watchdog); 0 = never
-    stall_s: float = setting(DEFAULT_STALL_S, env="SIM_STALL_S", min=0.0)
+    stall_s: float = setting(DEFAULT_STALL_S, min=0.0)  # the run's (RunConfig.stall_s), set by `from_env`
 
     def validate(self) -> None:
         if self.env_id not in SUPPORTED_ENVS:  # before MuJoCo starts: one line, not gym's traceback
@@ -73,7 +72,12 @@ class SimConfig(Config):
         """SIM_* env vars, the run's frame rate and env, and where a resumed recording's placements
         continue."""
         run = RunConfig.load()
-        values = {"env_id": run.sim_env, "fps": run.fps, "first_episode": resumed_episodes(run)}
+        values = {
+            "env_id": run.sim_env,
+            "fps": run.fps,
+            "stall_s": run.stall_s,
+            "first_episode": resumed_episodes(run),
+        }
         return cls.from_dict(values, where="sim")
 
 

@@ -7,7 +7,10 @@ recording daemon lost 5 whole episodes silently, and the run never ended). The r
 tick it received on `progress` about once a second while frames arrive; when none has arrived for
 `stall_s` while the sim runs, the sim stops the run with one line and a non-zero exit.
 
-Armed by the first `progress` message, so a dataflow without that edge behaves as before.
+The recorder watches the other way: once frames have arrived, none for `stall_s` (the sim's daemon gone
+or cut off, whose frame input then never closes) ends its part of the run too, non-zero.
+Armed by the first `progress` message (the first frame), so a dataflow without that edge behaves as
+before.
 """
 
 from __future__ import annotations
@@ -15,12 +18,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from sim_teleop.config import DEFAULT_STALL_S
+
 PROGRESS_EVERY_S = 1.0
 """How often the recorder reports (at most): cheap, and far below any stall worth stopping for."""
-DEFAULT_STALL_S = 30.0
-"""Silence that ends the run. On one machine a frozen recorder loses nothing for ~100 s (its input queue
-holds 1000 frames, backpressure), and a 12 s freeze must pass (tests/test_recorder_stall.py); across
-machines dora drops a daemon silent for 20 s, after which it receives nothing more: 30 s ends that run."""
 
 
 class ProgressReporter:
