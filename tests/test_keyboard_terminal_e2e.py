@@ -123,20 +123,25 @@ def test_two_episodes_from_the_terminal(tmp_path: Path, dora_env: dict[str, str]
     np.testing.assert_allclose(recorded, np.concatenate([ep0, ep2]).astype(np.float32))
 
 
+def _keep_one_and_start_the_next(term: TerminalSession, probe: Path, key: bytes) -> None:
+    """Start attempt 0, hold `key` 0.7 s, finish and keep it, then start attempt 1."""
+    term.type(b" ")
+    _wait_phase(probe, term, 0, "running")
+    term.hold(key, 0.7)
+    term.type(b" ")
+    _wait_phase(probe, term, 0, "done")
+    term.type(b" ")
+    _wait_phase(probe, term, 0, "resetting")
+    term.type(b" ")
+    _wait_phase(probe, term, 1, "running")
+
+
 def test_ctrl_c_keeps_finished_episodes_and_restores_the_terminal(
     tmp_path: Path, dora_env: dict[str, str]
 ) -> None:
     term, probe, root = _start(tmp_path, dora_env)
     try:
-        term.type(b" ")
-        _wait_phase(probe, term, 0, "running")
-        term.hold(ARROWS["down"], 0.7)
-        term.type(b" ")
-        _wait_phase(probe, term, 0, "done")
-        term.type(b" ")
-        _wait_phase(probe, term, 0, "resetting")
-        term.type(b" ")
-        _wait_phase(probe, term, 1, "running")
+        _keep_one_and_start_the_next(term, probe, ARROWS["down"])
         term.hold(ARROWS["up"], 0.6)
         term.type(b"\x03", pause=0)  # Ctrl-C mid-attempt
         rc = term.proc.wait(timeout=120)
@@ -153,15 +158,7 @@ def test_a_closed_terminal_keeps_finished_episodes(tmp_path: Path, dora_env: dic
     """The terminal window closes mid-attempt: the flow ends by itself, the kept episode stays."""
     term, probe, root = _start(tmp_path, dora_env)
     try:
-        term.type(b" ")
-        _wait_phase(probe, term, 0, "running")
-        term.hold(ARROWS["right"], 0.7)
-        term.type(b" ")
-        _wait_phase(probe, term, 0, "done")
-        term.type(b" ")
-        _wait_phase(probe, term, 0, "resetting")
-        term.type(b" ")
-        _wait_phase(probe, term, 1, "running")
+        _keep_one_and_start_the_next(term, probe, ARROWS["right"])
         term.hang_up()  # SIGHUP to dora run (the session leader) and the keyboard
         rc = term.proc.wait(timeout=60)
     finally:
