@@ -82,6 +82,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def every_frame(source: str = "sim/frame") -> dict[str, object]:
+    """An input that gets every frame: dora 1.1's zero-copy path drops frames silently for a consumer
+    without backpressure that stalls (a probe or recorder on a loaded machine lost one, failing CI)."""
+    return {"source": source, "queue_size": 1000, "queue_policy": "backpressure"}
+
+
 def with_probe(dataflow: Path, out_dir: Path, probe_jsonl: Path, source: str = "sim/frame") -> Path:
     """Copy a dataflow YAML into `out_dir` plus a probe node logging frames (nodes are commands)."""
     import yaml
@@ -91,7 +97,7 @@ def with_probe(dataflow: Path, out_dir: Path, probe_jsonl: Path, source: str = "
         {
             "id": "probe",
             "path": str(PROBE_NODE),
-            "inputs": {"frame": {"source": source, "queue_size": 1000}},
+            "inputs": {"frame": every_frame(source)},
             "env": {"PROBE_OUT": str(probe_jsonl)},
         }
     )

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from conftest import PROBE_NODE, REPO
+from conftest import PROBE_NODE, REPO, every_frame
 
 CONTROLLER_NODE = REPO / "tests" / "nodes" / "script_controller.py"
 
@@ -23,18 +23,18 @@ def record_flow(
     if script is not None:
         kb = nodes["keyboard"]
         kb["path"] = str(CONTROLLER_NODE)
-        kb["inputs"]["frame"] = {"source": "sim/frame", "queue_size": 1000}
+        kb["inputs"]["frame"] = every_frame()
         kb["env"] = {"SCRIPT": script}
         nodes["sim"].get("env", {}).pop("SIM_WAIT_FOR_START", None)  # a script starts at once
     if not with_scorer:
         spec["nodes"] = [n for n in spec["nodes"] if n["id"] != "scorer"]
         nodes["sim"]["inputs"].pop("scorer_quality")
-        nodes["recorder"]["inputs"] = {"frame": {"source": "sim/frame", "queue_size": 1000}}
+        nodes["recorder"]["inputs"] = {"frame": every_frame()}
     spec["nodes"].append(
         {
             "id": "probe",
             "path": str(PROBE_NODE),
-            "inputs": {"frame": {"source": "sim/frame", "queue_size": 1000}},
+            "inputs": {"frame": every_frame()},
             "env": {"PROBE_OUT": str(probe)},
         }
     )
