@@ -89,7 +89,7 @@ def test_resume_refuses_one_changed_setting_in_one_line(ds: Path, settings: dict
 def test_resume_refuses_other_cameras_or_image_size_in_one_line(
     ds: Path, monkeypatch: pytest.MonkeyPatch, features: dict, named: str
 ) -> None:
-    monkeypatch.setattr(session, "build_features", lambda: build_features(**features))
+    monkeypatch.setattr(session, "build_features", lambda **kw: build_features(**features, **kw))
     assert named in refusal(ds)
 
 

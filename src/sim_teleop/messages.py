@@ -24,6 +24,9 @@ FRAME = "frame"
 QUALITY = "quality"
 PROGRESS = "progress"
 """The recorder's heartbeat to the sim: the last tick it received (see sim_teleop.sim.watchdog)."""
+ACTION_HUMAN = "action_human"
+"""The sim's second action input in the eval: a person's (or the corrector's) target, sent only while they
+are engaged; the sim's handover rule decides which of the two drives each tick."""
 LAST_FRAME = "last_frame"
 """The sim's `Frame.seq` of the last frame it emitted, sent as it stops: a consumer that received less
 lost the tail of the stream (see sim_teleop.follower)."""
@@ -205,6 +208,7 @@ FRAME_SCHEMA = pa.struct(
         ("wrist", _IMAGE_TYPE),
         ("cube_pose", pa.list_(pa.float32(), CUBE_POSE_DIM)),
         ("contact_force", pa.float32()),
+        ("intervention", pa.bool_()),
     ]
 )
 
@@ -233,6 +237,9 @@ class Frame:
     tick_index: int = 0
     ticks_missed: int = 0
     contact_force: float = 0.0
+    intervention: bool = False
+    """A person (or the simulated corrector) drove this tick's step, not the policy: the sim decides and
+    stamps it (sim_teleop.sim.handover); everyone else follows the stamp."""
 
     @property
     def seq(self) -> int:
@@ -282,6 +289,7 @@ def encode_frame(frame: Frame) -> pa.StructArray:
             pa.array(np.asarray(frame.cube_pose, np.float32).reshape(-1)), CUBE_POSE_DIM
         ),
         pa.array([frame.contact_force], pa.float32()),
+        pa.array([bool(frame.intervention)]),
     ]
     return pa.StructArray.from_arrays(columns, fields=list(FRAME_SCHEMA))
 
@@ -323,6 +331,7 @@ def decode_frame(value: Any) -> Frame:
         wrist=_image(row["wrist"], "wrist"),
         cube_pose=row["cube_pose"].flatten().to_numpy(),
         contact_force=row["contact_force"][0].as_py(),
+        intervention=row["intervention"][0].as_py(),
     )
 
 

@@ -309,6 +309,7 @@ class EvalController:
     def __init__(self, episodes: int, resend_after: int = RESEND_AFTER) -> None:
         self.follower = EpisodeFollower()
         self.advance = AutoAdvance(episodes, resend_after)
+        self.taken_over = False  # a person drove since the policy last acted in this attempt
 
     @property
     def saved_episodes(self) -> int:
@@ -324,10 +325,20 @@ class EvalController:
         return self.advance.stop_sent
 
     def on_frame(self, frame: Frame) -> Decision:
+        """While a person drives (`frame.intervention`) the policy is not asked; on the first frame it
+        drives again it starts afresh (action queue / temporal ensemble cleared), like a new attempt:
+        its old plan was made for a scene the person has changed."""
         events = self.follower.feed(frame)
+        started = any(isinstance(ev, Started) for ev in events)
+        handed_back = self.taken_over and not frame.intervention and not started
+        if started or handed_back:
+            self.taken_over = False
+        self.taken_over = self.taken_over or frame.intervention
         return Decision(
-            reset=any(isinstance(ev, Started) for ev in events),
-            act=frame.phase is Phase.RUNNING and frame.end_reason is EndReason.NONE,
+            reset=started or handed_back,
+            act=frame.phase is Phase.RUNNING
+            and frame.end_reason is EndReason.NONE
+            and not frame.intervention,
             control=self.advance.on_frame(frame, events),
         )
 

@@ -52,6 +52,10 @@ class KeyboardConfig(Config):
     from (`control.keys.choose`: auto, x11, terminal, evdev)."""
 
     optional: bool = setting(False, env="KEYBOARD_OPTIONAL")
+    # the eval: send an action only while a person drives, to the sim's takeover input (control.takeover)
+    takeover: bool = setting(False, env="KEYBOARD_TAKEOVER")
+    # the eval: "operator" = the simulated corrector drives this node's outputs instead of the keys
+    corrector: str = setting("off", env="EVAL_CORRECTOR", choices=("off", "operator"))
     backend: str = setting("auto", env="KEYBOARD_BACKEND", choices=("auto", "x11", "terminal", "evdev"))
 
 
@@ -81,10 +85,17 @@ class KeyboardTeleop:
         self._last: float | None = None  # time of the last `action`
         self._pending: list[Control] = []
         self._moved = np.zeros(3, dtype=np.float64)  # signed key-seconds per axis not yet applied
+        # drive keys held across an episode's end -> end of their inferred hold (inf: until the key-up)
+        self._ignored: dict[str, float] = {}
+        self._latched = False  # gripper kept closed as the policy left it, until a gripper key is pressed
         self.target: np.ndarray = np.zeros(3, dtype=np.float32)
 
     def press(self, name: str) -> None:
         with self._lock:
+            if name in self._ignored:
+                return
+            if name in GRIPPER_KEYS:
+                self._latched = False
             self._held.setdefault(name, self.clock())  # X auto-repeat presses again: keep the first
 
     def hold(self, name: str, start: float, until: float) -> None:
@@ -93,6 +104,13 @@ class KeyboardTeleop:
         continues one still running extends it; otherwise motion counts from `start` (which may be
         in the past: paid out at up to CATCH_UP x speed)."""
         with self._lock:
+            ignored_until = self._ignored.get(name)
+            if ignored_until is not None and start <= ignored_until:
+                self._ignored[name] = max(ignored_until, until)  # the same hold goes on
+                return
+            self._ignored.pop(name, None)  # a new hold: the key was let go in between
+            if name in GRIPPER_KEYS:
+                self._latched = False
             if name in self._held and name not in self._until:
                 return  # pressed by a backend that reports the key-up
             end = self._until.get(name)
@@ -105,6 +123,8 @@ class KeyboardTeleop:
 
     def release(self, name: str) -> None:
         with self._lock:
+            if self._ignored.pop(name, None) is not None:
+                return
             self._until.pop(name, None)
             since = self._held.pop(name, None)
             if since is not None and name in MOTION_KEYS:
@@ -141,7 +161,37 @@ class KeyboardTeleop:
             now = self.clock()
             self._held = {name: max(since, now) for name, since in self._held.items()}
             self._moved[:] = 0.0
+            self._latched = False
             self.target[:] = 0.0
+
+    def ignore_held(self) -> list[str]:
+        """Motion and gripper keys held now do nothing until released (held across an episode's end,
+        they must not drive the next attempt); returns their names."""
+        with self._lock:
+            names = sorted(n for n in self._held if n in MOTION_KEYS or n in GRIPPER_KEYS)
+            for name in names:
+                del self._held[name]
+                self._ignored[name] = self._until.pop(name, np.inf)
+            return names
+
+    def engaged(self) -> bool:
+        """A motion or gripper key is held, or motion is still to be paid out: a person is driving."""
+        with self._lock:
+            held = any(n in MOTION_KEYS or n in GRIPPER_KEYS for n in self._held)
+            return held or bool(np.any(self._moved != 0.0))
+
+    def rebase(self, action: np.ndarray) -> None:
+        """Take over from another controller without a jump: the target becomes its last commanded one
+        (`[x, y, z, gripper]`), motion counts from now, and a closed gripper stays closed until a gripper
+        key is pressed (then it follows the key again)."""
+        with self._lock:
+            now = self.clock()
+            self._held = {name: max(since, now) for name, since in self._held.items()}
+            self._moved[:] = 0.0
+            self._last = now
+            self.target = np.asarray(action[:3], np.float32).copy()
+            gripper_held = any(n in GRIPPER_KEYS for n in self._held)
+            self._latched = float(action[3]) > 0.5 and not gripper_held
 
     def action(self) -> np.ndarray:
         """Move the target by all key-holding time up to now and return `[x, y, z, gripper]`."""
@@ -152,7 +202,7 @@ class KeyboardTeleop:
             self._last = now
             moved = np.clip(self._moved, -limit, limit)
             self._moved -= moved
-            gripper = any(name in GRIPPER_KEYS for name in self._held)
+            gripper = self._latched or any(name in GRIPPER_KEYS for name in self._held)
         self.target = np.clip(self.target + moved * self.speed, -TARGET_LIMIT, TARGET_LIMIT).astype(
             np.float32
         )

@@ -18,6 +18,10 @@ IMAGE_PREFIX = "observation.images."
 REWARD_KEY = "next.reward"
 SUCCESS_KEY = "next.success"
 DONE_KEY = "next.done"
+INTERVENTION_KEY = "intervention"
+"""Per-frame bool: a person (or the simulated corrector) drove this frame, not the policy. LeRobot's name
+and dtype (its DAgger rollout records the same); stored in eval datasets only (`RecordConfig.intervention`),
+where a policy is what normally drives."""
 SUCCESS_KEYS = (SUCCESS_KEY, "success")
 """Where a success flag may be: ours, or the bare name some other recorders use (offline scoring)."""
 DEFAULT_FEATURE_KEYS = ("timestamp", "frame_index", "episode_index", "index", "task_index")
@@ -31,8 +35,11 @@ def camera_key(camera: str) -> str:
 IMAGE_KEYS = {cam: camera_key(cam) for cam in CAMERAS}
 
 
-def build_features(cameras: tuple[str, ...] = CAMERAS, image_shape: tuple[int, ...] = IMAGE_SHAPE) -> dict:
-    """The dataset features: the layout lerobot's gym_manipulator records, so lerobot-train takes it."""
+def build_features(
+    cameras: tuple[str, ...] = CAMERAS, image_shape: tuple[int, ...] = IMAGE_SHAPE, intervention: bool = False
+) -> dict:
+    """The dataset features: the layout lerobot's gym_manipulator records, so lerobot-train takes it;
+    `intervention`: with the per-frame takeover flag (eval datasets)."""
     features: dict[str, dict[str, Any]] = {
         ACTION_KEY: {"dtype": "float32", "shape": (len(ACTION_NAMES),), "names": list(ACTION_NAMES)},
         STATE_KEY: {"dtype": "float32", "shape": (len(STATE_NAMES),), "names": list(STATE_NAMES)},
@@ -46,11 +53,16 @@ def build_features(cameras: tuple[str, ...] = CAMERAS, image_shape: tuple[int, .
     features[REWARD_KEY] = {"dtype": "float32", "shape": (1,), "names": None}
     features[SUCCESS_KEY] = {"dtype": "bool", "shape": (1,), "names": None}
     features[DONE_KEY] = {"dtype": "bool", "shape": (1,), "names": None}
+    if intervention:
+        features[INTERVENTION_KEY] = {"dtype": "bool", "shape": (1,), "names": None}
     return features
 
 
-def frame_to_row(frame: Frame, task: str, last: bool, cameras: tuple[str, ...] = CAMERAS) -> dict[str, Any]:
-    """A sim frame -> the dict `LeRobotDataset.add_frame` takes. `last`: the episode's final frame."""
+def frame_to_row(
+    frame: Frame, task: str, last: bool, cameras: tuple[str, ...] = CAMERAS, intervention: bool = False
+) -> dict[str, Any]:
+    """A sim frame -> the dict `LeRobotDataset.add_frame` takes. `last`: the episode's final frame;
+    `intervention`: the dataset stores the takeover flag."""
     row: dict[str, Any] = {
         ACTION_KEY: np.asarray(frame.action, np.float32).copy(),
         STATE_KEY: np.asarray(frame.state, np.float32).copy(),
@@ -59,9 +71,15 @@ def frame_to_row(frame: Frame, task: str, last: bool, cameras: tuple[str, ...] =
         DONE_KEY: np.array([bool(last)]),
         "task": task,
     }
+    if intervention:
+        row[INTERVENTION_KEY] = np.array([bool(frame.intervention)])
     for cam in cameras:
         row[camera_key(cam)] = np.array(frame.image(cam), dtype=np.uint8, copy=True)
     return row
+
+
+def has_intervention(info: dict[str, Any]) -> bool:
+    return INTERVENTION_KEY in info.get("features", {})
 
 
 def feature_names(info: dict[str, Any], key: str) -> list[str]:

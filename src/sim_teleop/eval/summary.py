@@ -4,6 +4,10 @@ The policy node fills an `EvalTracker` live from the frames it sees and writes t
 ends; `summary_from_dataset` recomputes the same numbers from the recorded eval dataset alone (its
 `next.success` and `timestamp` columns), so the two can be checked against each other.
 
+An episode a person (or the simulated corrector) drove for even one frame is *assisted*: its success is
+counted apart (`assisted_successes`), never as the policy's; `successes`, `success_rate` and its
+interval count the policy's own (autonomous) successes only.
+
 Episode length and time to success use the dataset's clock: frame k of an episode is at k / fps, which
 is the timestamp lerobot stores for it. The sim's own clock (`Frame.timestamp`) is kept beside it as
 `sim_time_to_success_s`, so a slow sim shows up as a difference rather than being hidden.
@@ -52,6 +56,12 @@ class EpisodeResult:
     num_frames: int
     time_to_success_s: float | None = None
     sim_time_to_success_s: float | None = None
+    intervention_frames: int = 0  # frames a person (or the corrector) drove
+    intervention_s: float = 0.0  # the same in the dataset's clock (frames / fps)
+
+    @property
+    def assisted(self) -> bool:
+        return self.intervention_frames > 0
 
 
 def summarize(
@@ -59,9 +69,14 @@ def summarize(
 ) -> dict[str, Any]:
     """Aggregate per-episode results into the summary written beside the eval dataset."""
     n = len(results)
-    k = sum(1 for r in results if r.success)
+    k = sum(1 for r in results if r.success and not r.assisted)  # the policy's own successes
+    assisted = [r for r in results if r.assisted]
     lo, hi = wilson_interval(k, n)
-    times = [r.time_to_success_s for r in results if r.success and r.time_to_success_s is not None]
+    times = [
+        r.time_to_success_s
+        for r in results
+        if r.success and not r.assisted and r.time_to_success_s is not None
+    ]
     reasons: dict[str, int] = {}
     for r in results:
         reasons[r.end_reason] = reasons.get(r.end_reason, 0) + 1
@@ -73,8 +88,13 @@ def summarize(
         "ci_method": "wilson",
         "mean_time_to_success_s": (sum(times) / len(times)) if times else None,
         "end_reasons": reasons,
+        "autonomous": n - len(assisted),
+        "assisted": len(assisted),
+        "assisted_successes": sum(1 for r in assisted if r.success),
+        "intervention_frames": sum(r.intervention_frames for r in results),
+        "intervention_s": sum(r.intervention_s for r in results),
         "fps": fps,
-        "per_episode": [asdict(r) for r in results],
+        "per_episode": [{**asdict(r), "assisted": r.assisted} for r in results],
     }
     if extra:
         summary.update(extra)
@@ -86,13 +106,19 @@ def format_summary(summary: dict[str, Any]) -> str:
     lo, hi = summary["success_rate_ci95"]
     mean_t = summary["mean_time_to_success_s"]
     lines = [
-        f"eval: {summary['successes']}/{summary['episodes']} successful = "
+        f"eval: {summary['successes']}/{summary['episodes']} successful by the policy alone = "
         f"{100 * summary['success_rate']:.1f}% "
         f"(95% CI {100 * lo:.1f}-{100 * hi:.1f}%, Wilson)",
         "eval: mean time to success "
         + (f"{mean_t:.2f} s" if mean_t is not None else "n/a (no success)")
         + f"; end reasons {summary['end_reasons']}",
     ]
+    if summary.get("assisted"):
+        lines.append(
+            f"eval: {summary['assisted']} assisted episodes ({summary['assisted_successes']} ended in "
+            f"success, not counted as the policy's), {summary['autonomous']} autonomous; "
+            f"{summary['intervention_s']:.1f} s driven by a person"
+        )
     failed = [ep["episode_index"] for ep in summary["per_episode"] if not ep["success"]]
     if failed:  # every episode is in the JSON; the console names only the failures
         lines.append(f"eval: failed episodes {failed}")
@@ -115,12 +141,14 @@ class _Attempt:
     frames: int = 0
     success_frame: int | None = None  # index of its first success frame, in the dataset's clock
     sim_t: float | None = None  # the sim's clock at that frame
+    intervention_frames: int = 0
 
     def add(self, frame: Frame) -> None:
         if frame.success and self.success_frame is None:
             self.success_frame = self.frames
             self.sim_t = float(frame.timestamp)
         self.frames += 1
+        self.intervention_frames += bool(frame.intervention)
 
 
 class EvalTracker:
@@ -162,6 +190,8 @@ class EvalTracker:
             num_frames=att.frames,
             time_to_success_s=(att.success_frame / self.fps) if att.success_frame is not None else None,
             sim_time_to_success_s=att.sim_t if success else None,
+            intervention_frames=att.intervention_frames,
+            intervention_s=att.intervention_frames / self.fps,
         )
 
     def results(self) -> list[EpisodeResult]:
@@ -177,26 +207,33 @@ def results_from_dataset(root: str | Path) -> tuple[list[EpisodeResult], float]:
     Success = any `next.success` in the episode; time to success = `timestamp` of the first success frame.
     End reason and sim attempt index come from the recorder's sidecar when it has them.
     """
-    from sim_teleop.dataset.features import SUCCESS_KEY
+    from sim_teleop.dataset.features import INTERVENTION_KEY, SUCCESS_KEY, has_intervention
     from sim_teleop.dataset.reader import bool_flags, is_dataset, not_a_dataset, read_data_columns, read_info
     from sim_teleop.dataset.sidecar import EpisodeSidecar
 
     root = Path(root)
     if not is_dataset(root):
         raise FileNotFoundError(not_a_dataset(root))
-    fps = float(read_info(root, committed=False)["fps"])
-    table = read_data_columns(root, ["episode_index", "frame_index", "timestamp", SUCCESS_KEY])
+    info = read_info(root, committed=False)
+    fps = float(info["fps"])
+    flagged = has_intervention(info)  # older eval datasets: every frame was the policy's
+    columns = ["episode_index", "frame_index", "timestamp", SUCCESS_KEY]
+    table = read_data_columns(root, [*columns, INTERVENTION_KEY] if flagged else columns)
     if table is None:
         return [], fps
     episodes: dict[int, list[tuple[int, float, bool]]] = {}
-    for ep, fi, ts, ok in zip(
+    taken: dict[int, int] = {}
+    driven = bool_flags(table[INTERVENTION_KEY]).tolist() if flagged else [False] * table.num_rows
+    for ep, fi, ts, ok, human in zip(
         table["episode_index"].to_pylist(),
         table["frame_index"].to_pylist(),
         table["timestamp"].to_pylist(),
         bool_flags(table[SUCCESS_KEY]).tolist(),
+        driven,
         strict=True,
     ):
         episodes.setdefault(int(ep), []).append((int(fi), float(ts), ok))
+        taken[int(ep)] = taken.get(int(ep), 0) + bool(human)
     sidecar = EpisodeSidecar(root)
     results = []
     for ep in sorted(episodes):
@@ -211,6 +248,8 @@ def results_from_dataset(root: str | Path) -> tuple[list[EpisodeResult], float]:
                 success=first is not None,
                 num_frames=len(rows),
                 time_to_success_s=first[1] if first else None,
+                intervention_frames=taken.get(ep, 0),
+                intervention_s=taken.get(ep, 0) / fps,
             )
         )
     return results, fps

@@ -3,6 +3,10 @@
 Input: `frame` from the sim (one action is sent per frame; the target resets when an episode resets).
 Outputs: `action`, `control`. KEYBOARD_BACKEND picks the backend (auto by default: one line says which
 and why). With KEYBOARD_OPTIONAL=1 and no keyboard it logs one line and steps aside.
+
+In the eval (KEYBOARD_TAKEOVER=1) an action goes out only while a motion or gripper key is held, to the
+sim's takeover input (control.takeover); with EVAL_CORRECTOR=operator the simulated corrector plays this
+node's part instead of the keys (nodes.corrector): dora cannot swap a node by env, so the node does.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 from sim_teleop.config import ConfigError
 from sim_teleop.control.keys.choose import open_keys
+from sim_teleop.control.takeover import KeyboardTakeover
 from sim_teleop.control.teleop import KeyboardConfig, KeyboardTeleop, phase_prompt
 from sim_teleop.messages import ACTION, CONTROL, EndReason, Phase, encode_action, encode_control
 from sim_teleop.nodes.serve import Serve, log
@@ -53,16 +58,23 @@ def main(node: Any = None) -> None:
         )
         sys.exit(1)
     try:
-        _serve(serve, teleop, keys)
+        _serve(serve, teleop, keys, cfg.takeover)
     finally:
         keys.stop()
     serve.finish()
 
 
-def _serve(serve: Serve, teleop: KeyboardTeleop, keys: Any) -> None:
+def _serve(serve: Serve, teleop: KeyboardTeleop, keys: Any, takeover: bool) -> None:
     for line in _legend(keys):
         log(NAME, line)
     discard = getattr(keys, "discard_key", "Ctrl")
+    if takeover:
+        log(
+            NAME, "takeover: a motion or gripper key takes control from the policy; it gets it back 1 s after"
+        )
+        log(NAME, "the last key is let go. A closed gripper stays closed until you press Super.")
+        _serve_takeover(serve, teleop, discard)
+        return
     serve.send(ACTION, encode_action(teleop.action()))  # warm-up: the first send is slow
     shown: tuple[Phase, int, EndReason] | None = None
     for frame in serve.frames():
@@ -77,6 +89,26 @@ def _serve(serve: Serve, teleop: KeyboardTeleop, keys: Any) -> None:
         for command in teleop.controls():
             serve.send(CONTROL, encode_control(command))
         serve.send(ACTION, encode_action(teleop.action()))
+
+
+def _serve_takeover(serve: Serve, teleop: KeyboardTeleop, discard: str) -> None:
+    """The eval: control keys as always; an action only while a person drives (no warm-up action: it
+    would take over)."""
+    takeover = KeyboardTakeover(teleop)
+    shown: tuple[Phase, int, EndReason] | None = None
+    for frame in serve.frames():
+        reason = frame.end_reason if frame.phase is Phase.DONE else EndReason.NONE
+        where = (frame.phase, frame.episode_index, reason)
+        if where != shown:
+            shown = where
+            log(NAME, phase_prompt(*where, discard=discard))
+        action, lines = takeover.on_frame(frame)
+        for line in lines:
+            log(NAME, line)
+        for command in teleop.controls():
+            serve.send(CONTROL, encode_control(command))
+        if action is not None:
+            serve.send(ACTION, encode_action(action))
 
 
 if __name__ == "__main__":

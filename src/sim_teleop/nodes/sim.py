@@ -1,6 +1,8 @@
 """dora node: the gym-hil simulator, stepped on timer ticks with the latest action it holds.
 
-Inputs: `tick` (dora timer), `action`, `control` and any input whose id starts with `control`.
+Inputs: `tick` (dora timer), `action`, `control` and any input whose id starts with `control`; in the
+eval, `action_human`: a person's (or the corrector's) target, which takes over from the policy
+(sim_teleop.sim.handover decides who drives each tick and stamps the frame's `intervention`).
 Outputs: `frame`, one per tick in every phase; `last_frame` (when declared), the sequence number of the
 last frame, sent as the sim stops. Exits when it receives `stop`, which closes every
 downstream input so the whole dataflow ends by itself.
@@ -16,6 +18,7 @@ from sim_teleop.config import ConfigError
 from sim_teleop.control.defects import CameraDefects
 from sim_teleop.messages import (
     ACTION,
+    ACTION_HUMAN,
     CONTROL,
     FRAME,
     LAST_FRAME,
@@ -70,7 +73,8 @@ def _start(config: SimConfig, actions: OnceLogger) -> tuple[SimRunner, Any | Non
         NAME, f"{config.env_id}, seed {config.seed}, {config.fps} Hz, {config.time_limit_s:g} s limit: {mode}"
     )
     on_step = viewer.sync if viewer is not None else None
-    return SimRunner(sim, config, on_step=on_step, problem=actions), viewer
+    runner = SimRunner(sim, config, on_step=on_step, problem=actions, say=lambda line: log(NAME, line))
+    return runner, viewer
 
 
 class _Ticks:
@@ -126,7 +130,8 @@ def main(node: Any = None) -> None:
     def on_gone(input_id: str) -> bool:
         # Controller, recorder, scorer and clock only go before the sim when they failed (a missing
         # display or checkpoint, a crash): ticking on would drive or record nothing.
-        serve.log(f"{GONE_MEANS_STOP[input_id]} has gone: stopping")
+        during = " during a takeover" if runner.handover.human else ""
+        serve.log(f"{GONE_MEANS_STOP[input_id]} has gone{during}: stopping")
         return True
 
     serve.on(TICK, ticks.on_tick)
@@ -135,6 +140,12 @@ def main(node: Any = None) -> None:
         lambda action, event: runner.set_action(action, answered_tick(event.get("metadata"))),
         decode_action,
         note="; keeping last action",
+    )
+    serve.on(
+        ACTION_HUMAN,
+        lambda action, _event: runner.set_human_action(action),
+        decode_action,
+        note="; the last action is kept",
     )
     serve.on(CONTROL, on_control, decode_control, prefix=True)
     serve.on("recorder_progress", lambda tick, _event: ticks.watch.heard(tick), decode_tick)

@@ -24,6 +24,8 @@ keys every node reads (`RunConfig`):
 - `rerun` ["auto"; spawn/save/off]                  env RECORD_RERUN
 - `rrd_path` [null; <root>.rrd when rerun=save and unset]   env RECORD_RRD_PATH
 - `rerun_port` [9876, rerun's default: an open viewer there is reused]   env RECORD_RERUN_PORT
+- `intervention` [false; configs/eval.json: true]: store the per-frame bool `intervention` (a person or the
+  simulated corrector drove the frame; a resumed dataset keeps its own layout)   env RECORD_INTERVENTION
 - `compact_at_end` [false]: pack the dataset into lerobot's file sizes at the end of a session
   (scripts/compact_dataset.py does it later; recording resumes on a packed dataset)   env RECORD_COMPACT=1
 """
@@ -58,6 +60,7 @@ class RecordConfig(RunConfig):
     rerun: str = setting("auto", env="RECORD_RERUN", choices=RERUN_MODES)
     rrd_path: str | None = setting(None, env="RECORD_RRD_PATH")
     rerun_port: int = setting(9876, env="RECORD_RERUN_PORT", min=1)
+    intervention: bool = setting(False, env="RECORD_INTERVENTION")  # the per-frame takeover flag (eval)
     compact_at_end: bool = setting(False, env="RECORD_COMPACT")  # pack the dataset when the session ends
     debug_frames: bool = setting(False, env="RECORD_DEBUG_FRAMES")  # one console line per frame received
     stats_path: str = setting("", env="RECORD_STATS_PATH")  # boundary timings as JSON (bench_recorder.py)

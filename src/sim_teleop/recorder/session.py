@@ -25,7 +25,13 @@ from typing import Any
 
 from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.compact import compact
-from sim_teleop.dataset.features import build_features, camera_key, compat_problems, frame_to_row
+from sim_teleop.dataset.features import (
+    build_features,
+    camera_key,
+    compat_problems,
+    frame_to_row,
+    has_intervention,
+)
 from sim_teleop.dataset.lock import RootInUse, RootLock
 from sim_teleop.dataset.reader import read_info, read_tasks, video_codec
 from sim_teleop.dataset.repair import holds_nothing_saved, needs_repair, repair
@@ -71,7 +77,22 @@ def resume_problems(cfg: RecordConfig, info: dict[str, Any]) -> list[str]:
     codecs = sorted({c for cam in CAMERAS if (c := video_codec(info, camera_key(cam)))})
     if any(not same_codec(c, cfg.video.codec) for c in codecs):
         problems.append(f"video codec: dataset has {', '.join(codecs)}, this run has {cfg.video.codec}")
-    return problems + compat_problems(info, cfg.fps, build_features())
+    # The takeover flag follows the dataset being resumed (older eval datasets have none): not a mix.
+    return problems + compat_problems(info, cfg.fps, build_features(intervention=has_intervention(info)))
+
+
+def records_intervention(cfg: RecordConfig, create: bool, log: Callable[[str], None]) -> bool:
+    """Whether this session stores the per-frame `intervention` flag: as configured for a new dataset,
+    as the dataset has it for a resumed one (one line when that differs from the config)."""
+    if create:
+        return cfg.intervention
+    have = has_intervention(read_info(cfg.root))
+    if have != cfg.intervention:
+        log(
+            f"note: {cfg.root} was recorded {'with' if have else 'without'} the per-frame intervention "
+            f"flag; this session records {'it' if have else 'none'} too, to keep the dataset one layout"
+        )
+    return have
 
 
 def prepare_dataset(cfg: RecordConfig, log: Callable[[str], None]) -> tuple[bool, int]:
@@ -160,8 +181,10 @@ class Recorder:
             raise
         self.initial_episodes = have
         self.resumed = not create
+        self.intervention = records_intervention(cfg, create, log)
+        features = build_features(intervention=self.intervention)
         self.writer = writer_factory(
-            cfg.repo_id, cfg.root, cfg.fps, build_features(), cfg.task, cfg.video, create, cfg.robot_type
+            cfg.repo_id, cfg.root, cfg.fps, features, cfg.task, cfg.video, create, cfg.robot_type
         )
         self.follower = EpisodeFollower()
         self.sidecar: EpisodeSidecar | None = None if create else EpisodeSidecar(cfg.root)
@@ -355,7 +378,11 @@ class Recorder:
             self.writer.open_episode()
         elif isinstance(item, Step):
             if self._pending_frame is not None:
-                self.writer.add(frame_to_row(self._pending_frame, self.cfg.task, last=False))
+                self.writer.add(
+                    frame_to_row(
+                        self._pending_frame, self.cfg.task, last=False, intervention=self.intervention
+                    )
+                )
             self._pending_frame = item.frame
         elif isinstance(item, Settled) and item.kept:
             self._commit(item)
@@ -370,7 +397,9 @@ class Recorder:
     def _commit(self, c: Settled) -> None:
         timing = self._timing_by_attempt.pop(c.episode, None) or BoundaryTiming(c.episode, 0.0)
         if self._pending_frame is not None:
-            self.writer.add(frame_to_row(self._pending_frame, self.cfg.task, last=True))
+            self.writer.add(
+                frame_to_row(self._pending_frame, self.cfg.task, last=True, intervention=self.intervention)
+            )
             self._pending_frame = None
         report: QualityReport | None = None
         if self.expects_quality:

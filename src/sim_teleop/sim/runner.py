@@ -36,6 +36,7 @@ from sim_teleop.sim.env import (
     clamp_action,
 )
 from sim_teleop.sim.episode_state import EpisodeStateMachine
+from sim_teleop.sim.handover import Handover
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ class SimRunner:
         clock: Callable[[], float] = time.monotonic,
         on_step: Callable[[], None] | None = None,
         problem: Callable[[str, str], None] | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         self.sim = sim
         self.config = config
@@ -192,7 +194,11 @@ class SimRunner:
             config.max_steps, first_episode=config.first_episode, wait_for_start=config.wait_for_start
         )
         self.ticks = TickCounter(config.tick_period_s)
-        self.action = NEUTRAL_ACTION.copy()
+        self.action: np.ndarray = NEUTRAL_ACTION.copy()
+        # Which controller drives each tick: the main one (`action`) unless a person took over (eval).
+        self.handover = Handover(NEUTRAL_ACTION, clock=clock, say=say)
+        self.intervention = False  # a person drives the step about to be taken
+        self.human_ignored = 0  # a person's actions outside a running attempt (nothing to drive)
         self.obs: Observation = sim.reset(placement=self.machine.saved_episodes)
         self.episode_start = clock()
         self.phase_frames = 0  # frames emitted in a done/resetting phase (for frame_index there)
@@ -226,8 +232,26 @@ class SimRunner:
                 self.problem(kind, f"{message}: keeping the last action")
                 return
             self.problem(kind, message)
-        self.action = clamp_action(action)
+        self.handover.on_policy(clamp_action(action), answers_tick)
+        if not self.handover.human:
+            self.action = self.handover.policy_action.copy()
         self.answers.on_action(answers_tick)
+
+    def set_human_action(self, action: np.ndarray) -> None:
+        """A person's action (the eval's takeover input): they drive from the next tick on, while an
+        attempt runs; outside one there is nothing to drive and it is only counted."""
+        m = self.machine
+        if m.phase is not Phase.RUNNING or m.end_reason is not EndReason.NONE:
+            self.human_ignored += 1
+            return
+        problem = action_problem(action)
+        if problem is not None:
+            kind, message = problem
+            if kind == "non_finite":
+                self.problem(kind, f"{message}: keeping the last action")
+                return
+            self.problem(kind, message)
+        self.handover.on_human(clamp_action(action), f" in attempt {m.episode_index} at frame {m.steps}")
 
     @property
     def stopped(self) -> bool:
@@ -238,10 +262,19 @@ class SimRunner:
         self.phase_frames = 0
         if effect.reset_env:
             self.obs = self.sim.reset(placement=self.machine.saved_episodes)
-            self.action = NEUTRAL_ACTION.copy()
+            self._neutral()
         if effect.start_episode:
-            self.action = NEUTRAL_ACTION.copy()
+            self._neutral()
             self.episode_start = self.clock()
+
+    def _neutral(self) -> None:
+        """A new scene or attempt starts from the neutral action, driven by the main controller."""
+        was_human = self.handover.human
+        self.handover.reset()
+        if was_human:
+            self.handover.say("the attempt ended during a takeover: the policy starts the next one")
+        self.action = NEUTRAL_ACTION.copy()
+        self.intervention = False
 
     def tick(self) -> Frame:
         """Emit this tick's frame; call `advance()` after sending it."""
@@ -250,6 +283,11 @@ class SimRunner:
         m = self.machine
         obs = self.obs
         self.answers.on_frame(tick_index, first=m.phase is Phase.RUNNING and m.steps == 0)
+        if m.phase is Phase.RUNNING and m.end_reason is EndReason.NONE:
+            where = f" (attempt {m.episode_index}, frame {m.steps})"
+            self.action, self.intervention = self.handover.drive(tick_index, where)
+        else:  # frozen: the frame shows what the main controller holds
+            self.action, self.intervention = self.handover.policy_action.copy(), False
         if m.phase is Phase.RUNNING:
             frame_index = m.steps
             end_reason = m.on_running_frame(obs.success, obs.failure)
@@ -275,12 +313,14 @@ class SimRunner:
             wrist=obs.wrist,
             cube_pose=obs.cube_pose,
             contact_force=obs.contact_force,
+            intervention=self.intervention,
         )
 
     def advance(self) -> None:
         """Step the world with the held action while the attempt runs; done/resetting stay frozen."""
         if self.machine.phase is Phase.RUNNING and self.machine.end_reason is EndReason.NONE:
-            self.answers.on_step()
+            if not self.intervention:  # only the policy's steps say whether it kept up
+                self.answers.on_step()
             self.obs = self.sim.step(self.action)
             if self.on_step is not None:
                 self.on_step()

@@ -1,0 +1,46 @@
+"""The keyboard's side of a takeover in the eval: an action goes out only while a person is engaged.
+
+The sim decides who drives (sim_teleop.sim.handover); the keyboard only says, by sending or not, whether
+a person is at the keys. Engaging starts from the last commanded target (`frame.action` of the latest
+frame), so the first human action equals the policy's last one; keys held across an episode's end are
+ignored until released, so they never take over the next attempt by accident.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim_teleop.control.teleop import KeyboardTeleop
+from sim_teleop.messages import EndReason, Frame, Phase
+
+
+class KeyboardTakeover:
+    """Per frame: the action to send (None: send nothing) and lines for the console."""
+
+    def __init__(self, teleop: KeyboardTeleop) -> None:
+        self.teleop = teleop
+        self.engaged = False
+        self._warned: set[int] = set()  # attempts whose idle keys were already reported
+
+    def on_frame(self, frame: Frame) -> tuple[np.ndarray | None, list[str]]:
+        lines: list[str] = []
+        if frame.phase is not Phase.RUNNING or frame.end_reason is not EndReason.NONE:
+            ignored = self.teleop.ignore_held()
+            if ignored and frame.episode_index not in self._warned:
+                self._warned.add(frame.episode_index)
+                lines.append(
+                    f"{', '.join(ignored)} held while no attempt runs: ignored until released "
+                    "(takeover keys act only during an attempt)"
+                )
+            self.teleop.reset()
+            self.engaged = False
+            return None, lines
+        if not self.engaged:
+            if not self.teleop.engaged():
+                return None, lines
+            self.teleop.rebase(np.asarray(frame.action, np.float32))
+            self.engaged = True
+        action = self.teleop.action()
+        if not self.teleop.engaged():  # this action paid out the last motion: let the sim's timer run
+            self.engaged = False
+        return action, lines

@@ -1,0 +1,188 @@
+"""Takeover during an eval: the sim's handover rule, the keyboard's continuity, the policy's reset and
+the summary's accounting, all with fake clocks (no dora, no display)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from frames import attempt, frame
+
+from sim_teleop.control.policy import EvalController
+from sim_teleop.control.takeover import KeyboardTakeover
+from sim_teleop.control.teleop import KeyboardTeleop
+from sim_teleop.eval.summary import EvalTracker, summarize
+from sim_teleop.messages import EndReason, Frame, Phase
+from sim_teleop.sim.handover import RELEASE_S, Handover
+
+NEUTRAL = np.array([0.0, 0.0, 0.0, 0.0], np.float32)
+
+
+def _is(got: tuple[np.ndarray, bool], action: np.ndarray, person: bool) -> bool:
+    return got[1] is person and np.allclose(got[0], action)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _handover() -> tuple[Handover, Clock, list[str]]:
+    clock, said = Clock(), list[str]()
+    return Handover(NEUTRAL, clock=clock, say=said.append), clock, said
+
+
+def test_a_persons_action_takes_over_at_once_and_the_policy_returns_after_the_release_time() -> None:
+    h, clock, said = _handover()
+    policy = np.array([0.1, 0.0, 0.05, 1.0], np.float32)
+    h.on_policy(policy, answers_tick=0)
+    assert _is(h.drive(1), policy, False)
+    human = np.array([0.1, 0.01, 0.05, 1.0], np.float32)
+    h.on_human(human)
+    action, person = h.drive(2)
+    assert person and action == pytest.approx(human)
+    assert len(said) == 1 and "took over" in said[0]
+    # The policy's answers while a person drives are not applied.
+    h.on_policy(np.array([0.3, 0.3, 0.3, 0.0], np.float32), answers_tick=2)
+    clock.t += RELEASE_S - 0.05  # a pause between two keys: still the person's
+    assert h.drive(3)[1]
+    clock.t += 0.05  # 1 s without a key: the policy again, holding the person's last target
+    action, person = h.drive(4)
+    assert not person and action == pytest.approx(human)
+    assert len(said) == 2 and "policy drives again" in said[1]
+    # An answer to a frame from before the handback is stale; the first fresh one drives.
+    h.on_policy(np.array([0.5, 0.5, 0.5, 0.0], np.float32), answers_tick=3)
+    assert _is(h.drive(5), human, False)
+    fresh = np.array([0.11, 0.01, 0.05, 1.0], np.float32)
+    h.on_policy(fresh, answers_tick=4)
+    assert _is(h.drive(6), fresh, False)
+    assert h.takeovers == 1
+
+
+def test_a_new_attempt_starts_with_the_policy_even_during_a_takeover() -> None:
+    h, _clock, _said = _handover()
+    h.on_human(np.array([0.2, 0.0, 0.0, 1.0], np.float32))
+    h.reset()
+    assert _is(h.drive(0), NEUTRAL, False)
+
+
+def _running(i: int, action: np.ndarray, intervention: bool = False) -> Frame:
+    return dataclasses.replace(frame(0, Phase.RUNNING, i), action=action.copy(), intervention=intervention)
+
+
+def test_the_first_keyboard_action_continues_the_policys_last_target() -> None:
+    clock = Clock()
+    teleop = KeyboardTeleop(clock=clock)
+    takeover = KeyboardTakeover(teleop)
+    last = np.array([0.12, -0.07, 0.03, 1.0], np.float32)  # the policy holds the cube closed
+    assert takeover.on_frame(_running(0, last)) == (None, [])  # nobody at the keys: nothing sent
+    clock.t = 0.05
+    teleop.press("right")  # mid-frame: motion before the handover does not count
+    clock.t = 0.1
+    first, _ = takeover.on_frame(_running(1, last))
+    assert first is not None
+    assert np.abs(first[:3] - last[:3]).max() <= 1e-3  # within 1 mm of the policy's last target
+    assert first[3] == 1.0  # the gripper stays closed as the policy left it
+    clock.t = 0.6
+    moved, _ = takeover.on_frame(_running(2, last, intervention=True))
+    assert moved is not None and moved[0] == pytest.approx(last[0] + 0.05, abs=1e-4)
+    assert moved[3] == 1.0
+    teleop.release("right")
+    final, _ = takeover.on_frame(_running(3, last, intervention=True))
+    assert final is not None and final[0] == pytest.approx(last[0] + 0.05, abs=1e-4)
+    assert takeover.on_frame(_running(4, last, intervention=True)) == (None, [])  # released: silent
+    # Super pressed and let go opens the latched gripper.
+    teleop.press("cmd")
+    closed, _ = takeover.on_frame(_running(5, final))
+    teleop.release("cmd")
+    opened, _ = takeover.on_frame(_running(6, final, intervention=True))
+    assert closed is not None and closed[3] == 1.0 and opened is not None and opened[3] == 0.0
+
+
+def test_keys_held_across_an_episode_end_are_ignored_until_released() -> None:
+    clock = Clock()
+    teleop = KeyboardTeleop(clock=clock)
+    takeover = KeyboardTakeover(teleop)
+    teleop.press("up")
+    action, lines = takeover.on_frame(frame(0, Phase.RESETTING, 0))
+    assert action is None and len(lines) == 1 and "up held while no attempt runs" in lines[0]
+    assert takeover.on_frame(frame(0, Phase.RESETTING, 1)) == (None, [])  # said once
+    teleop.press("up")  # X auto-repeat while still held
+    clock.t = 1.0
+    assert takeover.on_frame(_running(0, NEUTRAL)) == (None, [])  # no takeover by a stale key
+    teleop.release("up")
+    teleop.press("up")  # a fresh press does take over
+    clock.t = 1.1
+    action, _ = takeover.on_frame(_running(1, NEUTRAL))
+    assert action is not None
+
+
+def test_the_policy_is_not_asked_while_a_person_drives_and_is_reset_when_it_drives_again() -> None:
+    ctl = EvalController(episodes=5)
+    zero = np.zeros(4, np.float32)
+    decisions = [
+        ctl.on_frame(f)
+        for f in (
+            _running(0, zero),
+            _running(1, zero, intervention=True),
+            _running(2, zero, intervention=True),
+            _running(3, zero),
+            _running(4, zero),
+        )
+    ]
+    assert [d.act for d in decisions] == [True, False, False, True, True]
+    assert [d.reset for d in decisions] == [True, False, False, True, False]
+
+
+def test_the_summary_counts_assisted_episodes_apart_from_the_policys_successes() -> None:
+    tracker = EvalTracker(fps=10)
+    for ep, (reason, takeover) in enumerate(
+        [(EndReason.SUCCESS, False), (EndReason.SUCCESS, True), (EndReason.TIME_LIMIT, True)]
+    ):
+        for f in attempt(ep, 10, reason):
+            if takeover and f.phase is Phase.RUNNING and 3 <= f.frame_index < 7:
+                f = dataclasses.replace(f, intervention=True)
+            tracker.observe(f)
+    s = summarize(tracker.results(), fps=10)
+    assert (s["episodes"], s["autonomous"], s["assisted"]) == (3, 1, 2)
+    assert s["successes"] == 1 and s["assisted_successes"] == 1  # an assisted success is not the policy's
+    assert s["success_rate"] == pytest.approx(1 / 3)
+    assert [ep["intervention_frames"] for ep in s["per_episode"]] == [0, 4, 4]
+    assert s["per_episode"][1]["intervention_s"] == pytest.approx(0.4)
+    assert s["intervention_s"] == pytest.approx(0.8)
+
+
+def test_the_sim_stamps_the_frames_a_person_drove_and_ignores_keys_between_attempts() -> None:
+    from sim_teleop.messages import Control
+    from sim_teleop.sim.env import SimEnv
+    from sim_teleop.sim.runner import SimConfig, SimRunner
+
+    clock, said = Clock(), list[str]()
+    sim = SimEnv(image_obs=False)
+    try:
+        runner = SimRunner(sim, SimConfig(time_limit_s=100), clock=clock, say=said.append)
+        policy = np.array([0.05, 0.0, 0.0, 0.0], np.float32)
+        human = np.array([0.05, 0.02, 0.0, 0.0], np.float32)
+        flags, actions = [], []
+        for i in range(30):
+            clock.t = 0.1 * i
+            runner.set_action(policy, answers_tick=i)
+            if 10 <= i < 15:
+                runner.set_human_action(human)
+            f = runner.tick()
+            flags.append(f.intervention)
+            actions.append(f.action.copy())
+            runner.advance()
+        # Frames 10..14 carry the person's action; 1 s after their last one (frame 24) the policy drives.
+        assert [i for i, x in enumerate(flags) if x] == list(range(10, 24))
+        assert np.allclose(actions[12], human) and np.allclose(actions[29], policy)
+        assert len(said) == 2
+        runner.control(Control.NEXT)  # done -> resetting: nothing to drive
+        runner.set_human_action(human)
+        assert runner.human_ignored == 1 and not runner.tick().intervention
+    finally:
+        sim.close()
