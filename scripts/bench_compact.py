@@ -17,8 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
 from sim_teleop.dataset.compact import compact, count_files, forget_decoded_videos
 from sim_teleop.nodes.serve import quiet_libraries
 

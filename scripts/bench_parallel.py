@@ -18,8 +18,6 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
 from sim_teleop.launch.dora import dora_environment, run_dora
 
 REPO = Path(__file__).resolve().parents[1]

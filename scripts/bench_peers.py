@@ -20,17 +20,12 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from bench_scorer import auroc, write_dataset
 from peers import DEFAULT_VENV, PEERS, PeerResult, run_all
 

@@ -34,8 +34,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
 from sim_teleop.dataset.features import build_features
 
 FPS = 10

@@ -18,8 +18,6 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
 from sim_teleop.dataset.delete import UsageError, delete_in_place, parse_indices
 from sim_teleop.dataset.lock import RootInUse, RootLock
 

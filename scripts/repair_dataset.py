@@ -15,8 +15,6 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
 from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.lock import RootInUse, RootLock
 from sim_teleop.dataset.reader import read_info

@@ -24,8 +24,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
 from sim_teleop.config import ConfigError
 from sim_teleop.dataset.reader import DatasetReader
 from sim_teleop.dataset.sidecar import EpisodeSidecar

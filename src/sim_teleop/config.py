@@ -31,47 +31,8 @@ def env_str(name: str, default: str) -> str:
     return value if value else default
 
 
-def env_int(name: str, default: int, minimum: int | None = None) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected an integer") from None
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{name}={value}: must be >= {minimum}")
-    return value
-
-
-def env_float(name: str, default: float, minimum: float | None = None) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ConfigError(f"{name}={raw!r}: expected a finite number")
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{name}={value}: must be >= {minimum}")
-    return value
-
-
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-
-
-def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ConfigError(f"{name}={raw!r}: expected one of 1/0, true/false, yes/no, on/off")
 
 
 VERBOSE_ENV = "SIM_TELEOP_VERBOSE"
