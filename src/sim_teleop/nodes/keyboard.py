@@ -43,6 +43,11 @@ def main(node: Any = None) -> None:
     except ConfigError as exc:
         log(NAME, f"configuration error: {exc}")
         sys.exit(2)
+    if cfg.corrector == "operator":  # the eval's simulated corrector plays this node
+        from sim_teleop.nodes import corrector
+
+        corrector.main(node)
+        return
     teleop = KeyboardTeleop()
     serve = Serve(NAME, node)  # register first: a node leaving before that makes its peers fail to start
     try:
