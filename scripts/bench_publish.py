@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim_teleop.dataset.publish import MUTABLE, STAGE, listed_files, publish
-from sim_teleop.dataset.reader import JOURNAL_DIR
+from sim_teleop.dataset.journal import JOURNAL_DIR, STAGE
+from sim_teleop.dataset.publish import MUTABLE, listed_files, publish
 
 NEW = (
     "data/chunk-000/new.parquet",

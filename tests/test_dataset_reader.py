@@ -21,11 +21,9 @@ from sim_teleop.dataset.features import (
     build_features,
     camera_key,
 )
+from sim_teleop.dataset.journal import BACKUP, JOURNAL, JOURNAL_DIR
 from sim_teleop.dataset.reader import (
-    BACKUP,
     INFO,
-    JOURNAL,
-    JOURNAL_DIR,
     DatasetReader,
     bool_flags,
     held,

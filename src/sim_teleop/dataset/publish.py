@@ -24,9 +24,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from sim_teleop.dataset.reader import INFO, JOURNAL_DIR
+from sim_teleop.dataset.journal import JOURNAL_DIR, STAGE
+from sim_teleop.dataset.reader import INFO
 
-STAGE = "stage"
 MUTABLE = ("meta/stats.json", "meta/tasks.parquet", INFO)
 """Files lerobot rewrites in place in a resumed session: the stage gets copies, not links."""
 ADDED_UNDER = ("data", "meta/episodes", "videos")

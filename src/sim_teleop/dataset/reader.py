@@ -30,14 +30,11 @@ import pyarrow.parquet as pq
 
 from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.features import ACTION_KEY, STATE_KEY, SUCCESS_KEYS
+from sim_teleop.dataset.journal import BACKUP, JOURNAL, JOURNAL_DIR
 from sim_teleop.images import grey
 
 INFO = "meta/info.json"
 TASKS = "meta/tasks.parquet"
-JOURNAL_DIR = ".recorder"
-"""The writer's working directory in the root: stage, commit journal and its backups (see `repair`)."""
-JOURNAL = "commit.json"
-BACKUP = "backup"
 DECODER_THREADS = 1
 """A handful of 128x128 frames per episode: thread start-up and hand-over cost more than they save."""
 

@@ -17,16 +17,15 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim_teleop.dataset.journal import BACKUP, JOURNAL, JOURNAL_DIR, STAGE
 from sim_teleop.dataset.publish import (
     MUTABLE,
-    STAGE,
     aside_path,
     is_temp_dir,
     listed_files,
     pending_path,
     recover_exchange,
 )
-from sim_teleop.dataset.reader import BACKUP, JOURNAL, JOURNAL_DIR
 
 
 @dataclass

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from sim_teleop.dataset import DatasetError
-from sim_teleop.dataset.publish import STAGE, prepare_stage, publish
-from sim_teleop.dataset.reader import JOURNAL_DIR, read_info
+from sim_teleop.dataset.journal import JOURNAL_DIR, STAGE
+from sim_teleop.dataset.publish import prepare_stage, publish
+from sim_teleop.dataset.reader import read_info
 from sim_teleop.dataset.repair import temp_dirs
 
 CODEC_ALIASES = {
