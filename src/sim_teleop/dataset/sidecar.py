@@ -18,9 +18,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sim_teleop.dataset.reader import total_episodes
+from sim_teleop.dataset.reader import is_dataset, read_info, total_episodes
 
 SIDECAR_RELPATH = Path("meta") / "episode_sidecar.jsonl"
+ATTEMPT_KEY = "sim_episode_index"
+"""A record's sim attempt index: the attempt (so the cube placement) its episode was recorded from."""
 
 
 class EpisodeSidecar:
@@ -86,3 +88,17 @@ class EpisodeSidecar:
         except BaseException:
             tmp.unlink(missing_ok=True)  # a full disk leaves the old file, no half-written temp
             raise
+
+
+def next_attempt(root: Path) -> int:
+    """The first sim attempt a resumed recording of `root` may use (0 when it holds no dataset).
+
+    A session's placement is its first attempt index plus the episodes saved so far, never more than
+    the attempt index; starting after every attempt the sidecar remembers (and at least at the episode
+    count) means no placement in the dataset comes back, even after deletes renumbered it. Raises
+    DatasetError when info.json cannot be read."""
+    if not is_dataset(root):
+        return 0
+    total = int(read_info(root).get("total_episodes", 0))
+    attempts = [int(r.get(ATTEMPT_KEY, -1)) for r in EpisodeSidecar(root).records.values()]
+    return max([total, *(a + 1 for a in attempts)])

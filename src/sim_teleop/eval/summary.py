@@ -209,7 +209,7 @@ def results_from_dataset(root: str | Path) -> tuple[list[EpisodeResult], float]:
     """
     from sim_teleop.dataset.features import INTERVENTION_KEY, SUCCESS_KEY, has_intervention
     from sim_teleop.dataset.reader import bool_flags, is_dataset, not_a_dataset, read_data_columns, read_info
-    from sim_teleop.dataset.sidecar import EpisodeSidecar
+    from sim_teleop.dataset.sidecar import ATTEMPT_KEY, EpisodeSidecar
 
     root = Path(root)
     if not is_dataset(root):
@@ -243,7 +243,7 @@ def results_from_dataset(root: str | Path) -> tuple[list[EpisodeResult], float]:
         results.append(
             EpisodeResult(
                 episode_index=ep,
-                attempt_index=int(rec.get("sim_episode_index", -1)),
+                attempt_index=int(rec.get(ATTEMPT_KEY, -1)),
                 end_reason=str(rec.get("end_reason") or ("success" if first else "unknown")),
                 success=first is not None,
                 num_frames=len(rows),

@@ -35,7 +35,7 @@ from sim_teleop.dataset.features import (
 from sim_teleop.dataset.lock import RootInUse, RootLock
 from sim_teleop.dataset.reader import read_info, read_tasks, video_codec
 from sim_teleop.dataset.repair import holds_nothing_saved, needs_repair, repair
-from sim_teleop.dataset.sidecar import EpisodeSidecar
+from sim_teleop.dataset.sidecar import ATTEMPT_KEY, EpisodeSidecar
 from sim_teleop.dataset.store import EpisodeWriter, same_codec
 from sim_teleop.follower import EpisodeFollower, Event, Settled, Started, Step
 from sim_teleop.messages import CAMERAS, CONTROLLER_DONE, Frame, Phase, QualityReport, Verdict
@@ -446,7 +446,7 @@ class Recorder:
         annotation = self.notes.annotation(c.episode)
         record: dict[str, Any] = {
             "quality": report.to_dict() if report is not None else None,
-            "sim_episode_index": c.episode,
+            ATTEMPT_KEY: c.episode,
             "end_reason": c.reason.value,
             "sim_env": self.cfg.sim_env,  # the env it was recorded in: resume refuses another
         }

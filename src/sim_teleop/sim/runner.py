@@ -83,28 +83,18 @@ class SimConfig(Config):
 
 
 def resumed_episodes(run: RunConfig) -> int:
-    """Where a resumed recording's attempts (and so placements) start (RESUME_RECORDING=1), else 0.
-
-    The root is the run's, resolved exactly as the recorder resolves it (RECORD_CONFIG, RECORD_ROOT). A
-    session's placement is its first attempt index plus the episodes saved so far, never more than the
-    attempt index; starting after every attempt the dataset's sidecar remembers (and at least at its
-    episode count) means no placement in the dataset can come back, even after deletes renumbered it.
-    """
+    """Where a resumed recording's attempts (and so placements) start (RESUME_RECORDING=1), else 0: the
+    dataset decides (`dataset.sidecar.next_attempt`); the root is the run's, resolved exactly as the
+    recorder resolves it (RECORD_CONFIG, RECORD_ROOT)."""
     if not run.resume:
         return 0
     from sim_teleop.dataset import DatasetError
-    from sim_teleop.dataset.reader import is_dataset, read_info
-    from sim_teleop.dataset.sidecar import EpisodeSidecar
+    from sim_teleop.dataset.sidecar import next_attempt
 
-    root = run.root
-    if not is_dataset(root):
-        return 0
     try:
-        total = int(read_info(root).get("total_episodes", 0))
+        return next_attempt(run.root)
     except DatasetError as exc:
         raise ConfigError(f"RESUME_RECORDING=1: {exc}") from None
-    attempts = [int(r.get("sim_episode_index", -1)) for r in EpisodeSidecar(root).records.values()]
-    return max([total, *(a + 1 for a in attempts)])
 
 
 def tick_is_stale(sent_at: datetime | None, now: datetime, period_s: float) -> bool:
