@@ -219,3 +219,89 @@ def test_eval_dataflow_missing_checkpoint_fails_before_stepping(
     assert "Traceback" not in out, out[-3000:]  # the other nodes end cleanly: the sim stops on its own
     assert "[sim] the controller has gone: stopping" in out
     assert not (root / "meta" / "info.json").exists()  # nothing was recorded
+
+
+@pytest.fixture(scope="module")
+def corrected_run(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The eval with EVAL_CORRECTOR=operator: 2 episodes of up to 12 s at a 50 ms tick, headless."""
+    tmp = tmp_path_factory.mktemp("corrected")
+    root = tmp / "eval"
+    env = {
+        **dora_environment(),
+        "POLICY_CHECKPOINT": str(checkpoint),
+        "EVAL_EPISODES": "2",
+        "SIM_TIME_LIMIT_S": "12",
+        "EVAL_TICK_MS": "50",
+        "EVAL_CORRECTOR": "operator",
+        "RECORD_ROOT": str(root),
+    }
+    log = tmp / "dora.log"
+    with log.open("w") as fh:
+        proc = subprocess.run(
+            ["dora", "run", str(_flow(tmp))],
+            cwd=tmp,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            timeout=300,
+        )
+    text = log.read_text(errors="replace")
+    assert proc.returncode == 0, text[-4000:]
+    return root, text
+
+
+def test_corrector_takeovers_are_flagged_in_the_dataset_and_counted_in_the_summary(
+    corrected_run: tuple[Path, str],
+) -> None:
+    from lerobot.datasets import LeRobotDataset
+
+    root, text = corrected_run
+    takeovers = {
+        int(a): int(f)
+        for a, f in re.findall(r"\[corrector\] corrector takes over attempt (\d+) at frame (\d+)", text)
+    }
+    assert takeovers, text[-3000:]  # the barely trained policy gets stuck: the corrector steps in
+    summary = json.loads((root / "eval_summary.json").read_text())
+    ds = LeRobotDataset("local/eval_act_cpu", root=root)
+    feature = ds.meta.features["intervention"]
+    assert feature["dtype"] == "bool" and tuple(feature["shape"]) == (1,)
+    flags: dict[int, list[bool]] = {}
+    actions: dict[int, list[np.ndarray]] = {}
+    for i in range(len(ds)):
+        row = ds.hf_dataset[i]
+        ep = int(row["episode_index"])
+        flags.setdefault(ep, []).append(bool(np.asarray(row["intervention"]).reshape(-1)[0]))
+        actions.setdefault(ep, []).append(np.asarray(row["action"], np.float32))
+    assert len(flags) == summary["episodes"] == 2
+    jumps_mm = []
+    for live in summary["per_episode"]:
+        ep, attempt = live["episode_index"], live["attempt_index"]
+        mine = flags[ep]
+        assert live["intervention_frames"] == sum(mine)
+        assert live["assisted"] == (attempt in takeovers)
+        if attempt not in takeovers:
+            continue
+        at = takeovers[attempt]
+        first = mine.index(True)
+        # The sim stamps from the first tick after the corrector's action arrived, to the attempt's end.
+        assert at < first <= at + 3, (at, mine)
+        assert all(mine[first:]) and not any(mine[:first])
+        # No jump: the first frame it drove holds the target the policy had commanded when it took over.
+        assert np.abs(actions[ep][first][:3] - actions[ep][at][:3]).max() <= 1e-3
+        jumps_mm.append(1000 * float(np.abs(actions[ep][first][:3] - actions[ep][first - 1][:3]).max()))
+    print(
+        f"takeovers at {takeovers}; step at the handover vs the frame before it: {jumps_mm} mm; "
+        f"assisted {summary['assisted']}, assisted successes {summary['assisted_successes']}, "
+        f"intervention frames {[ep['intervention_frames'] for ep in summary['per_episode']]}"
+    )
+    assisted = sum(1 for ep in flags.values() if any(ep))
+    assert summary["assisted"] == assisted == len(takeovers)
+    assert summary["autonomous"] == 2 - assisted
+    policy_ok = sum(1 for ep in summary["per_episode"] if ep["success"] and not ep["assisted"])
+    assert summary["successes"] == policy_ok
+    assert summary["assisted_successes"] == sum(
+        1 for ep in summary["per_episode"] if ep["success"] and ep["assisted"]
+    )
+    # The same numbers from the dataset alone.
+    results, _fps = results_from_dataset(root)
+    assert [r.intervention_frames for r in results] == [sum(flags[ep]) for ep in sorted(flags)]

@@ -186,3 +186,34 @@ def test_the_sim_stamps_the_frames_a_person_drove_and_ignores_keys_between_attem
         assert runner.human_ignored == 1 and not runner.tick().intervention
     finally:
         sim.close()
+
+
+def test_the_sim_node_lets_a_persons_action_take_over_but_not_a_warm_up(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pyarrow as pa
+    from conftest import load_node
+    from dora.testing import MockNode
+
+    from sim_teleop.messages import WARM_UP, decode_frame, encode_action, encode_control
+
+    monkeypatch.setenv("SIM_VIEWER", "0")
+    tick = ("tick", pa.array([0]))
+    human = encode_action([0.0, 0.05, 0.0, 0.0])
+    warm_up = {"type": "INPUT", "id": "action_human", "value": human, "metadata": {WARM_UP: True}}
+    events = [
+        warm_up,
+        tick,
+        tick,
+        ("action_human", human),
+        tick,
+        tick,
+        ("control", encode_control("stop")),
+        tick,
+    ]
+    node = MockNode(events)
+    load_node("sim").main(node)
+    frames = [decode_frame(v) for v in node.outputs["frame"]]
+    assert [f.intervention for f in frames] == [False, False, True, True]
+    assert np.allclose(frames[2].action, [0.0, 0.05, 0.0, 0.0])
+    assert capsys.readouterr().err.count("a person took over in attempt 0 at frame 2") == 1

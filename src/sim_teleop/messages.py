@@ -27,6 +27,9 @@ PROGRESS = "progress"
 ACTION_HUMAN = "action_human"
 """The sim's second action input in the eval: a person's (or the corrector's) target, sent only while they
 are engaged; the sim's handover rule decides which of the two drives each tick."""
+WARM_UP = "warm_up"
+"""Metadata key (value True) of a takeover action sent only to open the node's channel before the run
+(dora's first send of a node blocks ~1 s): the sim does not let it take over."""
 LAST_FRAME = "last_frame"
 """The sim's `Frame.seq` of the last frame it emitted, sent as it stops: a consumer that received less
 lost the tail of the stream (see sim_teleop.follower)."""
@@ -137,6 +140,16 @@ def _as_array(value: Any, what: str) -> pa.Array:
 def encode_action(action: Any) -> pa.Array:
     """`[x, y, z, gripper]` -> float32 Arrow array of length 4."""
     return pa.array(_finite_vector(action, ACTION_DIM, "action"), type=pa.float32())
+
+
+Output = tuple[str, Any, dict[str, Any] | None]
+"""(output id, encoded payload, dora metadata or None): what a node's session hands its node to send."""
+
+
+def warmup_outputs() -> list[Output]:
+    """The neutral action, sent by a controller before the first frame: dora's first send of a node
+    blocks ~1 s, paid here rather than on the first frame that needs an answer."""
+    return [(ACTION, encode_action(np.zeros(ACTION_DIM, np.float32)), None)]
 
 
 _ACTION_TYPES = (pa.float32(), pa.float64())

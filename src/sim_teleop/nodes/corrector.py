@@ -10,10 +10,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import numpy as np
+
 from sim_teleop.config import ConfigError, RunConfig
 from sim_teleop.control.corrector import Corrector, CorrectorConfig
 from sim_teleop.control.policy import DEFAULT_EVAL_CONFIG
-from sim_teleop.messages import ACTION, encode_action
+from sim_teleop.messages import ACTION, ACTION_DIM, WARM_UP, encode_action
 from sim_teleop.nodes.serve import Serve, log
 
 NAME = "corrector"
@@ -33,6 +35,7 @@ def main(node: Any = None) -> None:
     )
     corrector = Corrector(cfg)
     serve = Serve(NAME, node)
+    serve.send(ACTION, encode_action(np.zeros(ACTION_DIM, np.float32)), {WARM_UP: True})  # first send: slow
     for frame in serve.frames():
         action, line = corrector.on_frame(frame)
         if line:

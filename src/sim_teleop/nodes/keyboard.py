@@ -18,7 +18,7 @@ from sim_teleop.config import ConfigError
 from sim_teleop.control.keys.choose import open_keys
 from sim_teleop.control.takeover import KeyboardTakeover
 from sim_teleop.control.teleop import KeyboardConfig, KeyboardTeleop, phase_prompt
-from sim_teleop.messages import ACTION, CONTROL, EndReason, Phase, encode_action, encode_control
+from sim_teleop.messages import ACTION, CONTROL, WARM_UP, EndReason, Phase, encode_action, encode_control
 from sim_teleop.nodes.serve import Serve, log
 
 NAME = "keyboard"
@@ -97,9 +97,10 @@ def _serve(serve: Serve, teleop: KeyboardTeleop, keys: Any, takeover: bool) -> N
 
 
 def _serve_takeover(serve: Serve, teleop: KeyboardTeleop, discard: str) -> None:
-    """The eval: control keys as always; an action only while a person drives (no warm-up action: it
-    would take over)."""
+    """The eval: control keys as always; an action only while a person drives (the warm-up action is
+    marked as one: it does not take over)."""
     takeover = KeyboardTakeover(teleop)
+    serve.send(ACTION, encode_action(teleop.action()), {WARM_UP: True})  # the first send is slow
     shown: tuple[Phase, int, EndReason] | None = None
     for frame in serve.frames():
         reason = frame.end_reason if frame.phase is Phase.DONE else EndReason.NONE

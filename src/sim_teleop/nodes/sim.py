@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from sim_teleop.config import ConfigError
@@ -23,6 +24,7 @@ from sim_teleop.messages import (
     FRAME,
     LAST_FRAME,
     TICK,
+    WARM_UP,
     Control,
     Frame,
     decode_action,
@@ -75,6 +77,17 @@ def _start(config: SimConfig, actions: OnceLogger) -> tuple[SimRunner, Any | Non
     on_step = viewer.sync if viewer is not None else None
     runner = SimRunner(sim, config, on_step=on_step, problem=actions, say=lambda line: log(NAME, line))
     return runner, viewer
+
+
+def _human_input(runner: SimRunner) -> Callable[[Any, dict], None]:
+    """The takeover input's handler: a person's action, unless it is a warm-up (it only opens the
+    channel: dora's first send is slow)."""
+
+    def on_human(action: Any, event: dict) -> None:
+        if not (event.get("metadata") or {}).get(WARM_UP):
+            runner.set_human_action(action)
+
+    return on_human
 
 
 class _Ticks:
@@ -141,12 +154,7 @@ def main(node: Any = None) -> None:
         decode_action,
         note="; keeping last action",
     )
-    serve.on(
-        ACTION_HUMAN,
-        lambda action, _event: runner.set_human_action(action),
-        decode_action,
-        note="; the last action is kept",
-    )
+    serve.on(ACTION_HUMAN, _human_input(runner), decode_action, note="; the last action is kept")
     serve.on(CONTROL, on_control, decode_control, prefix=True)
     serve.on("recorder_progress", lambda tick, _event: ticks.watch.heard(tick), decode_tick)
     for input_id in GONE_MEANS_STOP:
