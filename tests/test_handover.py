@@ -198,19 +198,14 @@ def test_the_sim_node_lets_a_persons_action_take_over_but_not_a_warm_up(
     from sim_teleop.messages import WARM_UP, decode_frame, encode_action, encode_control
 
     monkeypatch.setenv("SIM_VIEWER", "0")
-    tick = ("tick", pa.array([0]))
+
+    def ev(input_id: str, value: pa.Array, meta: dict | None = None) -> dict:
+        return {"type": "INPUT", "id": input_id, "value": value, "metadata": meta or {}}
+
+    tick = ev("tick", pa.array([0]))
     human = encode_action([0.0, 0.05, 0.0, 0.0])
-    warm_up = {"type": "INPUT", "id": "action_human", "value": human, "metadata": {WARM_UP: True}}
-    events = [
-        warm_up,
-        tick,
-        tick,
-        ("action_human", human),
-        tick,
-        tick,
-        ("control", encode_control("stop")),
-        tick,
-    ]
+    events = [ev("action_human", human, {WARM_UP: True}), tick, tick, ev("action_human", human), tick, tick]
+    events += [ev("control", encode_control("stop")), tick]
     node = MockNode(events)
     load_node("sim").main(node)
     frames = [decode_frame(v) for v in node.outputs["frame"]]
