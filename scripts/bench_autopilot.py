@@ -32,8 +32,8 @@ SERVED_TARGET = 0.99
 
 
 def bench_success(episodes: int, seed: int, defects: str | None) -> dict:
+    from sim_teleop.autopilot.session import run_in_process
     from sim_teleop.control.defects import load_config
-    from sim_teleop.control.expert import run_in_process
 
     t0 = time.perf_counter()
     session = run_in_process(

@@ -125,7 +125,7 @@ def _run_file(tmp_path: Path, **values: object) -> Path:
 
 
 def test_node_settings_follow_the_run_then_their_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from sim_teleop.control.expert import AutopilotConfig
+    from sim_teleop.autopilot.session import AutopilotConfig
     from sim_teleop.sim.clock import ClockConfig
 
     for var in ("AUTOPILOT_EPISODES", "AUTOPILOT_TICK_MS", "CLOCK_TICK_MS", "SIM_FPS", "RECORD_NUM_EPISODES"):

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from sim_teleop.autopilot.session import AutopilotSession
 from sim_teleop.control.advance import RESEND_AFTER
 from sim_teleop.control.defects import DefectConfig, plan_for_episode
-from sim_teleop.control.expert import AutopilotSession, ExpertParams
+from sim_teleop.control.expert import ExpertParams
 from sim_teleop.messages import (
     ACTION,
     ANNOTATION,
@@ -51,11 +52,11 @@ def frame(
 
 
 def ids(outputs: list) -> list[str]:
-    return [o for o, _ in outputs]
+    return [o for o, _, _ in outputs]
 
 
 def controls(outputs: list) -> list[Control]:
-    return [decode_control(v) for o, v in outputs if o == CONTROL]
+    return [decode_control(v) for o, v, _ in outputs if o == CONTROL]
 
 
 def test_params_are_reproducible_and_varied() -> None:

@@ -16,11 +16,18 @@ import numpy as np
 
 from sim_teleop.control.policy import EvalController, Policy, PolicyError, frame_observation, latency_stats
 from sim_teleop.eval.summary import EvalTracker, summarize
-from sim_teleop.messages import ACTION, CONTROL, TICK, Control, Frame, Phase, encode_action, encode_control
-from sim_teleop.sim.env import NEUTRAL_ACTION
-
-Output = tuple[str, Any, dict[str, Any] | None]
-"""(output id, encoded payload, metadata) for the node to send, in order."""
+from sim_teleop.messages import (
+    ACTION,
+    CONTROL,
+    TICK,
+    Control,
+    Frame,
+    Output,
+    Phase,
+    encode_action,
+    encode_control,
+    warmup_outputs,
+)
 
 
 class EvalSession:
@@ -53,8 +60,7 @@ class EvalSession:
         self.first_frame_at = self.last_frame_at = 0.0  # wall clock of the first and latest frame
 
     def warmup(self) -> list[Output]:
-        """A neutral action before the first frame: dora's first send is slow."""
-        return [(ACTION, encode_action(NEUTRAL_ACTION), None)]
+        return warmup_outputs()
 
     def on_frames(self, frames: Sequence[Frame]) -> list[Output]:
         """Book-keep every frame, then act once, on the newest frame still due an action."""

@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sim_teleop.autopilot.session import AutopilotConfig, AutopilotSession
 from sim_teleop.config import ConfigError
 from sim_teleop.control.defects import config_from_env
-from sim_teleop.control.expert import AutopilotConfig, AutopilotSession
 from sim_teleop.nodes.serve import Serve, log
 
 NAME = "expert"
@@ -46,10 +46,10 @@ def main(node: Any = None) -> None:
     )
     what = f"defects from {defects.source} (p={defects.probability:g})" if defects else "no defects"
     log(NAME, f"{cfg.episodes} episodes, seed {cfg.seed}, operator {cfg.operator}, {what}")
-    for output, payload in session.warmup():
+    for output, payload, _ in session.warmup():
         serve.send(output, payload)
     for frame in serve.frames():
-        for output, payload in session.on_frame(frame):
+        for output, payload, _ in session.on_frame(frame):
             serve.send(output, payload)
     summary = session.summary()
     print(

@@ -1,0 +1,1 @@
+"""The autopilot: the scripted expert records demonstrations unattended (`session`)."""
