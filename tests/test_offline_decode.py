@@ -18,7 +18,7 @@ from sim_teleop.dataset.reader import DatasetReader, VideoFile, decode_sparse, f
 from sim_teleop.images import grey
 from sim_teleop.quality.config import QualityConfig
 from sim_teleop.quality.metrics import CameraMeter, Travel
-from sim_teleop.quality.offline import offline_config, score_dataset, score_episode
+from sim_teleop.quality.offline import offline_config, score_dataset, score_episode, tail_window
 from sim_teleop.quality.scorer import EpisodeScorer
 from sim_teleop.quality.visual import frame_difference, image_stats
 
@@ -272,6 +272,11 @@ def reference_report(root: Path, e: int, scorer: EpisodeScorer, stride: int):
         )
         for i in reference_samples(keys[a:b], b - a, stride):
             images.setdefault(i, {})[cam] = frame_grey(frames[a + i])
+        tail = tail_window(b - a, stride)  # the episode's last part, sampled again more densely
+        if tail is not None:
+            start, tail_stride = tail
+            for i in reference_samples(keys[a + start : b], b - a - start, tail_stride):
+                images.setdefault(start + i, {}).setdefault(cam, frame_grey(frames[a + start + i]))
     acc = scorer.new_episode()
     for t in range(b - a):
         acc.add_frame(state[a + t], action[a + t], success=False, images=images.get(t), frame=t)

@@ -229,3 +229,17 @@ def test_cruise_is_the_fastest_steady_speed() -> None:
     for k in range(12):
         meter.add(np.array([0.01 * k, 0.0, 0.0]))  # 0.1 m/s
     assert meter.raw()["cruise_speed"] == pytest.approx(0.1)
+
+
+def test_a_stalled_sim_does_not_raise_the_cruise() -> None:
+    """A loaded machine: one row in six carries 2-9 frames' worth of a keyboard's 0.1 m/s (the sim
+    stalled, the key stayed held). The cruise stays the keyboard's, and its steady pace is no crawl."""
+    meter = CrawlMeter(TH, DT)
+    rng = np.random.default_rng(0)
+    x = 0.0
+    for k in range(60):
+        x += 0.01 * (float(rng.uniform(2, 9)) if k % 6 == 5 else 1.0)
+        meter.add(np.array([x, 0.0, 0.0]))
+    raw = meter.raw()
+    assert raw["cruise_speed"] == pytest.approx(0.1, rel=0.05)
+    assert raw["crawl_fraction"] == 0.0

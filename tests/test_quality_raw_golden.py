@@ -126,7 +126,7 @@ def _command_only_episode(seed: int) -> _Episode:
     layout = SignalLayout(tcp=None, state_gripper=None, action_gripper=None, action_xyz_limit=0.1)
     ep = _Episode(QualityConfig(layout=layout, cameras=()))
     cmd = np.cumsum(rng.normal(0.0, 0.01, (40, 3)), axis=0)
-    cmd[20:25] = cmd[20]
+    cmd[20:38] = cmd[20]  # a standstill longer than a look between two movements
     for i in range(len(cmd)):
         ep.frames.append(_Frame(np.zeros(18), np.concatenate([cmd[i], [0.0]]), contact_force=float(i)))
     return ep

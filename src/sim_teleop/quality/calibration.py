@@ -45,6 +45,7 @@ THRESHOLDS: dict[str, float] = {
     "grip_grace_s": 0.8,  # a standstill beginning this soon after a gripper change is a grasp wait ...
     "grasp_wait_s": 1.5,  # ... of which this much is the task (fingers closing, checking the grasp)
     "start_wait_s": 1.0,  # standing still before the first move: this much is getting ready
+    "look_wait_s": 1.5,  # a standstill between two movements (motion resumes another way): a person's look
     "crawl_speed": 0.105,  # m/s: steady commanded motion slower than this is crawling (expert: 0.12-0.24) ...
     "crawl_ratio": 0.58,  # ... if also slower than this x the episode's cruise (0.105 / the expert's 0.18)
     "crawl_window": 3,  # frames over which the crawl speed is measured (averages the hand's noise)
@@ -60,6 +61,8 @@ THRESHOLDS: dict[str, float] = {
     "path_min_ideal": 0.05,  # m: floor of the ideal path length
     "backtrack_tol": 0.01,  # m below the approach's highest point at which the descent has begun
     "turn_speed": 0.03,  # m/s: an unfiltered command faster than this is turning, not standing
+    "detour_overshoot": 0.03,  # m: an axis that carried a movement may come back this far (an overshoot) ...
+    "path_overshoot": 0.04,  # ... and the path may reverse this far along one axis (corrected back)
     "detour_turn_s": 0.1,  # s: a standstill this short is a turning point inside a movement, not a stop
     "dark_rel_hi": 0.7,  # brightness / camera reference below this starts to count as dark ...
     "dark_rel_lo": 0.3,  # ... and below this is fully dark
@@ -68,14 +71,20 @@ THRESHOLDS: dict[str, float] = {
     "over_rel_hi": 1.5,  # brightness / camera reference above this starts to count as over-exposed ...
     "over_rel_full": 2.5,  # ... and fully
     "blur_ref": 1.35,  # sharpness ratio below this starts to count as blurred (clean renders: 1.45-1.7)
-    "frozen_diff": 0.005,  # grey levels: a frozen camera repeats the same buffer (clean wrist pairs: >= 0.01)
+    # grey levels: a frozen camera repeats the same buffer (0); a working wrist camera sliding 1 cm a frame
+    # over plain floor changes by only 0.002-0.006 (rendered, measured), which 0.005 called frozen
+    "frozen_diff": 0.001,
     "jump_ratio": 1.6,  # a step this many times its neighbours' mean (TCP and command both) ...
     "jump_min_step": 0.005,  # ... and longer than this (m) is two frames of motion in one row
     "lag_min_s": 0.0,  # the TCP follows the command this soon ...
     "lag_max_s": 0.3,  # ... to this late in a clean recording (s)
     "frozen_motion": 0.006,  # m of TCP motion between two frames that must show up in the image
-    "frozen_far_motion": 0.05,  # m of view motion between two images further apart (offline keyframes) ...
-    "frozen_far_diff": 1.0,  # ... that differ less (grey levels); one stuck image decodes 0-0.9 apart
+    # m of view motion between two images further apart (live: rendered images change with any 6 mm;
+    # offline `offline.OFFLINE_FAR_MOTION`) ...
+    "frozen_far_motion": 0.012,
+    # ... that differ less (grey levels): live the same buffer (0); offline (`offline.OFFLINE_FAR_DIFF`)
+    # one stuck image decodes 0-0.9 apart
+    "frozen_far_diff": 0.001,
     # A gripper camera's view motion = sideways + this x downward path: clean wrist pairs with 5 cm of it
     # differ by >= 1.13 grey levels (221k keyframe pairs of 593 recorded episodes); lifting does not count
     "frozen_down_weight": 4.0,

@@ -68,12 +68,6 @@ from sim_teleop.quality.integrity import norm as _norm
 from sim_teleop.quality.visual import Gradients, abs_gradients, frame_difference, image_stats, partial_cells
 
 
-def _leg(a: np.ndarray, b: np.ndarray) -> float:
-    """Ideal horizontal length of one leg (start -> grasp, grasp -> end)."""
-    d = b - a
-    return float(math.hypot(d[0], d[1]))
-
-
 def _clip01(x: float) -> float:
     return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
 
@@ -185,14 +179,16 @@ class RetraceMeter:
 
     Per movement it keeps the start, the latest point and the per-axis distance travelled; a movement
     ends after more than `join` consecutive still steps (a turn through zero velocity lasts one sample)
-    or at `cut()`.
+    or at `cut()`. An axis that carried the movement and came back at most `overshoot` (m) along itself
+    is a person's overshoot corrected back (a key let go late, then a tap): not a detour.
     """
 
-    __slots__ = ("done", "end", "join", "moving", "start", "still", "still_run", "travel")
+    __slots__ = ("done", "end", "join", "moving", "overshoot", "start", "still", "still_run", "travel")
 
-    def __init__(self, still: float, join: int) -> None:
+    def __init__(self, still: float, join: int, overshoot: float = 0.0) -> None:
         self.still = still  # a step at most this long (m) is standing still
         self.join = join
+        self.overshoot = overshoot
         self.done = 0.0
         self.start: np.ndarray | None = None
         self.end: np.ndarray | None = None
@@ -226,7 +222,13 @@ class RetraceMeter:
     def _open(self) -> float:
         if not self.moving or self.start is None or self.end is None:
             return 0.0
-        return max(0.0, 0.5 * float(self.travel.sum() - np.abs(self.end - self.start).sum()))
+        net = np.abs(self.end - self.start)
+        out = 0.0
+        for travel, gone in zip(self.travel.tolist(), net.tolist(), strict=True):
+            back = max(0.0, 0.5 * (travel - gone))
+            if not (back <= self.overshoot and gone > back):
+                out += back
+        return out
 
     @property
     def value(self) -> float:
@@ -242,9 +244,10 @@ class Travel(NamedTuple):
     down: float
 
 
-FROZEN_HISTORY = 12
-"""Earlier images a camera meter keeps to compare a non-consecutive image with (offline, at the default
-keyframe stride: about 6 keyframes and the frame after each, >= 24 frames back)."""
+FROZEN_HISTORY = 16
+"""Earlier images a camera meter keeps to compare an image with when its consecutive pair says nothing
+(offline at the default keyframe stride: about 8 keyframes and the frame after each, >= 32 frames back;
+every frame: 16 frames back, 5 cm of view motion at 3 mm a frame)."""
 
 ON_GRIPPER = ("wrist", "hand", "gripper", "eye_in_hand")
 """Camera names that say the camera rides on the gripper (its view moves with the TCP)."""
@@ -313,26 +316,30 @@ class CameraMeter:
         self._frozen(g, frame, travel)
 
     def _frozen(self, g: np.ndarray, frame: int, travel: Travel) -> None:
-        """Consecutive images must differ once the TCP moved `frozen_motion` between them. An image
-        further from the last one (offline: sampled keyframes) is compared with the latest earlier image
-        the view moved `frozen_far_motion` since - a camera stuck from mid-episode shows there, where a
-        video encoder's repeats of near-static frames do not. A camera on the gripper looking down sees a
-        lift as a slight zoom over the same scene (0.3-1.6 grey levels over 5-11 cm), a move towards the
-        scene or sideways as a large change: its view motion is the sideways path plus
-        `frozen_down_weight` x the downward path."""
+        """Consecutive images must differ once the TCP moved `frozen_motion` between them. Any other image
+        (slower motion, or sampled keyframes further apart offline) is compared with the latest earlier
+        image the view moved `frozen_far_motion` since - a camera stuck from mid-episode, or late in it,
+        shows there at any sampling stride, where a video encoder's repeats of near-static frames do not.
+        A camera on the gripper looking down sees a lift as a slight zoom over the same scene (0.3-1.6
+        grey levels over 5-11 cm), a move towards the scene or sideways as a large change: its view motion
+        is the sideways path plus `frozen_down_weight` x the downward path."""
         th = self.th
         view = travel.lateral + th["frozen_down_weight"] * travel.down if self.on_gripper else travel.path
-        if frame == self.prev_frame + 1:
-            if self.prev is not None and travel.path - self.prev_travel > th["frozen_motion"]:
-                self.moving_pairs += 1
-                if frame_difference(g, self.prev) < th["frozen_diff"]:
-                    self.frozen += 1
+        near = (
+            frame == self.prev_frame + 1
+            and self.prev is not None
+            and travel.path - self.prev_travel > th["frozen_motion"]
+        )
+        if near:
+            assert self.prev is not None
+            self.moving_pairs += 1
+            if frame_difference(g, self.prev) < th["frozen_diff"]:
+                self.frozen += 1
         else:
             need = th["frozen_far_motion"]
             ref = next((r for v, f, r in reversed(self.history) if view - v > need and frame - f > 1), None)
             if ref is not None:
                 self.moving_pairs += 1
-                # decoded keyframes of one stuck image still differ by up to ~1 grey level (rate control)
                 if frame_difference(g, ref) < th["frozen_far_diff"]:
                     self.frozen += 1
         self.prev, self.prev_frame, self.prev_travel = g, frame, travel.path
@@ -417,14 +424,22 @@ class JitterMeter:
         return {"jitter_tcp": tcp, "jitter_cmd": cmd, "jitter": max(tcp, cmd)}
 
 
+SAME_WAY_COS = 0.8
+"""cos of the angle (~37 degrees) within which motion after a standstill continues the motion before it."""
+
+
 class IdleMeter:
     """`idle_fraction` and `idle_pause_s`: standstills of the command (of the TCP when there is none).
 
-    Fed the play-filtered step (a trembling hand that holds still is still). Two standstills are part
-    of the task, not idling: the wait before the first move (up to `start_wait_s`: the operator
-    getting ready) and the wait around a gripper change (up to `grasp_wait_s`: the fingers close and the
-    operator checks the grasp). A standstill is a grasp wait when the gripper changes during it or it
-    begins within `grip_grace_s` after a change. Only the excess over these allowances counts.
+    Fed the play-filtered step (a trembling hand that holds still is still). Three standstills are part
+    of the task, not idling; only their excess over an allowance counts:
+    - the wait before the first move (`start_wait_s`: the operator getting ready);
+    - the wait around a gripper change (`grasp_wait_s`: the fingers close and the operator checks the
+      grasp): the gripper changes during it or it begins within `grip_grace_s` after a change;
+    - a look between two movements (`look_wait_s`): motion resumes in another direction (the next
+      axis, the descent after the approach, a correction back). A person reacts to what they see and
+      looks before descending (0.2-1.5 s); a pause that interrupts a movement, which then carries on the
+      same way, is a hesitation and counts from its first frame.
     The command, not the TCP, is what shows an operator's pause: when a command freezes mid-motion the
     TCP coasts on for a few frames, so on the TCP a 1 s pause reads as ~0.7 s.
     """
@@ -435,7 +450,9 @@ class IdleMeter:
         "grace",
         "grasp_allow",
         "grip",
+        "heading",
         "idle",
+        "look_allow",
         "pairs",
         "run",
         "run_max",
@@ -450,9 +467,11 @@ class IdleMeter:
         self.grace = round(th["grip_grace_s"] / dt)
         self.grasp_allow = round(th["grasp_wait_s"] / dt)
         self.start_allow = round(th["start_wait_s"] / dt)
+        self.look_allow = round(th["look_wait_s"] / dt)
         self.since_grip = 1 << 30  # frames since the last gripper change
         self.at_start = True  # no motion yet
         self.grip = False  # the current standstill is a grasp wait
+        self.heading: np.ndarray | None = None  # unit direction of the last moving step
         self.pairs = 0
         self.idle = 0
         self.run = 0
@@ -464,20 +483,27 @@ class IdleMeter:
         if first:
             return
         self.pairs += 1
-        if step is not None and _norm(step) / self.dt >= self.speed:
-            self.idle += self._excess()
-            self.run_max = max(self.run_max, self._excess())
+        length = _norm(step) if step is not None else 0.0
+        if step is not None and length / self.dt >= self.speed:
+            direction = step / length
+            turned = self.heading is not None and float(direction @ self.heading) < SAME_WAY_COS
+            excess = self._excess(look=self.run > 0 and turned)
+            self.idle += excess
+            self.run_max = max(self.run_max, excess)
             self.run = 0
             self.at_start = False
+            self.heading = direction
             return
         if self.run == 0:
             self.grip = self.since_grip <= self.grace
         self.run += 1
         self.grip = self.grip or grip_changed
 
-    def _excess(self) -> int:
-        """Frames of the current standstill beyond its allowance."""
+    def _excess(self, look: bool = False) -> int:
+        """Frames of the current standstill beyond its allowance; `look`: motion resumed another way."""
         allow = (self.start_allow if self.at_start else 0) + (self.grasp_allow if self.grip else 0)
+        if look and not self.at_start:
+            allow = max(allow, self.look_allow)
         return max(0, self.run - allow)
 
     def raw(self) -> dict[str, float]:
@@ -490,21 +516,34 @@ class IdleMeter:
 
 CRAWL_BIN = 0.001
 """m/s: resolution of the crawl meter's speed histogram (its crawl limit is known only at the end)."""
+CRUISE_BIN = 0.005
+"""m/s: resolution of the histogram the cruise speed is read from."""
+CRUISE_TOP = 1.0
+"""m/s: steady speeds above this share the top bin of that histogram (a stall's catch-up, a spike)."""
+STALL_STEP = 2.0
+"""A step this many times the mean of the others in the crawl window, and than `crawl_speed` x dt,
+is a stalled sim's catch-up row (several frames of motion in one)."""
+CRUISE_QUANTILE = 0.8
+"""The cruise is this quantile of the steady speeds, not their maximum: on a loaded machine a stalled sim
+delivers a keyboard's command in rows of 15-90 mm instead of 10, and a maximum read those as a 0.2-0.3
+m/s cruise that made the keyboard's steady 0.1 m/s a crawl."""
 
 
 class CrawlMeter:
     """`crawl_fraction`: frames of steady motion (not a speed-up/slow-down ramp) slower than `crawl_speed`
-    and than `crawl_ratio` x the episode's `cruise_speed`, its fastest steady motion (m/s).
+    and than `crawl_ratio` x the episode's `cruise_speed`, the `CRUISE_QUANTILE` of its steady speeds.
 
     Crawling is slow for this operator: the expert cruises at 0.12-0.24 m/s, a keyboard at 0.1 m/s an
     axis, which a fixed 0.105 m/s would call crawling throughout. A slowed stretch of an episode is
     slower than the same episode's own cruise. The cruise is known only at the end, so the steady
-    speeds below `crawl_speed` are kept as a fixed histogram (`CRAWL_BIN` wide bins: constant memory).
-    The speed is the displacement over the last `crawl_window` frames (of the play-filtered command, or
-    TCP): a hand's frame-to-frame noise would otherwise make a slow, steady move look unsteady.
+    speeds are kept as fixed histograms (constant memory): below `crawl_speed` in `CRAWL_BIN` bins, all
+    of them in `CRUISE_BIN` bins. The speed is the mean step over the last `crawl_window` frames (of
+    the play-filtered command, or TCP): a hand's frame-to-frame noise would otherwise make a slow,
+    steady move look unsteady; a step far longer than the others is left out, or a stalled sim's long
+    row would make the window look fast.
     """
 
-    __slots__ = ("cruise", "dt", "frames", "prev_speed", "recent", "slow", "th")
+    __slots__ = ("dt", "frames", "prev_speed", "recent", "slow", "steady", "steady_sum", "th")
 
     def __init__(self, th: Mapping[str, float], dt: float) -> None:
         self.th = th
@@ -512,9 +551,10 @@ class CrawlMeter:
         self.frames = 0
         self.prev_speed: float | None = None
         self.recent: deque[np.ndarray] = deque(maxlen=int(th["crawl_window"]) + 1)
-        self.cruise = 0.0
         bins = math.ceil((th["crawl_speed"] - th["still_speed"]) / CRAWL_BIN)
         self.slow = [0] * max(bins, 0)  # steady frames per speed bin from still_speed up to crawl_speed
+        self.steady = [0] * (math.ceil(CRUISE_TOP / CRUISE_BIN) + 1)  # steady frames per speed bin
+        self.steady_sum = [0.0] * len(self.steady)  # and the sum of their speeds
 
     def add(self, point: np.ndarray | None) -> None:
         """The filtered command (the TCP when there is no command) of this frame."""
@@ -525,15 +565,40 @@ class CrawlMeter:
         if len(self.recent) < 2:
             return
         th = self.th
-        speed = _norm(self.recent[-1] - self.recent[0]) / ((len(self.recent) - 1) * self.dt)
+        # A stalled sim's row (several frames of a held key in one) would raise the speed of every
+        # window it lies in: a step more than `STALL_STEP` x the others' mean and than a crawl's frame
+        # is left out.
+        steps = [_norm(b - a) for a, b in itertools.pairwise(self.recent)]
+        if len(steps) > 2:
+            longest = max(steps)
+            rest = (sum(steps) - longest) / (len(steps) - 1)
+            if longest > STALL_STEP * rest and longest > STALL_STEP * th["crawl_speed"] * self.dt:
+                steps.remove(longest)
+        speed = sum(steps) / (len(steps) * self.dt)
+        # A lone short tap inside the window is not slow steady motion: every step must move.
+        moving = min(steps) >= th["still_speed"] * self.dt
         prev, self.prev_speed = self.prev_speed, speed
         if prev is None:
             return
-        if abs(speed - prev) < th["crawl_steady"] and speed >= th["still_speed"]:
-            self.cruise = max(self.cruise, speed)
+        if abs(speed - prev) < th["crawl_steady"] and speed >= th["still_speed"] and moving:
+            b = min(int(speed / CRUISE_BIN), len(self.steady) - 1)
+            self.steady[b] += 1
+            self.steady_sum[b] += speed
             k = int((speed - th["still_speed"]) / CRAWL_BIN)
             if k < len(self.slow):
                 self.slow[k] += 1
+
+    @property
+    def cruise(self) -> float:
+        """The `CRUISE_QUANTILE` of the steady speeds (the mean speed in its bin; 0 without steady motion)."""
+        total = sum(self.steady)
+        if total == 0:
+            return 0.0
+        need = CRUISE_QUANTILE * total
+        for k, count in enumerate(itertools.accumulate(self.steady)):
+            if count >= need:
+                return self.steady_sum[k] / self.steady[k]
+        return CRUISE_TOP
 
     @property
     def crawl(self) -> int:
@@ -733,7 +798,9 @@ class DetourMeter:
     __slots__ = ("despike", "points", "prev_grip_changed", "prev_raw_step", "retrace", "steady", "turn_step")
 
     def __init__(self, th: Mapping[str, float], dt: float) -> None:
-        self.retrace = RetraceMeter(th["still_speed"] * dt, max(1, int(th["detour_turn_s"] / dt + 1e-9)))
+        self.retrace = RetraceMeter(
+            th["still_speed"] * dt, max(1, int(th["detour_turn_s"] / dt + 1e-9)), th["detour_overshoot"]
+        )
         self.turn_step = th["turn_speed"] * dt
         self.points = 0
         self.despike = Median3()
@@ -769,14 +836,28 @@ class DetourMeter:
         return {"detour": self.retrace.value} if self.points else {}
 
 
+def _leg(a: np.ndarray, b: np.ndarray) -> float:
+    """Ideal horizontal length of one leg (start -> grasp, grasp -> end), axis by axis: a keyboard
+    drives x and y one arrow at a time, and an L-shaped approach is as direct as a diagonal one."""
+    return float(abs(b[0] - a[0]) + abs(b[1] - a[1]))
+
+
 class PathMeter:
     """`path`: TCP path (sampled every `path_stride` frames) over the ideal path, see module docstring.
 
+    Horizontal lengths are per axis (x plus y), so axis-by-axis motion is not a longer path; a reversal
+    along one axis of at most `path_overshoot` (a key let go late, corrected back by a tap) adds nothing,
+    and neither does vertical motion against the task's direction of at most that much (a descent that
+    went a little too low and came back up). A wandering hand goes further than that.
     Also sums the every-frame TCP path (`travel`), which the camera meters compare images against.
     """
 
     __slots__ = (
+        "axis_run",
+        "axis_runs",
+        "back_run",
         "backtrack",
+        "corrected",
         "descending",
         "min_ideal",
         "p0",
@@ -788,22 +869,28 @@ class PathMeter:
         "stride",
         "tol",
         "travel",
+        "undo",
         "z_top",
     )
 
     def __init__(self, th: Mapping[str, float]) -> None:
         self.stride = int(th["path_stride"])
         self.tol = th["backtrack_tol"]
+        self.undo = th["path_overshoot"]
         self.min_ideal = th["path_min_ideal"]
         self.p0: np.ndarray | None = None
         self.p_last: np.ndarray | None = None
         self.p_grasp: np.ndarray | None = None
         self.sample: np.ndarray | None = None
-        self.path_h = 0.0  # decimated path, horizontal and vertical parts
+        self.path_h = 0.0  # decimated path, horizontal (per axis) and vertical parts
         self.path_v = 0.0
         self.z_top = -math.inf  # highest sampled TCP z of the current approach
         self.descending = False
         self.backtrack = 0.0  # vertical motion against the task's direction (m), see `_step`
+        self.back_run = 0.0  # the current run of it, not yet known to be more than a correction
+        self.axis_run = [0.0, 0.0]  # signed length of the current run along x and along y
+        self.axis_runs = [0, 0]  # runs seen along each axis
+        self.corrected = 0.0  # horizontal path of overshoots corrected back (out and back)
         self.travel = Travel(0.0, 0.0, 0.0)  # every-frame path (for motion between camera frames)
 
     def add(self, p: np.ndarray, v: np.ndarray | None, index: int, carrying: bool) -> None:
@@ -825,39 +912,72 @@ class PathMeter:
         self.p_grasp = p  # the last close is the grasp that counts (chatter closes earlier)
 
     def release(self) -> None:
+        self._settle_back()
         self.z_top, self.descending = -math.inf, False  # a new approach begins
 
     def _step(self, d: np.ndarray, carrying: bool) -> None:
-        self.path_h += float(math.hypot(d[0], d[1]))
+        for axis in (0, 1):
+            self._axis(axis, float(d[axis]))
+        self.path_h += abs(float(d[0])) + abs(float(d[1]))
         self.path_v += abs(float(d[2]))
         dz = float(d[2])
+        back = 0.0
         if carrying:  # the lift should only go up
-            if dz < 0.0:
-                self.backtrack += -dz
+            back = max(0.0, -dz)
         else:  # approaching: up to a safe height, then down; rising again after descending is a detour
             assert self.p_last is not None
             z = float(self.p_last[2]) + dz
             self.z_top = max(self.z_top, z)
             if self.z_top - z > self.tol:
                 self.descending = True
-            if self.descending and dz > 0.0:
-                self.backtrack += dz
+            if self.descending:
+                back = max(0.0, dz)
+        if back > 0.0:
+            self.back_run += back
+        elif dz != 0.0:
+            self._settle_back()
+
+    def _axis(self, axis: int, dx: float) -> None:
+        """Follow the runs along one horizontal axis: a run back of at most `path_overshoot` after an
+        earlier one is an overshoot corrected, its path out and back excused."""
+        run = self.axis_run[axis]
+        if dx == 0.0:
+            return
+        if run == 0.0 or (run > 0.0) == (dx > 0.0):
+            if run == 0.0:
+                self.axis_runs[axis] += 1
+            self.axis_run[axis] = run + dx
+            return
+        self.corrected += self._excused(axis)
+        self.axis_run[axis] = dx
+        self.axis_runs[axis] += 1
+
+    def _excused(self, axis: int) -> float:
+        run = abs(self.axis_run[axis])
+        return 2.0 * run if self.axis_runs[axis] > 1 and run <= self.undo else 0.0
+
+    def _settle_back(self) -> None:
+        if self.back_run > self.undo:
+            self.backtrack += self.back_run
+        self.back_run = 0.0
 
     def raw(self) -> dict[str, float]:
         if self.p0 is None or self.p_last is None or self.sample is None:
             return {}
         d = self.p_last - self.sample
-        path_h = self.path_h + float(math.hypot(d[0], d[1]))
+        corrected = self.corrected + self._excused(0) + self._excused(1)
+        path_h = self.path_h + abs(float(d[0])) + abs(float(d[1])) - corrected
         path_v = self.path_v + abs(float(d[2]))
+        backtrack = self.backtrack + (self.back_run if self.back_run > self.undo else 0.0)
         legs = [self.p0, self.p_grasp, self.p_last] if self.p_grasp is not None else [self.p0, self.p_last]
         ideal_h = sum(_leg(a, b) for a, b in itertools.pairwise(legs))
-        needed_v = max(0.0, path_v - 2.0 * self.backtrack)
+        needed_v = max(0.0, path_v - 2.0 * backtrack)
         ideal = max(ideal_h + needed_v, self.min_ideal)
-        path_v = needed_v + 2.0 * self.backtrack
+        path_v = needed_v + 2.0 * backtrack
         return {
             "path_length_m": path_h + path_v,
             "path_h_excess": max(0.0, path_h - ideal_h) / ideal,
-            "path_v_excess": 2.0 * self.backtrack / ideal,
+            "path_v_excess": 2.0 * backtrack / ideal,
             "path": max(0.0, (path_h + path_v) / ideal - 1.0),
         }
 

@@ -43,10 +43,31 @@ OFFLINE_FROZEN_HALF = 0.05
 can show it - one or two of ~10 in a camera stuck for the last half of a pick (front: 0.1-0.4) - and a
 clean recording has none (0 of 593 recorded episodes)."""
 
+OFFLINE_FAR_MOTION = 0.05
+"""m of view motion between two decoded images further apart before they must differ (live: 12 mm)."""
+OFFLINE_FAR_DIFF = 1.0
+"""Grey levels below which two decoded images further apart are the same stuck image: one image decodes
+0-0.9 apart from one keyframe to the next (the encoder's rate control), a view moved 5 cm much more."""
+
 DEFAULT_STRIDE = 4
 """Frames between sampled keyframes. A camera stuck from the middle of a ~50-frame pick shows only in
 keyframes inside the short descent that follows: at 16, 0 of 16 stuck wrist cameras were found; at 8,
 88-94 %; at 4, all (1.7x the time of 16: ~50 ms per episode of ~55 frames and two 128x128 videos)."""
+
+
+TAIL_FRACTION = 0.25
+"""The last part of an episode sampled again at half the stride: a camera stuck only there shows in two
+samples the view moved `frozen_far_motion` between (at stride 9, 5 cm of a 7.5 cm late freeze fell
+between samples)."""
+
+
+def tail_window(num_frames: int, stride: int) -> tuple[int, int] | None:
+    """(first frame, stride) of the extra sampling of an episode's last part; None where the stride is
+    already dense (<= 4)."""
+    if stride <= 4:
+        return None
+    start = num_frames - max(2, round(num_frames * TAIL_FRACTION))
+    return (start, max(2, stride // 2)) if start > 0 else None
 
 
 def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> QualityConfig:
@@ -56,6 +77,8 @@ def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> Qu
     column. Raises ConfigError when the layout does not fit the dataset's vectors."""
     thresholds = dict(cfg.thresholds)
     thresholds["frozen_motion"] = max(thresholds["frozen_motion"], OFFLINE_FROZEN_MOTION)
+    thresholds["frozen_far_diff"] = max(thresholds["frozen_far_diff"], OFFLINE_FAR_DIFF)
+    thresholds["frozen_far_motion"] = max(thresholds["frozen_far_motion"], OFFLINE_FAR_MOTION)
     half = {**cfg.half, "frozen": min(cfg.half["frozen"], OFFLINE_FROZEN_HALF)}
     cfg = replace(cfg, thresholds=thresholds, half=half)
     if info is None:
@@ -88,6 +111,12 @@ def score_episode(
             video, t0 = reader.video(i, key)
             for idx, img in video.sample(t0, reader.fps, n, stride):
                 images.setdefault(idx, {})[cam] = img
+            tail = tail_window(n, stride)
+            if tail is not None:
+                start, tail_stride = tail
+                t_start = t0 + start / reader.fps
+                for idx, img in video.sample(t_start, reader.fps, n - start, tail_stride):
+                    images.setdefault(start + idx, {}).setdefault(cam, img)
     acc = scorer.new_episode()
     numbers = ep.frame_numbers(reader.fps)  # a hole in the timestamps is a gap
     for t in range(n):

@@ -36,8 +36,13 @@ def subscore(x: float, half: float, power: float) -> float:
 
 
 class RunningReference:
-    """Reference episode duration, the operator's pace: the median of recent successful episodes that
-    were good but for their pace, with the calibrated expert duration as one more vote."""
+    """Reference episode duration, the operator's own pace: the median of the session's recent successful
+    episodes and the one being judged, with the calibrated expert duration as one more vote.
+
+    Every success teaches it, whatever else was wrong with the episode (a median shrugs off the odd long
+    one): a person's first keyboard episode is never slow for lack of a reference, since its own vote
+    and the prior's put the reference half-way (bad only beyond ~4x the prior), and from the third
+    episode on the session's own pace decides. Without the episode (`value`): the reference so far."""
 
     def __init__(self, prior_s: float, window: int) -> None:
         self.prior_s = prior_s
@@ -46,6 +51,10 @@ class RunningReference:
     @property
     def value(self) -> float:
         return float(statistics.median([self.prior_s, *self.recent]))
+
+    def judging(self, duration_s: float) -> float:
+        """The reference a successful episode of `duration_s` is judged against."""
+        return float(statistics.median([self.prior_s, *self.recent, duration_s]))
 
     def update(self, duration_s: float) -> None:
         self.recent.append(duration_s)
@@ -69,8 +78,6 @@ SOURCES: dict[str, tuple[str, ...]] = {
 """Each motion sub-score and the raw metrics it is the worst of (those the episode has)."""
 
 HALF_KEY = {"crawl_fraction": "crawl"}
-PACE_REASONS = frozenset({"slow"})
-"""Reasons that do not keep a successful episode from teaching the scorer the operator's pace."""
 """Raw metrics whose bad boundary goes by another name in `calibration.HALF`."""
 
 
@@ -125,7 +132,7 @@ class EpisodeScorer:
         raw = acc.raw_metrics()
         ok = acc.success if success is None else bool(success)
         failed = cfg.success_gate and not ok  # without a success signal there is nothing to gate on
-        ref = self.reference.value
+        ref = self.reference.judging(acc.duration_s) if ok else self.reference.value
         subs = subscores_from_raw(raw, cfg, ref)
         score = aggregate(subs, cfg.weights) * (cfg.failure_factor if failed else 1.0)
         reasons = []
@@ -138,9 +145,7 @@ class EpisodeScorer:
                 if code not in reasons:
                     reasons.append(code)
         verdict = Verdict.BAD if (reasons or score < cfg.threshold) else Verdict.GOOD
-        if ok and all(r in PACE_REASONS for r in reasons):
-            # Good but for its pace: the operator's pace is what the reference learns, so a slower
-            # operator (a keyboard) is judged against its own pace after a few episodes.
+        if ok:  # the operator's pace is what the reference learns (see `RunningReference`)
             self.reference.update(acc.duration_s)
         metrics = {k: round(float(v), 6) for k, v in raw.items()}
         metrics["reference_duration_s"] = round(ref, 4)
