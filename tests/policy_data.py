@@ -28,6 +28,7 @@ def make_tiny_dataset(
     frames: int = 12,
     seed: int = 7,
     features: dict[str, dict] | None = None,
+    robot_type: str | None = None,
 ) -> Path:
     """Record `episodes` x `frames` sim steps of a scripted reach to `root` (must not exist)."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
@@ -40,6 +41,7 @@ def make_tiny_dataset(
         features=features or dataset_features(),
         root=root,
         use_videos=True,
+        robot_type=robot_type,
     )
     sim = SimEnv(seed=seed)
     try:
@@ -60,6 +62,7 @@ def make_tiny_dataset(
                         "next.success": np.array([obs.success]),
                         "next.done": np.array([i == frames - 1]),
                         "task": TASK,
+                        **({"intervention": np.array([False])} if "intervention" in ds.features else {}),
                     }
                 )
                 obs = sim.step(target)

@@ -305,3 +305,54 @@ def test_corrector_takeovers_are_flagged_in_the_dataset_and_counted_in_the_summa
     # The same numbers from the dataset alone.
     results, _fps = results_from_dataset(root)
     assert [r.intervention_frames for r in results] == [sum(flags[ep]) for ep in sorted(flags)]
+
+
+def test_demonstrations_and_corrections_merge_into_one_dataset_lerobot_loads(
+    corrected_run: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Demonstrations recorded with the flag (RECORD_INTERVENTION=1: all False) merge with an eval's
+    corrections; demonstrations without it are refused in one line that says what to do."""
+    from lerobot.datasets import LeRobotDataset
+
+    from sim_teleop.dataset.features import build_features
+    from sim_teleop.dataset.repair import repair
+
+    root, _ = corrected_run
+    robot = "franka_panda_gym_hil"  # as the recorder writes it
+    flagged = make_tiny_dataset(
+        tmp_path / "demos", episodes=2, frames=8, features=build_features(intervention=True), robot_type=robot
+    )
+    plain = make_tiny_dataset(tmp_path / "old_demos", episodes=1, frames=8, robot_type=robot)
+    for made in (flagged, plain):  # lerobot's own writer leaves its encoder's temp dirs behind
+        repair(made)
+
+    def merge(*sources: Path, out: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "scripts" / "merge_datasets.py"),
+                "--sources",
+                *map(str, sources),
+                "--output",
+                str(out),
+            ],
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    proc = merge(flagged, root, out=tmp_path / "merged")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    merged = LeRobotDataset("local/merged", root=tmp_path / "merged")
+    demos, corrections = LeRobotDataset("local/d", root=flagged), LeRobotDataset("local/e", root=root)
+    assert merged.meta.total_episodes == demos.meta.total_episodes + corrections.meta.total_episodes
+    flags = [bool(np.asarray(v).reshape(-1)[0]) for v in merged.hf_dataset["intervention"]]
+    expected = [bool(np.asarray(v).reshape(-1)[0]) for v in corrections.hf_dataset["intervention"]]
+    assert flags == [False] * len(demos) + expected and any(expected)
+    assert merged[len(merged) - 1]["intervention"].dtype.is_floating_point is False  # loads as a bool
+
+    proc = merge(plain, root, out=tmp_path / "refused")
+    assert proc.returncode != 0 and not (tmp_path / "refused").exists()
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "'intervention'" in errors[0] and "RECORD_INTERVENTION=1" in errors[0], errors

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sim_teleop.dataset import DatasetError
-from sim_teleop.dataset.features import compat_problems
+from sim_teleop.dataset.features import INTERVENTION_KEY, compat_problems, has_intervention
 from sim_teleop.dataset.publish import exchange
 from sim_teleop.dataset.reader import episode_meta_files, read_info, read_table
 from sim_teleop.dataset.repair import needs_repair, repair
@@ -234,8 +234,16 @@ def _mergeable_infos(sources: list[Path]) -> list[dict]:
         infos.append(read_info(src))
     for src, info in zip(sources[1:], infos[1:], strict=True):
         problems = compat_problems(info, int(infos[0]["fps"]), infos[0]["features"])
+        if info.get("robot_type") != infos[0].get("robot_type"):  # lerobot's aggregate refuses it too
+            problems.append(f"robot type: {info.get('robot_type')!r}, not {infos[0].get('robot_type')!r}")
         if problems:
-            raise DatasetError(f"{src} differs from {sources[0]}: " + "; ".join(problems))
+            hint = ""
+            if has_intervention(info) != has_intervention(infos[0]):
+                hint = (
+                    f" (eval datasets store the per-frame {INTERVENTION_KEY!r} flag; to merge corrections "
+                    "with demonstrations, record the demonstrations with RECORD_INTERVENTION=1)"
+                )
+            raise DatasetError(f"{src} differs from {sources[0]}: " + "; ".join(problems) + hint)
     return infos
 
 
