@@ -212,3 +212,28 @@ def test_the_sim_node_lets_a_persons_action_take_over_but_not_a_warm_up(
     assert [f.intervention for f in frames] == [False, False, True, True]
     assert np.allclose(frames[2].action, [0.0, 0.05, 0.0, 0.0])
     assert capsys.readouterr().err.count("a person took over in attempt 0 at frame 2") == 1
+
+
+def test_the_policy_dying_during_a_takeover_stops_the_sim_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pyarrow as pa
+    from conftest import load_node
+    from dora.testing import MockNode
+
+    from sim_teleop.messages import decode_frame, encode_action
+
+    monkeypatch.setenv("SIM_VIEWER", "0")
+    tick = {"type": "INPUT", "id": "tick", "value": pa.array([0]), "metadata": {}}
+    human = {
+        "type": "INPUT",
+        "id": "action_human",
+        "value": encode_action([0.0, 0.05, 0.0, 0.0]),
+        "metadata": {},
+    }
+    events = [tick, human, tick, {"type": "INPUT_CLOSED", "id": "action"}, tick]
+    node = MockNode(events)
+    load_node("sim").main(node)
+    assert [decode_frame(v).intervention for v in node.outputs["frame"]] == [False, True]
+    err = capsys.readouterr().err
+    assert err.count("[sim] the controller has gone during a takeover: stopping") == 1
