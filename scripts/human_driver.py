@@ -262,8 +262,11 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
     return proc, display
 
 
-def record(out: Path, plan: list[str], seed: int, env_extra: dict[str, str] | None = None) -> list[dict]:
-    """Record one session of `plan` (one style per episode) into `out/ds`; returns the verdict rows."""
+def record(
+    out: Path, plan: list[str], seed: int, env_extra: dict[str, str] | None = None, display: str | None = None
+) -> list[dict]:
+    """Record one session of `plan` (one style per episode) into `out/ds`; returns the verdict rows.
+    `display`: an X server to use (default: a new Xvfb for the session)."""
     from sim_teleop.dataset.sidecar import EpisodeSidecar
 
     if out.exists():
@@ -271,7 +274,9 @@ def record(out: Path, plan: list[str], seed: int, env_extra: dict[str, str] | No
     out.mkdir(parents=True)
     probe = out / "frames.jsonl"
     flow = flow_with_probe(out, probe)
-    xvfb, display = start_xvfb()
+    xvfb = None
+    if display is None:
+        xvfb, display = start_xvfb()
     env = dora_environment(
         DISPLAY=display,
         RECORD_REPO_ID="local/human",
@@ -310,8 +315,9 @@ def record(out: Path, plan: list[str], seed: int, env_extra: dict[str, str] | No
                 proc.kill()
                 proc.wait()
     finally:
-        xvfb.terminate()
-        xvfb.wait(timeout=10)
+        if xvfb is not None:
+            xvfb.terminate()
+            xvfb.wait(timeout=10)
     side = EpisodeSidecar(out / "ds")
     rows = []
     for i, name in enumerate(plan):
