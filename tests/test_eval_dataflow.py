@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -356,3 +357,67 @@ def test_demonstrations_and_corrections_merge_into_one_dataset_lerobot_loads(
     assert proc.returncode != 0 and not (tmp_path / "refused").exists()
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "'intervention'" in errors[0] and "RECORD_INTERVENTION=1" in errors[0], errors
+
+
+def _wait_for_line(log: Path, text: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"dora run exited early with {proc.returncode}: {log.read_text()[-3000:]}")
+        if text in log.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"no {text!r} in the log: {log.read_text()[-3000:]}")
+
+
+def test_a_held_arrow_takes_over_through_pynput_and_the_policy_resumes(
+    checkpoint: Path, tmp_path: Path, xvfb: str
+) -> None:
+    """Under Xvfb, xdotool holds Right for 1 s mid-episode: those frames (and the 1 s grace after) are
+    flagged, the first one holds the policy's target, x moves by the hold, then the policy drives again."""
+    from lerobot.datasets import LeRobotDataset
+
+    root = tmp_path / "eval"
+    env = {
+        **dora_environment(),
+        "DISPLAY": xvfb,
+        "POLICY_CHECKPOINT": str(checkpoint),
+        "EVAL_EPISODES": "1",
+        "SIM_TIME_LIMIT_S": "8",
+        "RECORD_ROOT": str(root),
+    }
+    log = tmp_path / "dora.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen(
+            ["dora", "run", str(_flow(tmp_path))], cwd=tmp_path, env=env, stdout=fh, stderr=subprocess.STDOUT
+        )
+        try:
+            _wait_for_line(log, "[keyboard] attempt 0 recording", proc)
+            time.sleep(1.5)  # the policy drives a while first
+            keys = {"DISPLAY": xvfb, "PATH": "/usr/bin:/bin"}
+            subprocess.run(["xdotool", "keydown", "Right"], env=keys, check=True)
+            time.sleep(1.0)
+            subprocess.run(["xdotool", "keyup", "Right"], env=keys, check=True)
+            rc = proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    text = log.read_text(errors="replace")
+    assert rc == 0, text[-3000:]
+    assert text.count("a person took over in attempt 0") == 1 and text.count("the policy drives again") == 1
+    ds = LeRobotDataset("local/eval_act_cpu", root=root)
+    flags = [bool(np.asarray(v).reshape(-1)[0]) for v in ds.hf_dataset["intervention"]]
+    actions = np.array([np.asarray(v, np.float32) for v in ds.hf_dataset["action"]])
+    first = flags.index(True)
+    last = len(flags) - 1 - flags[::-1].index(True)
+    assert all(flags[first : last + 1]) and first > 5 and last < len(flags) - 5, (
+        flags
+    )  # policy before and after
+    assert 15 <= last - first + 1 <= 30, flags  # ~1 s held + 1 s to hand back, at 10 Hz
+    continuity_mm = 1000 * float(np.abs(actions[first, :3] - actions[first - 1, :3]).max())
+    moved = float(actions[last, 0] - actions[first, 0])
+    print(f"takeover frames {first}..{last}; first human target vs the frame before: {continuity_mm:.2f} mm")
+    assert continuity_mm <= 1.0
+    assert moved == pytest.approx(0.1, abs=0.03)  # 1 s of Right at 0.1 m/s
+    summary = json.loads((root / "eval_summary.json").read_text())
+    assert summary["assisted"] == 1 and summary["per_episode"][0]["intervention_frames"] == last - first + 1
