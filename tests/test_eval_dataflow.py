@@ -312,7 +312,8 @@ def test_demonstrations_and_corrections_merge_into_one_dataset_lerobot_loads(
     corrected_run: tuple[Path, str], tmp_path: Path
 ) -> None:
     """Demonstrations recorded with the flag (RECORD_INTERVENTION=1: all False) merge with an eval's
-    corrections; demonstrations without it are refused in one line that says what to do."""
+    corrections, and the result trains; demonstrations without it are refused in one line that says
+    what to do."""
     from lerobot.datasets import LeRobotDataset
 
     from sim_teleop.dataset.features import build_features
@@ -352,6 +353,9 @@ def test_demonstrations_and_corrections_merge_into_one_dataset_lerobot_loads(
     expected = [bool(np.asarray(v).reshape(-1)[0]) for v in corrections.hf_dataset["intervention"]]
     assert flags == [False] * len(demos) + expected and any(expected)
     assert merged[len(merged) - 1]["intervention"].dtype.is_floating_point is False  # loads as a bool
+    # ... and trains as any dataset does (the recipe's resize, then the CPU config for a few steps).
+    small = resize_for_training(tmp_path / "merged", tmp_path / "merged_64", size=64)
+    train_few_steps(small, "local/merged", tmp_path / "run")
 
     proc = merge(plain, root, out=tmp_path / "refused")
     assert proc.returncode != 0 and not (tmp_path / "refused").exists()
