@@ -92,7 +92,7 @@ class EvalSession:
                 )
         if decision.reset:
             self.policy.reset()
-        if frame.phase is Phase.RUNNING and frame.end_reason.value == "":
+        if decision.act:  # a running frame the policy drives (a person's frames are not its to answer)
             self.running_frames += 1
         return decision.act
 

@@ -90,6 +90,20 @@ def _human_input(runner: SimRunner) -> Callable[[Any, dict], None]:
     return on_human
 
 
+def _end_lines(runner: SimRunner, period_s: float) -> list[str]:
+    """The run's last lines: takeovers, and how the controller kept up with the tick."""
+    lines = []
+    if runner.handover.takeovers or runner.human_ignored:
+        lines.append(
+            f"{runner.handover.takeovers} takeovers by a person; {runner.human_ignored} of their actions "
+            "came while no attempt ran (ignored)"
+        )
+    answers = runner.answers.summary(period_s)
+    if answers:
+        lines.append(answers)
+    return lines
+
+
 class _Ticks:
     """Serves each tick, unless the recorder has stalled: then the run ends, non-zero (sim.watchdog)."""
 
@@ -164,9 +178,8 @@ def main(node: Any = None) -> None:
     serve.finish()
     if actions.counts:
         serve.log(f"out-of-range actions (clamped; non-finite ones not held): {actions.summary()}")
-    answers = runner.answers.summary(config.tick_period_s)
-    if answers:
-        serve.log(answers)
+    for line in _end_lines(runner, config.tick_period_s):
+        serve.log(line)
     if viewer is not None:
         # Closing MuJoCo's passive viewer (its render thread and GLFW context) while the model goes
         # away segfaulted the sim in 2 of 4 runs at Esc, so the dataflow ended with exit 1. Nothing is
