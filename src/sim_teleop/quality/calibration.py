@@ -85,6 +85,7 @@ THRESHOLDS: dict[str, float] = {
     # ... that differ less (grey levels): live the same buffer (0); offline (`offline.OFFLINE_FAR_DIFF`)
     # one stuck image decodes 0-0.9 apart
     "frozen_far_diff": 0.001,
+    "frozen_far_texture": 0.0,  # mean |gradient| an earlier image needs to be compared (offline: 1.3)
     # A gripper camera's view motion = sideways + this x downward path: clean wrist pairs with 5 cm of it
     # differ by >= 1.13 grey levels (221k keyframe pairs of 593 recorded episodes); lifting does not count
     "frozen_down_weight": 4.0,

@@ -71,7 +71,8 @@ class QualityConfig(Config):
     threshold: float = setting(cal.DEFAULT_THRESHOLD, min=0.0, max=1.0)  # aggregate below this -> bad
     failure_factor: float = 0.5  # task success is a gate: a failed episode's aggregate is multiplied by it
     success_gate: bool = True  # offline: off for a dataset without a success column (nothing to gate on)
-    reference_duration_s: float = cal.REFERENCE_DURATION_S  # prior for the running time reference
+    # prior for the running time reference; 0: none (offline, a dataset of another layout: another task)
+    reference_duration_s: float = cal.REFERENCE_DURATION_S
     reference_window: int = 25  # recent successful episodes kept for the running reference
     use_images: bool = setting(True, env="QUALITY_IMAGES")  # live: the camera metrics (off: motion only)
     # True when the file gives `layout`: offline it then wins over the layout inferred from the dataset.

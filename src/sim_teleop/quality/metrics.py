@@ -287,7 +287,7 @@ class CameraMeter:
         self.prev_frame = -2
         self.prev_travel = 0.0
         # Earlier images with the view motion up to them, for images further apart (see `add`).
-        self.history: deque[tuple[float, int, np.ndarray]] = deque(maxlen=FROZEN_HISTORY)
+        self.history: deque[tuple[float, int, np.ndarray, float]] = deque(maxlen=FROZEN_HISTORY)
         self.on_gripper = any(word in camera.lower() for word in ON_GRIPPER)
         rng = CELL_RANGE.get(camera)
         self.cell_range = np.asarray(rng, dtype=np.float32) if rng is not None else None
@@ -313,16 +313,18 @@ class CameraMeter:
         self.blur_sum += blur
         if self.cell_range is not None:
             self.partial_sum += self._partial(g, grads)
-        self._frozen(g, frame, travel)
+        self._frozen(g, frame, travel, st.texture)
 
-    def _frozen(self, g: np.ndarray, frame: int, travel: Travel) -> None:
+    def _frozen(self, g: np.ndarray, frame: int, travel: Travel, texture: float) -> None:
         """Consecutive images must differ once the TCP moved `frozen_motion` between them. Any other image
         (slower motion, or sampled keyframes further apart offline) is compared with the latest earlier
         image the view moved `frozen_far_motion` since - a camera stuck from mid-episode, or late in it,
         shows there at any sampling stride, where a video encoder's repeats of near-static frames do not.
         A camera on the gripper looking down sees a lift as a slight zoom over the same scene (0.3-1.6
         grey levels over 5-11 cm), a move towards the scene or sideways as a large change: its view motion
-        is the sideways path plus `frozen_down_weight` x the downward path."""
+        is the sideways path plus `frozen_down_weight` x the downward path. An earlier image plainer than
+        `frozen_far_texture` (mean |gradient|) cannot show motion: offline, a wrist camera over plain floor
+        decodes nearly the same image 5 cm on, as a stuck one does."""
         th = self.th
         view = travel.lateral + th["frozen_down_weight"] * travel.down if self.on_gripper else travel.path
         near = (
@@ -337,13 +339,16 @@ class CameraMeter:
                 self.frozen += 1
         else:
             need = th["frozen_far_motion"]
-            ref = next((r for v, f, r in reversed(self.history) if view - v > need and frame - f > 1), None)
-            if ref is not None:
+            ref, tex = next(
+                ((r, x) for v, f, r, x in reversed(self.history) if view - v > need and frame - f > 1),
+                (None, 0.0),
+            )
+            if ref is not None and tex >= th["frozen_far_texture"]:
                 self.moving_pairs += 1
                 if frame_difference(g, ref) < th["frozen_far_diff"]:
                     self.frozen += 1
         self.prev, self.prev_frame, self.prev_travel = g, frame, travel.path
-        self.history.append((view, frame, g))
+        self.history.append((view, frame, g, texture))
 
     def _partial(self, g: np.ndarray, grads: Gradients) -> float:
         """Partial-view degree of one image: 0 up to `partial_lo` cells out of their clean range, 1 from

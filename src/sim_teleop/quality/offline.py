@@ -29,7 +29,7 @@ from sim_teleop.dataset.features import (
 from sim_teleop.dataset.reader import DatasetReader
 from sim_teleop.messages import GRIPPER_COMMAND_MAX, LEGACY_STATE_GRIPPER, QualityReport
 from sim_teleop.quality.config import QualityConfig
-from sim_teleop.quality.layout import infer_layout, layout_problems
+from sim_teleop.quality.layout import infer_layout, is_own_layout, layout_problems
 from sim_teleop.quality.scorer import EpisodeScorer
 
 OFFLINE_FROZEN_MOTION = 0.025
@@ -48,6 +48,12 @@ OFFLINE_FAR_MOTION = 0.05
 OFFLINE_FAR_DIFF = 1.0
 """Grey levels below which two decoded images further apart are the same stuck image: one image decodes
 0-0.9 apart from one keyframe to the next (the encoder's rate control), a view moved 5 cm much more."""
+
+OFFLINE_FAR_TEXTURE = 1.3
+"""Mean |gradient| (grey levels per pixel, vertical + horizontal) an earlier decoded image needs before a
+later one must differ from it: a wrist camera over plain floor (only its fixed fingers in view) decodes
+at 1.00-1.25 and 5 cm further on 0.03-0.25 grey levels apart, as a stuck one does - 7 of 14 clean keyboard
+episodes (human driver, 2026-12-06) were `frozen` so; the cube or the table edge in view is more."""
 
 DEFAULT_STRIDE = 4
 """Frames between sampled keyframes. A camera stuck from the middle of a ~50-frame pick shows only in
@@ -79,6 +85,7 @@ def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> Qu
     thresholds["frozen_motion"] = max(thresholds["frozen_motion"], OFFLINE_FROZEN_MOTION)
     thresholds["frozen_far_diff"] = max(thresholds["frozen_far_diff"], OFFLINE_FAR_DIFF)
     thresholds["frozen_far_motion"] = max(thresholds["frozen_far_motion"], OFFLINE_FAR_MOTION)
+    thresholds["frozen_far_texture"] = max(thresholds["frozen_far_texture"], OFFLINE_FAR_TEXTURE)
     half = {**cfg.half, "frozen": min(cfg.half["frozen"], OFFLINE_FROZEN_HALF)}
     cfg = replace(cfg, thresholds=thresholds, half=half)
     if info is None:
@@ -86,6 +93,8 @@ def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> Qu
     layout = (
         cfg.layout if cfg.layout_given else infer_layout(state_names(info), action_names(info), cfg.layout)
     )
+    if not is_own_layout(state_names(info), action_names(info)):
+        cfg = replace(cfg, reference_duration_s=0.0)  # another robot, another task: its own pace only
     problems = layout_problems(layout, feature_dim(info, STATE_KEY), feature_dim(info, ACTION_KEY))
     if problems:
         raise ConfigError("quality layout: " + "; ".join(problems))

@@ -45,16 +45,20 @@ class RunningReference:
     episode on the session's own pace decides. Without the episode (`value`): the reference so far."""
 
     def __init__(self, prior_s: float, window: int) -> None:
-        self.prior_s = prior_s
+        self.prior_s = prior_s  # <= 0: no prior (a task of unknown pace: the session's alone)
         self.recent: deque[float] = deque(maxlen=max(1, window))
+
+    def _votes(self, *more: float) -> list[float]:
+        return [*([self.prior_s] if self.prior_s > 0 else []), *self.recent, *more]
 
     @property
     def value(self) -> float:
-        return float(statistics.median([self.prior_s, *self.recent]))
+        votes = self._votes()
+        return float(statistics.median(votes)) if votes else math.inf  # nothing to judge pace by yet
 
     def judging(self, duration_s: float) -> float:
         """The reference a successful episode of `duration_s` is judged against."""
-        return float(statistics.median([self.prior_s, *self.recent, duration_s]))
+        return float(statistics.median(self._votes(duration_s)))
 
     def update(self, duration_s: float) -> None:
         self.recent.append(duration_s)
@@ -132,7 +136,9 @@ class EpisodeScorer:
         raw = acc.raw_metrics()
         ok = acc.success if success is None else bool(success)
         failed = cfg.success_gate and not ok  # without a success signal there is nothing to gate on
-        ref = self.reference.judging(acc.duration_s) if ok else self.reference.value
+        # Without a success signal every episode is an attempt at the task: each one teaches the pace.
+        paced = ok or not cfg.success_gate
+        ref = self.reference.judging(acc.duration_s) if paced else self.reference.value
         subs = subscores_from_raw(raw, cfg, ref)
         score = aggregate(subs, cfg.weights) * (cfg.failure_factor if failed else 1.0)
         reasons = []
@@ -145,10 +151,11 @@ class EpisodeScorer:
                 if code not in reasons:
                     reasons.append(code)
         verdict = Verdict.BAD if (reasons or score < cfg.threshold) else Verdict.GOOD
-        if ok:  # the operator's pace is what the reference learns (see `RunningReference`)
+        if paced:  # the operator's pace is what the reference learns (see `RunningReference`)
             self.reference.update(acc.duration_s)
         metrics = {k: round(float(v), 6) for k, v in raw.items()}
-        metrics["reference_duration_s"] = round(ref, 4)
+        if math.isfinite(ref):
+            metrics["reference_duration_s"] = round(ref, 4)
         return QualityReport(
             episode_index=episode_index,
             score=round(score, 6),

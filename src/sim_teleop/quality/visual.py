@@ -25,6 +25,7 @@ class ImageStats:
     brightness: float  # mean luma, 0..255
     clipped: float  # fraction of pixels >= CLIP_LEVEL
     sharpness: float  # mean |Laplacian| / (mean |gradient| + SHARPNESS_EPS)
+    texture: float = 0.0  # mean |gradient| (vertical + horizontal), grey levels per pixel
 
 
 CLIP_LEVEL = 245.0
@@ -53,6 +54,7 @@ def image_stats(g: np.ndarray, grads: Gradients | None = None) -> ImageStats:
         brightness=float(g.mean()),
         clipped=float(np.count_nonzero(g >= CLIP_LEVEL)) / g.size,
         sharpness=float(np.abs(lap, out=lap).mean() / (grad + SHARPNESS_EPS)),
+        texture=float(grad),
     )
 
 
