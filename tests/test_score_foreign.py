@@ -117,22 +117,25 @@ def joint_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_joint_space_dataset_scores_on_what_it_has(joint_dataset: Path, tmp_path: Path) -> None:
     """7-D joint state and action, one 96x96 camera, 30 fps, no next.success: it scores, one line names
-    what was not computed and why, and those metrics are neither in the score nor reasons."""
+    what was not computed and why, and those metrics are neither in the score nor reasons; `spike` and
+    `frozen` are computed from the joints in their own ranges."""
     proc, result = score(joint_dataset, tmp_path / "scores.json")
     lines = [line for line in proc.stdout.splitlines() if line.startswith("not computed:")]
     assert lines == [
-        "not computed: jitter, idle, saturation (no end-effector position or commanded target); spike, "
-        "drop, path, frozen, lag (no end-effector position in observation.state); detour (no commanded "
+        "not computed: jitter, idle, saturation (no end-effector position or commanded target); "
+        "drop, path, lag (no end-effector position in observation.state); detour (no commanded "
         "target in action); success gate (no next.success column)"
     ]
     assert result["success_gate"] is False
+    # spike and frozen read the joints in their own ranges (`quality.joints`)
     assert set(result["not_computed"]) == {
-        *("jitter", "idle", "spike", "saturation", "drop", "detour", "path", "frozen", "lag", "success gate")
+        *("jitter", "idle", "saturation", "drop", "detour", "path", "lag", "success gate")
     }
     weights = QualityConfig().weights
     for report in result["episodes"]:
         assert report["num_frames"] == FRAMES
         assert set(report["subscores"]) == {
+            "spike",
             "gripper_chatter",
             "slow",
             "telemetry_freeze",  # the recording's integrity needs only state, action and frame numbers
@@ -140,9 +143,12 @@ def test_joint_space_dataset_scores_on_what_it_has(joint_dataset: Path, tmp_path
             "top.dark",
             "top.overexposed",
             "top.blur",
+            "top.frozen",
         }
         assert "failed" not in report["reasons"]  # no gate: nothing multiplied by the failure factor
         assert {r.rsplit(".", 1)[-1] for r in report["reasons"]} <= {
+            "spike",
+            "frozen",
             "gripper_chatter",
             "slow",
             "telemetry_freeze",

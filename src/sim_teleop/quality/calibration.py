@@ -31,6 +31,7 @@ HALF: dict[str, float] = {
     "blur": 0.15,  # mean per-frame blur degree (0..1)
     "frozen": 0.10,  # fraction of moving frames whose image did not change
     "partial_view": 0.15,  # mean per-frame partial-view degree (0..1)
+    "spike_action": 0.2,  # one-frame out-and-back of an action dimension / its episode range (joint layouts)
     "spike_cmd": 0.04,  # m: one-frame out-and-back of the command (the arm's 4 cm per frame rate limit)
     "telemetry_freeze_s": 0.15,  # s: longest stale (bit-identical) state while the action moved
     "missing_frames": 0.5,  # frames skipped by the frame numbers: any is a gap
@@ -85,6 +86,7 @@ THRESHOLDS: dict[str, float] = {
     # ... that differ less (grey levels): live the same buffer (0); offline (`offline.OFFLINE_FAR_DIFF`)
     # one stuck image decodes 0-0.9 apart
     "frozen_far_diff": 0.001,
+    "frozen_joint_far": 0.1,  # joint travel (fraction of the joints' ranges) between images that must differ
     "frozen_far_texture": 0.0,  # mean |gradient| an earlier image needs to be compared (offline: 1.3)
     # A gripper camera's view motion = sideways + this x downward path: clean wrist pairs with 5 cm of it
     # differ by >= 1.13 grey levels (221k keyframe pairs of 593 recorded episodes); lifting does not count

@@ -36,6 +36,9 @@ class SignalLayout(Config):
     action_xyz_limit: float | None = 0.35  # |commanded offset| at which the command saturates (m)
     workspace_low: tuple[float, float, float] | None = (0.2, -0.3, 0.0)  # gym-hil mocap bounds (m)
     workspace_high: tuple[float, float, float] | None = (0.6, 0.3, 0.5)
+    # Offline, no TCP: motion and action spikes read in each state/action dimension's episode range
+    # (`joints`), so `frozen` and `spike` are computed all the same.
+    joint_ranges: bool = False
 
 
 def _over(defaults: Mapping[str, float]) -> Callable[[Any, str], dict[str, float]]:

@@ -123,17 +123,18 @@ def missing_metrics(layout: SignalLayout) -> dict[str, str]:
 
     `slow` (duration, crawl) is always computed; `frozen` needs TCP motion between two images."""
     tcp, cmd = layout.tcp is not None, layout.action_xyz is not None
+    joints = tcp or layout.joint_ranges  # motion between images and action spikes without a TCP
     grip = layout.state_gripper is not None or layout.action_gripper is not None
     why: dict[str, str | None] = {
         "jitter": None if tcp or cmd else NO_MOTION,
         "idle": None if tcp or cmd else NO_MOTION,
-        "spike": None if tcp else NO_TCP,
+        "spike": None if joints else NO_TCP,
         "saturation": _saturation(layout, tcp, cmd),
         "gripper_chatter": None if grip else NO_GRIPPER,
         "drop": NO_TCP if not tcp else None if grip else NO_GRIPPER,
         "detour": None if cmd else NO_CMD,
         "path": None if tcp else NO_TCP,
-        "frozen": None if tcp else NO_TCP,
+        "frozen": None if joints else NO_TCP,
         "lag": NO_TCP if not tcp else None if cmd else NO_CMD,
     }
     return {metric: reason for metric, reason in why.items() if reason is not None}

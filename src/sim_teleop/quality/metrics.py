@@ -49,7 +49,7 @@ import itertools
 import math
 from collections import deque
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -66,6 +66,9 @@ from sim_teleop.quality.integrity import (
 )
 from sim_teleop.quality.integrity import norm as _norm
 from sim_teleop.quality.visual import Gradients, abs_gradients, frame_difference, image_stats, partial_cells
+
+if TYPE_CHECKING:
+    from sim_teleop.quality.joints import ActionSpikeMeter, JointTravel
 
 
 def _clip01(x: float) -> float:
@@ -1044,6 +1047,18 @@ class EpisodeAccumulator:
         self.lag = LagMeter(th, self.dt) if has_cmd and has_tcp else None
         self.jumps = JumpMeter(th, self.dt) if has_cmd and has_tcp else None
         self.stale = False  # the previous frame's state was a stale repeat
+        # Offline, a layout without a TCP: motion and action spikes in each dimension's range (`joints`).
+        self.joint_travel: JointTravel | None = None
+        self.action_spike: ActionSpikeMeter | None = None
+
+    def measure_joints(self, state_scale: np.ndarray, action_scale: np.ndarray) -> None:
+        """Before the first frame, offline, for a layout without an end-effector position: the episode's
+        per-dimension state and action ranges, so images are judged against joint motion and actions
+        for one-frame spikes (see `joints`)."""
+        from sim_teleop.quality.joints import ActionSpikeMeter, JointTravel
+
+        self.joint_travel = JointTravel(state_scale)
+        self.action_spike = ActionSpikeMeter(action_scale)
 
     def meters(self) -> list[object]:
         """Every object that holds per-episode state (for the O(1)-memory check)."""
@@ -1054,6 +1069,7 @@ class EpisodeAccumulator:
             meters += [self.detour, self.detour.retrace, self.detour.despike, self.detour.steady]
         meters += [self.freeze, self.gaps]
         meters += [m for m in (self.cmd_spike, self.lag, self.jumps) if m is not None]
+        meters += [m for m in (self.joint_travel, self.action_spike) if m is not None]
         return meters + list(self.cams.values())
 
     # --- per frame --------------------------------------------------------------------------------
@@ -1103,11 +1119,23 @@ class EpisodeAccumulator:
         self.spike.add(v, contact_force, stale, jumped)
         self.saturation.add(p, c)
         self.drop.add_cube(cube_pose)
+        travel = self.path.travel
+        if self.joint_travel is not None:
+            travel = self.joint_travel.add(state)
+        if self.action_spike is not None:
+            self.action_spike.add(action)
         for cam, img in (images or {}).items():
             meter = self.cams.get(cam)
             if meter is None:
-                meter = self.cams[cam] = CameraMeter(cam, self.th)
-            meter.add(img, index, self.path.travel)
+                meter = self.cams[cam] = CameraMeter(cam, self._camera_thresholds())
+            meter.add(img, index, travel)
+
+    def _camera_thresholds(self) -> Mapping[str, float]:
+        """The camera meters' thresholds; with joint travel (a fraction of the joints' ranges, not m) only
+        images further apart are compared, `frozen_joint_far` of it apart."""
+        if self.joint_travel is None:
+            return self.th
+        return {**self.th, "frozen_motion": math.inf, "frozen_far_motion": self.th["frozen_joint_far"]}
 
     def _gripper(self, g: float, p: np.ndarray | None) -> None:
         """A close is a grasp (drop height, path via point); a re-open ends the carry and the approach."""
@@ -1145,6 +1173,8 @@ class EpisodeAccumulator:
         for integrity in (self.cmd_spike, self.freeze, self.gaps, self.jumps, self.lag):
             if integrity is not None:
                 out.update(integrity.raw())
+        if self.action_spike is not None:
+            out.update(self.action_spike.raw())
         for cam, cam_meter in self.cams.items():
             for key, value in cam_meter.raw().items():
                 out[f"{cam}.{key}"] = value

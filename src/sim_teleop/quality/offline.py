@@ -29,6 +29,7 @@ from sim_teleop.dataset.features import (
 from sim_teleop.dataset.reader import DatasetReader
 from sim_teleop.messages import GRIPPER_COMMAND_MAX, LEGACY_STATE_GRIPPER, QualityReport
 from sim_teleop.quality.config import QualityConfig
+from sim_teleop.quality.joints import ranges
 from sim_teleop.quality.layout import infer_layout, is_own_layout, layout_problems
 from sim_teleop.quality.scorer import EpisodeScorer
 
@@ -95,6 +96,8 @@ def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> Qu
     )
     if not is_own_layout(state_names(info), action_names(info)):
         cfg = replace(cfg, reference_duration_s=0.0)  # another robot, another task: its own pace only
+        if layout.tcp is None and not cfg.layout_given:
+            layout = replace(layout, joint_ranges=True)
     problems = layout_problems(layout, feature_dim(info, STATE_KEY), feature_dim(info, ACTION_KEY))
     if problems:
         raise ConfigError("quality layout: " + "; ".join(problems))
@@ -127,6 +130,9 @@ def score_episode(
                 for idx, img in video.sample(t_start, reader.fps, n - start, tail_stride):
                     images.setdefault(start + idx, {}).setdefault(cam, img)
     acc = scorer.new_episode()
+    layout = scorer.config.layout
+    if layout.joint_ranges and layout.tcp is None:
+        acc.measure_joints(ranges(ep.state, layout.state_gripper), ranges(ep.action, layout.action_gripper))
     numbers = ep.frame_numbers(reader.fps)  # a hole in the timestamps is a gap
     for t in range(n):
         acc.add_frame(ep.state[t], ep.action[t], success=False, images=images.get(t), frame=int(numbers[t]))

@@ -67,7 +67,7 @@ class RunningReference:
 SOURCES: dict[str, tuple[str, ...]] = {
     "jitter": ("jitter",),
     "idle": ("idle_pause_s", "idle_fraction"),
-    "spike": ("spike_accel", "spike_force", "spike_cmd"),
+    "spike": ("spike_accel", "spike_force", "spike_cmd", "spike_action"),
     "saturation": ("saturation",),
     "gripper_chatter": ("gripper_chatter",),
     "drop": ("drop",),
