@@ -149,13 +149,29 @@ def test_steps_on_an_older_action_are_counted_as_late(physics_sim: SimEnv) -> No
     assert (runner.answers.steps, runner.answers.late) == (8, 2)
 
 
-def test_unstamped_actions_are_not_counted(physics_sim: SimEnv) -> None:
+def test_unstamped_actions_get_no_summary(physics_sim: SimEnv) -> None:
     runner = SimRunner(physics_sim, SimConfig(time_limit_s=100), clock=FakeClock())
     for _ in range(4):
         runner.set_action(np.zeros(4, np.float32))  # the keyboard and the expert do not stamp
         runner.tick()
         runner.advance()
-    assert (runner.answers.steps, runner.answers.late) == (0, 0)
+    assert runner.answers.summary(0.1) is None
+
+
+def test_steps_before_the_first_stamped_answer_are_late(physics_sim: SimEnv) -> None:
+    """A policy's first inference overruns several ticks: those steps ran on the neutral action."""
+    runner = SimRunner(physics_sim, SimConfig(time_limit_s=100), clock=FakeClock())
+    frames = [runner.tick()]
+    runner.advance()  # the attempt's first step: never counted
+    for _ in range(3):  # no answer yet
+        frames.append(runner.tick())
+        runner.advance()
+    runner.set_action(np.zeros(4, np.float32), answers_tick=frames[-1].tick_index)
+    runner.tick()
+    runner.advance()
+    assert (runner.answers.steps, runner.answers.late) == (4, 3)
+    line = runner.answers.summary(0.1)
+    assert line is not None and line.startswith("4 controller steps: 1 on the answer")
 
 
 def test_stale_ticks_are_skipped_and_the_grid_restarts_after_the_first_frame(physics_sim: SimEnv) -> None:

@@ -113,7 +113,9 @@ class AnswerCounter:
     The best a controller can do is answer frame t-1 before the step of tick t (frame t leaves just
     before that step). When its inference overruns, the sim applies the action it holds, an older
     answer, and counts the step as late. Only controllers that stamp their actions with the frame's
-    tick (the policy node) are counted; the first step of an attempt (neutral action) is not.
+    tick (the policy node) get a summary; the first step of an attempt (neutral action) is not counted.
+    Steps before the first stamped answer arrived ran on the neutral action: late, not uncounted (a
+    policy's first inference is its slowest, and more so on a loaded machine).
     """
 
     def __init__(self) -> None:
@@ -135,7 +137,7 @@ class AnswerCounter:
         self.first = first
 
     def on_step(self) -> None:
-        if not self.enabled or self.first or self.previous_tick is None:
+        if self.first or self.previous_tick is None:
             return
         self.steps += 1
         if self.answered_tick is None or self.answered_tick < self.previous_tick:
@@ -143,7 +145,7 @@ class AnswerCounter:
 
     def summary(self, period_s: float) -> str | None:
         """The end-of-run line, when a controller stamped its actions."""
-        if not self.steps:
+        if not self.enabled or not self.steps:
             return None
         return (
             f"{self.steps} controller steps: {self.steps - self.late} on the answer to the previous frame, "
