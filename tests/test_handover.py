@@ -237,3 +237,28 @@ def test_the_policy_dying_during_a_takeover_stops_the_sim_in_one_line(
     assert [decode_frame(v).intervention for v in node.outputs["frame"]] == [False, True]
     err = capsys.readouterr().err
     assert err.count("[sim] the controller has gone during a takeover: stopping") == 1
+
+
+def test_a_key_going_down_between_frames_takes_over_before_the_next_frame() -> None:
+    clock = Clock()
+    teleop = KeyboardTeleop(clock=clock)
+    takeover = KeyboardTakeover(teleop)
+    last = np.array([0.05, 0.02, 0.01, 0.0], np.float32)
+    assert takeover.on_idle(None) is None
+    assert takeover.on_frame(_running(0, last)) == (None, [])
+    assert takeover.on_idle(_running(0, last)) is None  # nobody at the keys
+    clock.t = 0.03
+    teleop.press("left")
+    early = takeover.on_idle(_running(0, last))
+    assert early is not None and np.allclose(early, last)  # at once, from the latest target
+    assert takeover.on_idle(_running(0, last)) is None  # engaged: one action per frame from now on
+    # A frame the policy still drove (it crossed the early action): start again from its target.
+    newer = np.array([0.06, 0.02, 0.01, 0.0], np.float32)
+    clock.t = 0.08
+    again, _ = takeover.on_frame(_running(1, newer))
+    assert again is not None and np.allclose(again, newer)
+    clock.t = 0.13
+    moved, _ = takeover.on_frame(_running(2, newer, intervention=True))
+    assert moved is not None and moved[0] == pytest.approx(newer[0] - 0.005, abs=1e-4)
+    teleop.release("left")
+    assert takeover.on_idle(frame(0, Phase.DONE, 0, EndReason.TIME_LIMIT)) is None

@@ -35,12 +35,25 @@ class KeyboardTakeover:
             self.teleop.reset()
             self.engaged = False
             return None, lines
-        if not self.engaged:
-            if not self.teleop.engaged():
-                return None, lines
+        if not self.engaged and not self.teleop.engaged():
+            return None, lines
+        if not frame.intervention:
+            # The sim has not switched to the keys yet (this frame's step is still the policy's): start
+            # again from its newest target, so the first step the keys drive continues it exactly.
             self.teleop.rebase(np.asarray(frame.action, np.float32))
-            self.engaged = True
+        self.engaged = True
         action = self.teleop.action()
         if not self.teleop.engaged():  # this action paid out the last motion: let the sim's timer run
             self.engaged = False
         return action, lines
+
+    def on_idle(self, latest: Frame | None) -> np.ndarray | None:
+        """Between frames: the first action of a takeover the moment a key goes down (from the latest
+        frame's target), so it drives the sim's next tick instead of the one after; None otherwise."""
+        if self.engaged or latest is None or not self.teleop.engaged():
+            return None
+        if latest.phase is not Phase.RUNNING or latest.end_reason is not EndReason.NONE:
+            return None
+        self.teleop.rebase(np.asarray(latest.action, np.float32))
+        self.engaged = True
+        return self.teleop.action()

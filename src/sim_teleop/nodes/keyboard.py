@@ -18,10 +18,22 @@ from sim_teleop.config import ConfigError
 from sim_teleop.control.keys.choose import open_keys
 from sim_teleop.control.takeover import KeyboardTakeover
 from sim_teleop.control.teleop import KeyboardConfig, KeyboardTeleop, phase_prompt
-from sim_teleop.messages import ACTION, CONTROL, WARM_UP, EndReason, Phase, encode_action, encode_control
+from sim_teleop.messages import (
+    ACTION,
+    CONTROL,
+    WARM_UP,
+    EndReason,
+    Frame,
+    Phase,
+    encode_action,
+    encode_control,
+)
 from sim_teleop.nodes.serve import Serve, log
 
 NAME = "keyboard"
+IDLE_S = 0.02
+"""How soon after a key goes down between two frames the takeover's first action leaves (the sim
+applies it at its next tick: the handover then waits at most one tick plus this)."""
 READY = "ready: arrows x/y, Shift L/R z down/up, Super = close gripper, Space next, Ctrl re-record, Esc stop"
 
 
@@ -102,7 +114,14 @@ def _serve_takeover(serve: Serve, teleop: KeyboardTeleop, discard: str) -> None:
     takeover = KeyboardTakeover(teleop)
     serve.send(ACTION, encode_action(teleop.action()), {WARM_UP: True})  # the first send is slow
     shown: tuple[Phase, int, EndReason] | None = None
-    for frame in serve.frames():
+    latest: Frame | None = None
+    for frame in serve.frames_or_idle(IDLE_S):
+        if frame is None:  # no frame for IDLE_S: a key that just went down takes over now
+            early = takeover.on_idle(latest)
+            if early is not None:
+                serve.send(ACTION, encode_action(early))
+            continue
+        latest = frame
         reason = frame.end_reason if frame.phase is Phase.DONE else EndReason.NONE
         where = (frame.phase, frame.episode_index, reason)
         if where != shown:

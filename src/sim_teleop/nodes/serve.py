@@ -243,6 +243,23 @@ class Serve:
             yield from received
             received.clear()
 
+    def frames_or_idle(self, idle_s: float) -> Iterator[Frame | None]:
+        """As `frames`, plus None after each `idle_s` without an event: a node that must also act
+        between frames (the keyboard's takeover, sent the moment a key goes down) gets its turn."""
+        received: list[Frame] = []
+        self.on(FRAME, lambda frame, _event: received.append(frame), decode_frame)
+        while True:
+            event = self.node.next(timeout=idle_s)
+            if event is None:
+                return
+            if event["type"] == "ERROR" and "Timeout" in str(event.get("error", "")):
+                yield None
+                continue
+            if self.dispatch(event):
+                return
+            yield from received
+            received.clear()
+
     def finish(self) -> None:
         """The end-of-run line about malformed messages, when there were any."""
         if self.problems.counts:
