@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from test_follower import DONE, RESET, RUN, frame
+from frames import frame
 
 from sim_teleop.control.advance import RESEND_AFTER, AutoAdvance
 from sim_teleop.follower import EpisodeFollower
-from sim_teleop.messages import Control, EndReason, Frame
+from sim_teleop.messages import Control, EndReason, Frame, Phase
+
+RUN, DONE, RESET = Phase.RUNNING, Phase.DONE, Phase.RESETTING
 
 
 def drive(advance: AutoAdvance, frames: list[Frame]) -> list[tuple[int, str, int, Control]]:

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from recorded import REPO_ID, lerobot_view, make_cfg, record
 from recorder_fakes import ScriptedSim, episode_frames
-from test_recorder_store import REPO_ID, lerobot_view, make_cfg, record
 
 from sim_teleop.dataset.features import build_features, frame_to_row
 from sim_teleop.dataset.publish import pending_path

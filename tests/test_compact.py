@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO
+from recorded import load, make_cfg, record
 from recorder_flows import run_delete, run_script
-from test_recorder_store import load, make_cfg, record
 
 from sim_teleop.dataset.compact import compact, count_files, forget_decoded_videos, work_dir
 from sim_teleop.dataset.reader import dataset_files

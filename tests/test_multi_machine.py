@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO, Cluster
+from recorded import load
 from recorder_flows import run_script
-from test_recorder_store import load
 
 from sim_teleop.dataset.sidecar import EpisodeSidecar
 

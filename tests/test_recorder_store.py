@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from recorded import REPO_ID, lerobot_view, load, make_cfg, record
 from recorder_fakes import ScriptedSim, episode_frames
 from recorder_flows import run_delete
 
@@ -30,56 +31,6 @@ from sim_teleop.recorder.session import Recorder
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 REPO = Path(__file__).resolve().parents[1]
-REPO_ID = "test/rec"
-
-
-def make_cfg(root: Path, **kw: object) -> RecordConfig:
-    return RecordConfig.from_dict({"repo_id": REPO_ID, "root": str(root), "rerun": "off", **kw})
-
-
-def record(
-    cfg: RecordConfig,
-    lengths: list[int],
-    quality: dict[int, float] | None = None,
-    expects_quality: bool = False,
-    rerecord: tuple[int, ...] = (),
-) -> tuple[Recorder, list[list]]:
-    """Feed scripted episodes through a Recorder; returns it and the actions of each saved attempt."""
-    logs: list[str] = []
-    rec = Recorder(cfg, expects_quality=expects_quality, log=logs.append)
-    sim = ScriptedSim()
-    saved_actions = []
-    for i, n in enumerate(lengths):
-        frames = episode_frames(sim, n, "rerecord" if i in rerecord else "next")
-        if i not in rerecord:
-            saved_actions.append([f.action.tolist() for f in frames if f.phase.value == "running"])
-        for f in frames:
-            rec.on_frame(f)
-            if (
-                quality is not None
-                and f.end_reason
-                and f.phase.value == "done"
-                and f.episode_index in quality
-            ):
-                rec.on_quality(
-                    QualityReport(
-                        f.episode_index,
-                        score := quality[f.episode_index],
-                        Verdict.GOOD if score >= 0.5 else Verdict.BAD,
-                        num_frames=n,
-                    )
-                )
-    rec.close()
-    rec.logs = logs  # type: ignore[attr-defined]
-    return rec, saved_actions
-
-
-def load(root: Path):
-    from lerobot.datasets import LeRobotDataset
-
-    return LeRobotDataset(REPO_ID, root=root)
-
-
 # --- pure checks ------------------------------------------------------------------------------------
 
 
@@ -260,13 +211,6 @@ def test_kill_during_commit_leaves_a_loadable_dataset_and_resume_continues(tmp_p
     ds = load(root)
     assert list(ds.meta.episodes["length"]) == [4, 3, 6] and len(ds.hf_dataset) == 13
     assert sorted(EpisodeSidecar(root).records) == [0, 1, 2]
-
-
-def lerobot_view(root: Path) -> tuple[int, int, int, int]:
-    """(episodes info.json counts, frames it counts, episodes in meta.episodes, rows in hf_dataset):
-    what a training run started now would see. All four agree on a consistent root."""
-    ds = load(root)
-    return ds.meta.total_episodes, ds.meta.total_frames, len(ds.meta.episodes), len(ds.hf_dataset)
 
 
 class Killed(BaseException):

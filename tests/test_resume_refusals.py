@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_recorder_store import load, make_cfg, record
+from recorded import load, make_cfg, record
 
 from sim_teleop.config import DEFAULT_SIM_ENV, RunConfig
 from sim_teleop.dataset import DatasetError
