@@ -203,7 +203,7 @@ def test_raw_metrics_keep_the_report_order() -> None:
     assert keys[: len(REPORT_ORDER)] == list(REPORT_ORDER)
     path = ["path_length_m", "path_h_excess", "path_v_excess", "path"]
     integrity = ["spike_cmd", "telemetry_freeze_s", "missing_frames", "step_jumps"]  # no lag: no command
-    assert keys[len(REPORT_ORDER) :] == ["cruise_speed", *path, *integrity]
+    assert keys[len(REPORT_ORDER) :] == ["look_s", "cruise_speed", *path, *integrity]
 
 
 def _turning(points: list[list[float]]) -> float:

@@ -126,7 +126,11 @@ def _command_only_episode(seed: int) -> _Episode:
     layout = SignalLayout(tcp=None, state_gripper=None, action_gripper=None, action_xyz_limit=0.1)
     ep = _Episode(QualityConfig(layout=layout, cameras=()))
     cmd = np.cumsum(rng.normal(0.0, 0.01, (40, 3)), axis=0)
-    cmd[20:38] = cmd[20]  # a standstill longer than a look between two movements
+    # a straight move from frame 12 with a standstill that interrupts it: it goes on the same way after
+    step = np.array([0.01, 0.004, 0.0])
+    cmd[12:] = cmd[11] + np.outer(np.arange(1, len(cmd) - 11), step)
+    cmd[20:38] = cmd[20]
+    cmd[38:] = cmd[20] + np.outer(np.arange(1, len(cmd) - 37), step)
     for i in range(len(cmd)):
         ep.frames.append(_Frame(np.zeros(18), np.concatenate([cmd[i], [0.0]]), contact_force=float(i)))
     return ep
@@ -187,6 +191,7 @@ def test_episodes_reach_every_metric_family() -> None:
         "jitter_cmd",
         "idle_fraction",
         "idle_pause_s",
+        "look_s",
         "crawl_fraction",
         "spike_accel",
         "spike_force",

@@ -16,6 +16,7 @@ POWER = 2.0
 HALF: dict[str, float] = {
     "jitter": 0.035,  # turning fraction of the filtered command / TCP (0 straight .. 1 back-and-forth)
     "idle_pause_s": 0.95,  # longest standstill beyond its allowance (s); human <= 0.9, pause >= 1
+    "look": 1.0,  # longest look / the session's usual look - 1 (`scorer.LookReference`)
     "idle_fraction": 0.35,  # fraction of frames standing still beyond the allowances (human p99 0.28)
     "spike_accel": 3.0,  # peak TCP acceleration (m/s^2)
     "spike_force": 150.0,  # peak robot-vs-world contact normal force (N)
@@ -62,8 +63,10 @@ THRESHOLDS: dict[str, float] = {
     "path_min_ideal": 0.05,  # m: floor of the ideal path length
     "backtrack_tol": 0.01,  # m below the approach's highest point at which the descent has begun
     "turn_speed": 0.03,  # m/s: an unfiltered command faster than this is turning, not standing
-    "detour_overshoot": 0.03,  # m: an axis that carried a movement may come back this far (an overshoot) ...
-    "path_overshoot": 0.04,  # ... and the path may reverse this far along one axis (corrected back)
+    # m: one axis that carried a movement may come back this far (an overshoot) without a detour; the
+    # planted 4-12 cm detour bumps retrace 1.5-3.7 cm once filtered, but on two axes at once
+    "detour_overshoot": 0.03,
+    "path_overshoot": 0.04,  # m: the path may reverse this far along one axis (an overshoot corrected back)
     "detour_turn_s": 0.1,  # s: a standstill this short is a turning point inside a movement, not a stop
     "dark_rel_hi": 0.7,  # brightness / camera reference below this starts to count as dark ...
     "dark_rel_lo": 0.3,  # ... and below this is fully dark
@@ -123,6 +126,13 @@ WEIGHTS: dict[str, float] = {
 DEFAULT_THRESHOLD = 0.8
 """Aggregate below this is `bad` (a single sub-score at its bad boundary pulls a clean episode to ~0.93;
 one at 2 x half to ~0.8)."""
+
+LOOK_PRIOR_S = 1.5
+"""Prior for the running look reference: a person's look before descending (a session's own looks
+replace it); a look twice the reference is the bad boundary."""
+LOOK_FLOOR_S = 0.5
+"""The look reference never goes below this: a scripted expert turns at a waypoint in 0.2-0.4 s, and a
+standstill under 1 s between two of its movements is no hesitation yet."""
 
 REFERENCE_DURATION_S = 4.3
 """Prior for the running time-to-success reference (clean expert median)."""

@@ -177,13 +177,19 @@ class TurningMeter:
         return self.num / (self.den + self.count * self.floor2) if self.count else 0.0
 
 
+RETRACE_AXIS_M = 0.005
+"""m an axis must come back within a movement to count as retraced (for the overshoot test)."""
+
+
 class RetraceMeter:
     """Distance gone out and back within continuous motion (`detour` in the module docstring), O(1) a point.
 
     Per movement it keeps the start, the latest point and the per-axis distance travelled; a movement
     ends after more than `join` consecutive still steps (a turn through zero velocity lasts one sample)
-    or at `cut()`. An axis that carried the movement and came back at most `overshoot` (m) along itself
-    is a person's overshoot corrected back (a key let go late, then a tap): not a detour.
+    or at `cut()`. When one axis alone came back, by at most `overshoot` (m), and it carried the
+    movement, that is a person's overshoot corrected back (a key let go late, then a tap): not a detour.
+    An excursion (out sideways and back while moving on, as the planted detours go sideways and up)
+    comes back on two axes at once.
     """
 
     __slots__ = ("done", "end", "join", "moving", "overshoot", "start", "still", "still_run", "travel")
@@ -225,12 +231,14 @@ class RetraceMeter:
     def _open(self) -> float:
         if not self.moving or self.start is None or self.end is None:
             return 0.0
-        net = np.abs(self.end - self.start)
-        out = 0.0
-        for travel, gone in zip(self.travel.tolist(), net.tolist(), strict=True):
-            back = max(0.0, 0.5 * (travel - gone))
-            if not (back <= self.overshoot and gone > back):
-                out += back
+        net = np.abs(self.end - self.start).tolist()
+        backs = [max(0.0, 0.5 * (t - g)) for t, g in zip(self.travel.tolist(), net, strict=True)]
+        out = sum(backs)
+        retraced = [a for a, b in enumerate(backs) if b > RETRACE_AXIS_M]
+        if len(retraced) == 1:  # one axis came back (a key let go late, then a tap), not an excursion
+            a = retraced[0]
+            if backs[a] <= self.overshoot and net[a] > backs[a]:
+                out -= backs[a]
         return out
 
     @property
@@ -444,10 +452,13 @@ class IdleMeter:
     - the wait before the first move (`start_wait_s`: the operator getting ready);
     - the wait around a gripper change (`grasp_wait_s`: the fingers close and the operator checks the
       grasp): the gripper changes during it or it begins within `grip_grace_s` after a change;
-    - a look between two movements (`look_wait_s`): motion resumes in another direction (the next
-      axis, the descent after the approach, a correction back). A person reacts to what they see and
-      looks before descending (0.2-1.5 s); a pause that interrupts a movement, which then carries on the
-      same way, is a hesitation and counts from its first frame.
+    - a look between two movements: motion resumes in another direction (the next axis, the descent
+      after the approach, a correction back). A person reacts to what they see and looks before
+      descending (0.2-1.7 s), a scripted expert turns at a waypoint in 0.2-0.4 s: how long a look may
+      be depends on the operator, so its length is reported (`look_s`, the longest) and judged by the
+      scorer against the session's own looks (`scorer.LookReference`); `idle_fraction` allows each
+      look `look_wait_s`. A pause that interrupts a movement, which then carries on the same way, is a
+      hesitation and counts from its first frame.
     The command, not the TCP, is what shows an operator's pause: when a command freezes mid-motion the
     TCP coasts on for a few frames, so on the TCP a 1 s pause reads as ~0.7 s.
     """
@@ -461,6 +472,7 @@ class IdleMeter:
         "heading",
         "idle",
         "look_allow",
+        "look_max",
         "pairs",
         "run",
         "run_max",
@@ -484,6 +496,7 @@ class IdleMeter:
         self.idle = 0
         self.run = 0
         self.run_max = 0
+        self.look_max = 0  # frames of the longest look
 
     def add(self, step: np.ndarray | None, grip_changed: bool, first: bool) -> None:
         """The filtered step of this frame; `grip_changed`: the gripper command changed on this frame."""
@@ -495,9 +508,13 @@ class IdleMeter:
         if step is not None and length / self.dt >= self.speed:
             direction = step / length
             turned = self.heading is not None and float(direction @ self.heading) < SAME_WAY_COS
-            excess = self._excess(look=self.run > 0 and turned)
+            look = self.run > 0 and turned and not self.at_start and not self.grip
+            excess = self._excess(look)
             self.idle += excess
-            self.run_max = max(self.run_max, excess)
+            if look:
+                self.look_max = max(self.look_max, self.run)
+            else:
+                self.run_max = max(self.run_max, excess)
             self.run = 0
             self.at_start = False
             self.heading = direction
@@ -510,15 +527,14 @@ class IdleMeter:
     def _excess(self, look: bool = False) -> int:
         """Frames of the current standstill beyond its allowance; `look`: motion resumed another way."""
         allow = (self.start_allow if self.at_start else 0) + (self.grasp_allow if self.grip else 0)
-        if look and not self.at_start:
-            allow = max(allow, self.look_allow)
-        return max(0, self.run - allow)
+        return max(0, self.run - (self.look_allow if look else allow))
 
     def raw(self) -> dict[str, float]:
         excess = self._excess()  # the standstill still open at the end
         return {
             "idle_fraction": (self.idle + excess) / max(self.pairs, 1),
             "idle_pause_s": max(self.run_max, excess) * self.dt,
+            "look_s": self.look_max * self.dt,
         }
 
 
@@ -531,7 +547,7 @@ CRUISE_TOP = 1.0
 STALL_STEP = 2.0
 """A step this many times the mean of the others in the crawl window, and than `crawl_speed` x dt,
 is a stalled sim's catch-up row (several frames of motion in one)."""
-CRUISE_QUANTILE = 0.8
+CRUISE_QUANTILE = 0.9
 """The cruise is this quantile of the steady speeds, not their maximum: on a loaded machine a stalled sim
 delivers a keyboard's command in rows of 15-90 mm instead of 10, and a maximum read those as a 0.2-0.3
 m/s cruise that made the keyboard's steady 0.1 m/s a crawl."""

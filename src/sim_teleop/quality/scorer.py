@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from sim_teleop.follower import Ended, EpisodeFollower, Started, Step
 from sim_teleop.messages import EndReason, Frame, QualityReport, Verdict
+from sim_teleop.quality import calibration as cal
 from sim_teleop.quality.config import QualityConfig
 from sim_teleop.quality.layout import missing_metrics
 from sim_teleop.quality.metrics import EpisodeAccumulator
@@ -37,12 +38,13 @@ def subscore(x: float, half: float, power: float) -> float:
 
 class RunningReference:
     """Reference episode duration, the operator's own pace: the median of the session's recent successful
-    episodes and the one being judged, with the calibrated expert duration as one more vote.
+    episodes that were good but for their pace, the calibrated expert duration (one vote) and the episode
+    being judged (one vote).
 
-    Every success teaches it, whatever else was wrong with the episode (a median shrugs off the odd long
-    one): a person's first keyboard episode is never slow for lack of a reference, since its own vote
-    and the prior's put the reference half-way (bad only beyond ~4x the prior), and from the third
-    episode on the session's own pace decides. Without the episode (`value`): the reference so far."""
+    The judged episode's own vote means a person's first keyboard episode is never slow for lack of a
+    reference: with the prior's it puts the reference half-way (bad only beyond ~4x the prior); once
+    the session has a few good episodes its own pace decides. Without the episode (`value`): the
+    reference so far."""
 
     def __init__(self, prior_s: float, window: int) -> None:
         self.prior_s = prior_s  # <= 0: no prior (a task of unknown pace: the session's alone)
@@ -64,9 +66,28 @@ class RunningReference:
         self.recent.append(duration_s)
 
 
+class LookReference:
+    """How long this operator's looks between two movements usually are: the median of the longest look
+    of recent episodes that were good (but for their pace), with a person's look as one more vote, and
+    never under `LOOK_FLOOR_S`. A person looks ~1.5 s before descending; a scripted expert turns at a
+    waypoint in 0.2-0.4 s, so for it a 1.2 s standstill at a waypoint is a hesitation."""
+
+    def __init__(self, prior_s: float, floor_s: float, window: int) -> None:
+        self.prior_s = prior_s
+        self.floor_s = floor_s
+        self.recent: deque[float] = deque(maxlen=max(1, window))
+
+    @property
+    def value(self) -> float:
+        return max(self.floor_s, float(statistics.median([self.prior_s, *self.recent])))
+
+    def update(self, look_s: float) -> None:
+        self.recent.append(look_s)
+
+
 SOURCES: dict[str, tuple[str, ...]] = {
     "jitter": ("jitter",),
-    "idle": ("idle_pause_s", "idle_fraction"),
+    "idle": ("idle_pause_s", "idle_fraction", "look"),
     "spike": ("spike_accel", "spike_force", "spike_cmd", "spike_action"),
     "saturation": ("saturation",),
     "gripper_chatter": ("gripper_chatter",),
@@ -83,13 +104,19 @@ SOURCES: dict[str, tuple[str, ...]] = {
 
 HALF_KEY = {"crawl_fraction": "crawl"}
 """Raw metrics whose bad boundary goes by another name in `calibration.HALF`."""
+PACE_REASONS = frozenset({"slow"})
+"""Reasons that do not keep a successful episode from teaching the scorer the operator's pace and looks."""
 
 
 def subscores_from_raw(
-    raw: Mapping[str, float], config: QualityConfig, reference_s: float
+    raw: Mapping[str, float], config: QualityConfig, reference_s: float, look_s: float | None = None
 ) -> dict[str, float]:
+    """`reference_s`: the running time reference; `look_s`: the running look reference (None: looks are
+    not judged)."""
     half, p = config.half, config.power
     values = {**raw, "slow": raw["duration_s"] / reference_s - 1.0}
+    if look_s is not None and "look_s" in raw:
+        values["look"] = raw["look_s"] / look_s - 1.0
     s: dict[str, float] = {}
     for key, sources in SOURCES.items():
         subs = [subscore(values[k], half[HALF_KEY.get(k, k)], p) for k in sources if k in values]
@@ -125,6 +152,7 @@ class EpisodeScorer:
     def __init__(self, config: QualityConfig) -> None:
         self.config = config
         self.reference = RunningReference(config.reference_duration_s, config.reference_window)
+        self.looks = LookReference(cal.LOOK_PRIOR_S, cal.LOOK_FLOOR_S, config.reference_window)
 
     def new_episode(self) -> EpisodeAccumulator:
         return EpisodeAccumulator(self.config)
@@ -139,7 +167,8 @@ class EpisodeScorer:
         # Without a success signal every episode is an attempt at the task: each one teaches the pace.
         paced = ok or not cfg.success_gate
         ref = self.reference.judging(acc.duration_s) if paced else self.reference.value
-        subs = subscores_from_raw(raw, cfg, ref)
+        look = self.looks.value
+        subs = subscores_from_raw(raw, cfg, ref, look)
         score = aggregate(subs, cfg.weights) * (cfg.failure_factor if failed else 1.0)
         reasons = []
         if failed:
@@ -151,11 +180,15 @@ class EpisodeScorer:
                 if code not in reasons:
                     reasons.append(code)
         verdict = Verdict.BAD if (reasons or score < cfg.threshold) else Verdict.GOOD
-        if paced:  # the operator's pace is what the reference learns (see `RunningReference`)
+        if paced and all(r in PACE_REASONS for r in reasons):
+            # Good but perhaps for its pace: the operator's pace and looks are what the references learn.
             self.reference.update(acc.duration_s)
+            if "look_s" in raw:
+                self.looks.update(raw["look_s"])
         metrics = {k: round(float(v), 6) for k, v in raw.items()}
         if math.isfinite(ref):
             metrics["reference_duration_s"] = round(ref, 4)
+        metrics["reference_look_s"] = round(look, 4)
         return QualityReport(
             episode_index=episode_index,
             score=round(score, 6),
