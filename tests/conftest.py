@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,39 @@ ensure_offscreen_gl()  # before anything imports mujoco: osmesa when there is no
 
 REPO = Path(__file__).resolve().parents[1]
 PROBE_NODE = REPO / "tests" / "nodes" / "frame_probe.py"
+
+
+TIERED_MARKS = ("dataflow", "slow")
+HEAVY_COMMANDS = ("dora", "strace", "sim-teleop", "lerobot-train", "python", "python3")
+
+
+def heavy_command(args: Any) -> str | None:
+    """The program a subprocess would run when it belongs to the dataflow tier (dora, a script or any
+    other Python process, a training run), else None."""
+    argv = [args] if isinstance(args, str | os.PathLike) else list(args)
+    if not argv:
+        return None
+    program = Path(str(argv[0])).name
+    if str(argv[0]) == sys.executable or program.startswith(HEAVY_COMMANDS):
+        return program
+    return None
+
+
+@pytest.fixture(autouse=True)
+def fast_tier_starts_no_dataflow(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast tier (`./run tests fast`: not dataflow, not slow) stays fast: a test that starts dora, a
+    script or another Python process must carry the `dataflow` (or `slow`) mark, or it fails here."""
+    if any(request.node.get_closest_marker(m) for m in TIERED_MARKS):
+        return
+    real_init = subprocess.Popen.__init__
+
+    def guarded(self: subprocess.Popen, args: Any, *a: Any, **kw: Any) -> None:
+        program = heavy_command(args)
+        if program is not None:
+            pytest.fail(f"{request.node.nodeid} starts {program}: mark it pytest.mark.dataflow")
+        real_init(self, args, *a, **kw)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ def test_the_sim_node_exits_2_with_one_line(
     assert err.count("\n") == 0 and "configuration error" in err and "gym_hil/Nope-v0" in err, err
 
 
+@pytest.mark.dataflow  # starts a Python subprocess
 @pytest.mark.parametrize("kind", ["missing", "file"])
 def test_repair_of_a_root_that_is_no_directory(tmp_path: Path, kind: str) -> None:
     root = tmp_path / "ds"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim_teleop.control.defects import DROP_OPEN_FRAMES, DefectConfig, plan_for_episode
 from sim_teleop.autopilot.session import run_in_process
+from sim_teleop.control.defects import DROP_OPEN_FRAMES, DefectConfig, plan_for_episode
 from sim_teleop.messages import STATE_GRIPPER, STATE_TCP, Frame, Phase
 from sim_teleop.sim.env import MAX_STEP
 

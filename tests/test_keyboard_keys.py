@@ -241,6 +241,7 @@ def test_auto_picks_the_terminal_without_a_display(tmp_path: Path) -> None:
     assert "PICKED terminal /dev/pts/" in text and "auto: no X display (DISPLAY is not set)" in text, text
 
 
+@pytest.mark.dataflow  # starts a Python subprocess
 def test_no_terminal_and_no_display_is_one_line() -> None:
     """A service or CI: no DISPLAY, no controlling terminal, no /dev/input keyboard."""
     code = (

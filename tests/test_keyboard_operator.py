@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from scoring import score_in_order
 
-from sim_teleop.control.defects import EpisodePlan, plan_for_episode
 from sim_teleop.autopilot.session import AutopilotConfig, run_in_process
+from sim_teleop.control.defects import EpisodePlan, plan_for_episode
 from sim_teleop.control.inprocess import Episode, run_episode, single_family_config
 from sim_teleop.control.keyboard_operator import KeyboardOperator, KeyboardParams
 from sim_teleop.control.teleop import SPEED

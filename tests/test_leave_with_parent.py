@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 NODE = """
 import time
 from sim_teleop.nodes.serve import leave_with_parent
@@ -34,6 +36,7 @@ def _alive(pid: int) -> bool:
     return " Z " not in stat  # a zombie has left already
 
 
+@pytest.mark.dataflow  # starts a Python subprocess
 def test_a_node_leaves_within_a_second_of_its_parent(tmp_path: Path) -> None:
     out = tmp_path / "node.out"
     parent = subprocess.run(

@@ -82,6 +82,7 @@ def test_headless_save_writes_an_rrd(tmp_path: Path) -> None:
     assert rrd.exists() and rrd.stat().st_size > 10_000  # two 128x128 images per frame went in
 
 
+@pytest.mark.dataflow  # starts a Python subprocess
 def test_a_viewer_that_dies_at_start_switches_the_view_off_with_its_reason(tmp_path: Path) -> None:
     logs: list[str] = []
     says = "print('\\x1b[31mError\\x1b[0m: no texture format R32Float. Check the troubleshooting guide at x')"

@@ -200,6 +200,7 @@ def test_videos_are_served_as_they_are_with_ranges(served: ReviewServer, root: P
     assert err.value.code == 404 and "episode 99" in json.loads(err.value.read())["text"]
 
 
+@pytest.mark.dataflow  # starts a Python subprocess
 def test_cli_prints_the_url_and_serves(root: Path) -> None:
     import subprocess
     import sys

@@ -46,6 +46,7 @@ def test_second_lock_is_refused_and_names_the_holder(tmp_path: Path) -> None:
     RootLock(root, "repair_dataset.py").acquire().release()  # free again after release
 
 
+@pytest.mark.dataflow  # starts a Python subprocess
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     proc = _holder(root)
@@ -59,6 +60,7 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     assert lock_path(root).is_file()
 
 
+@pytest.mark.dataflow  # starts a Python subprocess
 def test_a_second_recorder_refuses_and_the_first_root_is_untouched(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     root.mkdir()

@@ -61,6 +61,7 @@ def test_filtered_dataset_loads_and_trains(tmp_path: Path) -> None:
     train_few_steps(out, REPO_ID, tmp_path / "run", steps=2)
 
 
+@pytest.mark.dataflow  # starts a Python subprocess
 def test_bad_root_is_a_clear_error(tmp_path: Path) -> None:
     proc = score("--root", str(tmp_path / "missing"))
     assert proc.returncode != 0

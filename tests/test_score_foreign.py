@@ -115,6 +115,7 @@ def joint_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_foreign(root, JOINT_STATE, {"top": (96, 96)}, success=False)
 
 
+@pytest.mark.dataflow  # starts a Python subprocess
 def test_joint_space_dataset_scores_on_what_it_has(joint_dataset: Path, tmp_path: Path) -> None:
     """7-D joint state and action, one 96x96 camera, 30 fps, no next.success: it scores, one line names
     what was not computed and why, and those metrics are neither in the score nor reasons; `spike` and
@@ -161,6 +162,7 @@ def test_joint_space_dataset_scores_on_what_it_has(joint_dataset: Path, tmp_path
     assert " n/a " in proc.stdout  # the success column of the table
 
 
+@pytest.mark.dataflow  # starts a Python subprocess
 def test_three_cameras_of_other_sizes_with_a_tcp(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:

@@ -61,6 +61,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.dataflow  # starts a Python subprocess
 def test_joint_arm_defects_found_and_clean_episodes_pass(dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "scores.json"
     proc = subprocess.run(
