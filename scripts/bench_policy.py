@@ -30,7 +30,8 @@ import numpy as np
 
 
 def bench_latency(checkpoint: str, steps: int, episode_steps: int, seed: int, threads: int) -> dict:
-    from sim_teleop.control.policy import PolicyRunner, frame_observation, latency_stats
+    from sim_teleop.control.policy import PolicyRunner, frame_observation
+    from sim_teleop.eval.summary import latency_stats
     from sim_teleop.messages import Frame, Phase
     from sim_teleop.sim.env import SimEnv
 

@@ -126,21 +126,29 @@ def _run_file(tmp_path: Path, **values: object) -> Path:
 
 def test_node_settings_follow_the_run_then_their_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from sim_teleop.autopilot.session import AutopilotConfig
-    from sim_teleop.sim.clock import ClockConfig
+    from sim_teleop.eval.settings import EvalSettings
+    from sim_teleop.sim.runner import SimConfig
 
-    for var in ("AUTOPILOT_EPISODES", "AUTOPILOT_TICK_MS", "CLOCK_TICK_MS", "SIM_FPS", "RECORD_NUM_EPISODES"):
+    for var in ("AUTOPILOT_EPISODES", "TICK_MS", "SIM_FPS", "RECORD_NUM_EPISODES"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("RECORD_CONFIG", str(_run_file(tmp_path, num_episodes=7, fps=20)))
     auto = AutopilotConfig.load()
-    assert (auto.episodes, auto.tick_ms) == (7, 50.0)  # the recorder's count, the run's frame period
-    assert ClockConfig.load().tick_ms == 50.0
+    assert (auto.episodes, auto.tick_s) == (7, 0.05)  # the recorder's count, the run's frame period
+    assert RunConfig.load().tick_period_s == 0.05
     monkeypatch.setenv("AUTOPILOT_EPISODES", "3")
-    monkeypatch.setenv("CLOCK_TICK_MS", "70")
+    monkeypatch.setenv("TICK_MS", "70")  # one period for every node of the run
     assert AutopilotConfig.load().episodes == 3
-    assert ClockConfig.load().tick_ms == 70.0
-    monkeypatch.setenv("CLOCK_TICK_MS", "0.5")
-    with pytest.raises(ConfigError, match="CLOCK_TICK_MS"):
-        ClockConfig.load()
+    periods = {
+        AutopilotConfig.load().tick_s,
+        SimConfig.from_env().tick_period_s,
+        EvalSettings.from_env().tick_period_s,
+    }
+    assert periods == {RunConfig.load().tick_period_s} == {0.07}
+    monkeypatch.setenv("TICK_MS", "0")  # unset: the frame period
+    assert RunConfig.load().tick_period_s == 0.05
+    monkeypatch.setenv("TICK_MS", "0.5")
+    with pytest.raises(ConfigError, match="TICK_MS"):
+        RunConfig.load()
 
 
 def test_resume_is_run_level(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -23,11 +23,9 @@ def test_set_fills_the_yamls_own_variables_so_every_node_agrees_on_the_tick() ->
     flow = yaml.safe_load((REPO / "dataflow-autopilot.yaml").read_text())
     out = deploy_flow.deploy(flow, REPO, "A", {}, {"AUTOPILOT_TICK_MS": "60"})
     nodes = {n["id"]: n for n in out["nodes"]}
-    assert (
-        nodes["clock"]["env"]["CLOCK_TICK_MS"] == "60"
-    )  # was "${AUTOPILOT_TICK_MS:-}": 100 ms at dora start
-    assert nodes["sim"]["env"]["SIM_TICK_MS"] == "60"
-    assert nodes["expert"]["env"]["AUTOPILOT_TICK_MS"] == "60"
+    assert nodes["clock"]["env"]["TICK_MS"] == "60"  # was "${AUTOPILOT_TICK_MS:-}": 100 ms at dora start
+    assert nodes["sim"]["env"]["TICK_MS"] == "60"
+    assert nodes["expert"]["env"]["TICK_MS"] == "60"
     # A variable not set stays for dora to expand; every node gets the --set value itself too.
     assert nodes["sim"]["env"]["SIM_VIEWER"] == "${SIM_VIEWER:-0}"
     assert all(n["env"]["AUTOPILOT_TICK_MS"] == "60" for n in out["nodes"])

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from frames import attempt, frame
 
-from sim_teleop.control.policy import EvalController
 from sim_teleop.control.takeover import KeyboardTakeover
 from sim_teleop.control.teleop import KeyboardTeleop
+from sim_teleop.eval.controller import EvalController
 from sim_teleop.eval.summary import EvalTracker, summarize
 from sim_teleop.messages import EndReason, Frame, Phase
 from sim_teleop.sim.handover import RELEASE_S, Handover

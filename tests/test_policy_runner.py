@@ -13,13 +13,13 @@ from dora.testing import MockNode
 from frames import attempt, frame
 
 from sim_teleop.control.policy import (
-    EvalController,
     PolicyError,
     check_features,
     gripper_state_scale,
     resolve_checkpoint,
     validate_checkpoint,
 )
+from sim_teleop.eval.controller import EvalController
 from sim_teleop.eval.summary import EvalTracker, summarize, wilson_interval
 from sim_teleop.messages import (
     ACTION,

@@ -122,7 +122,7 @@ def test_headless_render_both_cameras_arrange_boxes_too(monkeypatch: pytest.Monk
 
 def test_missed_ticks_follow_the_configured_tick_period(physics_sim: SimEnv) -> None:
     clock = FakeClock()  # advances 0.1 s per call
-    runner = SimRunner(physics_sim, SimConfig(time_limit_s=100, tick_ms=50), clock=clock)
+    runner = SimRunner(physics_sim, SimConfig(time_limit_s=100, tick_period_s=0.05), clock=clock)
     frames = [runner.tick() for _ in range(4)]
     assert [f.tick_index for f in frames] == [0, 2, 4, 6]  # a 50 ms tick served every 100 ms
     assert frames[-1].ticks_missed == 3

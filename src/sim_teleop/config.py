@@ -308,10 +308,18 @@ class RunConfig(Config):
     sim_env: str = setting(DEFAULT_SIM_ENV, env="SIM_ENV")
     # sim and recorder each end the run when the other has been silent this long (sim.watchdog); 0 = never
     stall_s: float = setting(DEFAULT_STALL_S, env="SIM_STALL_S", min=0.0)
+    # wall-clock tick period in ms; unset (or 0): the frame period. Faster ticks record faster than real
+    # time, each step still 1/fps of sim time. The dataflows set TICK_MS from AUTOPILOT_TICK_MS/EVAL_TICK_MS.
+    tick_ms: float | None = setting(None, env="TICK_MS", min=1.0, zero_is_none=True)
 
     @property
     def frame_period_s(self) -> float:
         return 1.0 / self.fps
+
+    @property
+    def tick_period_s(self) -> float:
+        """Seconds between the sim's ticks: the one period clock, sim and controllers count against."""
+        return self.tick_ms / 1000.0 if self.tick_ms is not None else self.frame_period_s
 
     def validate(self) -> None:
         parts = self.repo_id.split("/")

@@ -71,7 +71,7 @@ class AutopilotConfig(Config):
 
     episodes: int = setting(10, env="AUTOPILOT_EPISODES", min=1)
     seed: int = setting(0, env="AUTOPILOT_SEED", min=0)
-    tick_ms: float = setting(1000.0 / DEFAULT_FPS, env="AUTOPILOT_TICK_MS", min=1.0)
+    tick_s: float = setting(1.0 / DEFAULT_FPS, min=0.0)  # the run's (RunConfig.tick_period_s), set by `load`
     stats_path: str = setting("", env="AUTOPILOT_STATS")  # per-episode results as JSON (benchmarks)
     stops_sim: bool = setting(False, env="AUTOPILOT_STOPS_SIM")  # send `stop` itself after the last one
     # who drives: the scripted expert, or the expert through the human or keyboard operator model
@@ -80,7 +80,7 @@ class AutopilotConfig(Config):
     @classmethod
     def load(cls) -> AutopilotConfig:
         run = RunConfig.load()
-        return cls.from_dict({"episodes": run.num_episodes, "tick_ms": 1000.0 / run.fps}, where="autopilot")
+        return cls.from_dict({"episodes": run.num_episodes, "tick_s": run.tick_period_s}, where="autopilot")
 
 
 @dataclass(slots=True)

@@ -16,16 +16,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from sim_teleop.config import DEFAULT_FPS, REPO_ROOT, Config, RunConfig, setting
-from sim_teleop.control.advance import RESEND_AFTER, AutoAdvance
+from sim_teleop.config import REPO_ROOT
 from sim_teleop.dataset.features import ACTION_KEY, IMAGE_KEYS, STATE_KEY
-from sim_teleop.follower import EpisodeFollower, Started
 from sim_teleop.images import resize_image
 from sim_teleop.messages import (
     ACTION_DIM,
@@ -33,10 +30,7 @@ from sim_teleop.messages import (
     IMAGE_SHAPE,
     STATE_DIM,
     STATE_GRIPPER,
-    Control,
-    EndReason,
     Frame,
-    Phase,
 )
 
 SIM_INPUT_SHAPES: dict[str, tuple[int, ...]] = {
@@ -288,106 +282,3 @@ class PolicyRunner:
         self.act(blank)
         self.reset()
         return time.perf_counter() - t0
-
-
-@dataclass(slots=True)
-class Decision:
-    """What the policy node does with one frame."""
-
-    reset: bool = False  # a new attempt started running: reset the policy first
-    act: bool = False  # the attempt is running: an action is due
-    control: Control | None = None  # command to send to the sim, if any
-
-
-class EvalController:
-    """The policy node's per-frame decision, driven only by the frames' stamps (no dora).
-
-    Acts on every running frame until the attempt's end frame, resets the policy when the follower
-    starts a new attempt, and leaves next/stop/resend to the shared `AutoAdvance`.
-    """
-
-    def __init__(self, episodes: int, resend_after: int = RESEND_AFTER) -> None:
-        self.follower = EpisodeFollower()
-        self.advance = AutoAdvance(episodes, resend_after)
-        self.taken_over = False  # a person drove since the policy last acted in this attempt
-
-    @property
-    def saved_episodes(self) -> int:
-        """Kept episodes, counting the open attempt once it has ended with a reason that keeps it."""
-        return self.advance.kept + self.follower.open_reason.saved
-
-    @property
-    def episodes(self) -> int:
-        return self.advance.episodes
-
-    @property
-    def stop_sent(self) -> bool:
-        return self.advance.stop_sent
-
-    def on_frame(self, frame: Frame) -> Decision:
-        """While a person drives (`frame.intervention`) the policy is not asked; on the first frame it
-        drives again it starts afresh (action queue / temporal ensemble cleared), like a new attempt:
-        its old plan was made for a scene the person has changed."""
-        events = self.follower.feed(frame)
-        started = any(isinstance(ev, Started) for ev in events)
-        handed_back = self.taken_over and not frame.intervention and not started
-        if started or handed_back:
-            self.taken_over = False
-        self.taken_over = self.taken_over or frame.intervention
-        return Decision(
-            reset=started or handed_back,
-            act=frame.phase is Phase.RUNNING
-            and frame.end_reason is EndReason.NONE
-            and not frame.intervention,
-            control=self.advance.on_frame(frame, events),
-        )
-
-
-DEFAULT_CHECKPOINT = "outputs/train/act_cpu/checkpoints/last/pretrained_model"
-DEFAULT_EVAL_CONFIG = "configs/eval.json"
-
-
-@dataclass(frozen=True)
-class EvalSettings(Config):
-    """Policy-node settings, from the environment (defaults documented in sim_teleop.nodes.policy)."""
-
-    checkpoint: str = setting(DEFAULT_CHECKPOINT, env="POLICY_CHECKPOINT")
-    device: str = setting("cpu", env="POLICY_DEVICE")
-    threads: int = setting(1, env="POLICY_THREADS", min=0)
-    n_action_steps: int | None = setting(None, env="POLICY_N_ACTION_STEPS", min=0, zero_is_none=True)
-    # ACT temporal-ensembling coefficient; None (off, none): off
-    temporal_ensemble: float | None = setting(None, env="POLICY_TEMPORAL_ENSEMBLE", min=0.0)
-    episodes: int = setting(50, env="EVAL_EPISODES", min=1)
-    # where eval_summary.json goes; default (set by `from_env`): the recorder's root
-    output_dir: Path = setting(REPO_ROOT / "outputs" / "eval" / "default", env="EVAL_OUTPUT")
-    fps: int = setting(DEFAULT_FPS, min=1)  # the run's (RunConfig.fps), set by `from_env`
-    tick_ms: float | None = setting(None, env="EVAL_TICK_MS", min=0.0, zero_is_none=True)  # None: 1000 / fps
-
-    @property
-    def tick_period_s(self) -> float:
-        return (self.tick_ms if self.tick_ms is not None else 1000.0 / self.fps) / 1000.0
-
-    def validate(self) -> None:
-        if not self.output_dir.is_absolute():
-            object.__setattr__(self, "output_dir", self.output_dir.resolve())
-
-    @classmethod
-    def from_env(cls) -> EvalSettings:
-        """POLICY_*/EVAL_* env vars over the run's fps and root (RECORD_CONFIG, default configs/eval.json)."""
-        run = RunConfig.load(default=DEFAULT_EVAL_CONFIG)
-        return cls.from_dict({"output_dir": run.root, "fps": run.fps}, where="eval")
-
-
-def latency_stats(seconds: list[float]) -> dict[str, float]:
-    """p50/p90/p99/max in milliseconds (zeros when nothing was measured)."""
-    if not seconds:
-        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0, "n": 0}
-    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
-    return {
-        "p50": float(np.percentile(ms, 50)),
-        "p90": float(np.percentile(ms, 90)),
-        "p99": float(np.percentile(ms, 99)),
-        "max": float(ms.max()),
-        "mean": float(ms.mean()),
-        "n": int(ms.size),
-    }

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from sim_teleop.control.policy import EvalController, Policy, PolicyError, frame_observation, latency_stats
-from sim_teleop.eval.summary import EvalTracker, summarize
+from sim_teleop.control.policy import Policy, PolicyError, frame_observation
+from sim_teleop.eval.controller import EvalController
+from sim_teleop.eval.summary import EvalTracker, latency_stats, summarize
 from sim_teleop.messages import (
     ACTION,
     CONTROL,

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sim_teleop.follower import EpisodeFollower, Event, Settled, Started, Step
 from sim_teleop.messages import Frame
 
@@ -274,3 +276,18 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def latency_stats(seconds: list[float]) -> dict[str, float]:
+    """p50/p90/p99/max in milliseconds (zeros when nothing was measured)."""
+    if not seconds:
+        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0, "n": 0}
+    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+    return {
+        "p50": float(np.percentile(ms, 50)),
+        "p90": float(np.percentile(ms, 90)),
+        "p99": float(np.percentile(ms, 99)),
+        "max": float(ms.max()),
+        "mean": float(ms.mean()),
+        "n": int(ms.size),
+    }

@@ -1,6 +1,6 @@
-"""dora node: sim ticks every CLOCK_TICK_MS milliseconds (default 100), see sim_teleop.sim.clock.
+"""dora node: sim ticks every TICK_MS milliseconds (default: the frame period), see sim_teleop.sim.clock.
 
-The dataflow sets CLOCK_TICK_MS from its own variable (AUTOPILOT_TICK_MS, EVAL_TICK_MS).
+The dataflow sets TICK_MS from its own variable (AUTOPILOT_TICK_MS, EVAL_TICK_MS).
 
 Input `frame` (from sim/frame) only tells it when the sim has gone: it exits when that input closes.
 Output `tick` (uint64 tick index). Prints the ticks sent and skipped when it ends.
@@ -12,17 +12,17 @@ import sys
 import time
 from typing import Any
 
-from sim_teleop.config import ConfigError
+from sim_teleop.config import ConfigError, RunConfig
 from sim_teleop.messages import TICK, encode_tick
 from sim_teleop.nodes.serve import connect, log
-from sim_teleop.sim.clock import ClockConfig, TickSchedule
+from sim_teleop.sim.clock import TickSchedule
 
 NAME = "clock"
 
 
 def main(node: Any = None) -> None:
     try:
-        period_ms = ClockConfig.load().tick_ms
+        period_ms = RunConfig.load().tick_period_s * 1000.0
     except ConfigError as exc:
         log(NAME, f"configuration error: {exc}")
         sys.exit(2)

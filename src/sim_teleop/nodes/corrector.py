@@ -14,7 +14,7 @@ import numpy as np
 
 from sim_teleop.config import ConfigError, RunConfig
 from sim_teleop.control.corrector import Corrector, CorrectorConfig
-from sim_teleop.control.policy import DEFAULT_EVAL_CONFIG
+from sim_teleop.eval.settings import DEFAULT_EVAL_CONFIG
 from sim_teleop.messages import ACTION, ACTION_DIM, WARM_UP, encode_action
 from sim_teleop.nodes.serve import Serve, log
 

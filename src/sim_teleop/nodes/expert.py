@@ -40,7 +40,7 @@ def main(node: Any = None) -> None:
         cfg.seed,
         defects,
         report=lambda line: print(line, flush=True),
-        tick_s=cfg.tick_ms / 1000.0,
+        tick_s=cfg.tick_s,
         stop_sim=cfg.stops_sim,
         operator=cfg.operator,
     )

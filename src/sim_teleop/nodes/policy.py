@@ -23,8 +23,9 @@ import time
 from typing import Any
 
 from sim_teleop.config import ConfigError
-from sim_teleop.control.policy import EvalSettings, PolicyError, PolicyRunner
+from sim_teleop.control.policy import PolicyError, PolicyRunner
 from sim_teleop.eval.session import EvalSession
+from sim_teleop.eval.settings import EvalSettings
 from sim_teleop.eval.summary import format_summary, write_summary
 from sim_teleop.messages import FRAME, Frame, decode_frame
 from sim_teleop.nodes.serve import Serve, connect, log

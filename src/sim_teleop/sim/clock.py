@@ -5,8 +5,8 @@ A tick source whose period comes from the environment, for faster-than-real-time
 
 dora 1.1 expands `${VAR:-default}` only in `env:` values, not in an input such as
 `dora/timer/millis/100` (a variable there fails the whole file), so the autopilot and eval dataflows
-take their sim ticks from this node, with the period in env CLOCK_TICK_MS (each YAML sets it from
-AUTOPILOT_TICK_MS / EVAL_TICK_MS).
+take their sim ticks from this node, with the run's period (`RunConfig.tick_period_s`: env TICK_MS, which
+each YAML sets from AUTOPILOT_TICK_MS / EVAL_TICK_MS).
 Like dora's timer it keeps a fixed grid (no drift) and never bursts to catch up: a tick that is
 overdue by more than a period is skipped and counted.
 """
@@ -15,22 +15,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-
-from sim_teleop.config import DEFAULT_FPS, Config, RunConfig, setting
-
-DEFAULT_TICK_MS = 1000.0 / DEFAULT_FPS
-
-
-@dataclass(frozen=True)
-class ClockConfig(Config):
-    """The clock node's tick period; the dataflow sets CLOCK_TICK_MS from its own variable
-    (AUTOPILOT_TICK_MS, EVAL_TICK_MS), unset: the run's frame period."""
-
-    tick_ms: float = setting(DEFAULT_TICK_MS, env="CLOCK_TICK_MS", min=1.0)
-
-    @classmethod
-    def load(cls) -> ClockConfig:
-        return cls.from_dict({"tick_ms": 1000.0 / RunConfig.load().fps}, where="clock")
 
 
 @dataclass(slots=True)

@@ -47,8 +47,7 @@ class SimConfig(Config):
     fps: int = setting(DEFAULT_FPS, min=1)  # the run's (RunConfig.fps), set by `from_env`
     fast_render: bool = setting(True, env="SIM_FAST_RENDER")
     viewer: str = setting("auto", env="SIM_VIEWER", choices=("auto", "0", "1"))  # auto: when a display exists
-    # wall-clock tick period; None (or 0) = 1000 / fps (faster ticks: bulk generation)
-    tick_ms: float | None = setting(None, env="SIM_TICK_MS", min=0.0, zero_is_none=True)
+    tick_period_s: float = setting(1.0 / DEFAULT_FPS, min=0.0)  # the run's (RunConfig), set by `from_env`
     first_episode: int = setting(0, min=0)  # episodes already in a resumed dataset: placements continue
     wait_for_start: bool = setting(False, env="SIM_WAIT_FOR_START")  # first attempt on the first `next`
     stall_s: float = setting(DEFAULT_STALL_S, min=0.0)  # the run's (RunConfig.stall_s), set by `from_env`
@@ -59,10 +58,6 @@ class SimConfig(Config):
                 f"sim env {self.env_id!r} (SIM_ENV, or the run config's sim_env) is not supported; "
                 f"choose one of {', '.join(SUPPORTED_ENVS)}"
             )
-
-    @property
-    def tick_period_s(self) -> float:
-        return (self.tick_ms if self.tick_ms is not None else 1000.0 / self.fps) / 1000.0
 
     @property
     def max_steps(self) -> int:
@@ -77,6 +72,7 @@ class SimConfig(Config):
             "env_id": run.sim_env,
             "fps": run.fps,
             "stall_s": run.stall_s,
+            "tick_period_s": run.tick_period_s,
             "first_episode": resumed_episodes(run),
         }
         return cls.from_dict(values, where="sim")
