@@ -35,21 +35,21 @@ from sim_teleop.control.defects import (
     EpisodePlan,
     plan_for_episode,
 )
-from sim_teleop.control.inprocess import (
-    Episode,
-    camera_plan,
-    run_episode,
-    single_family_config,
-    with_camera_defect,
-)
 from sim_teleop.control.operator import OPERATORS
-from sim_teleop.control.recording_defects import RECORDING_FAMILIES, damage
 from sim_teleop.dataset.reader import read_info
 from sim_teleop.messages import CAMERAS, Verdict
 from sim_teleop.quality import EpisodeScorer
 from sim_teleop.quality.config import load_quality_config
 from sim_teleop.quality.offline import offline_config, score_dataset
 from sim_teleop.sim.env import SimEnv
+from sim_teleop_bench.inprocess import (
+    Episode,
+    camera_plan,
+    run_episode,
+    single_family_config,
+    with_camera_defect,
+)
+from sim_teleop_bench.recording_defects import RECORDING_FAMILIES, damage
 
 
 def generate(args: argparse.Namespace) -> tuple[list[Episode], list[tuple[str, str]]]:

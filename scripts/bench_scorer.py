@@ -8,7 +8,7 @@ afterwards by each recording defect (`recording_defects`: command spike, telemet
 frames, action/state lag), and rendered clean episodes seen through each camera defect at several
 severities (camera defects never change the physics, so one rendered episode yields every camera
 variant). Every episode is scored by our accumulators and by the anchor toolkit's formulas
-(re-implemented in `sim_teleop.quality.anchor`). Prints AUROC per defect family (matching sub-score and
+(re-implemented in `sim_teleop_bench.anchor`). Prints AUROC per defect family (matching sub-score and
 aggregate; for the anchor its best sub-score and its aggregate), the clean false-reject rate at the
 default threshold per operator, the confusion table (injected family x reported reason), and the
 offline speed of our sparse scorer vs decoding every video frame (the anchor's approach) on a v3.0
@@ -35,22 +35,22 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import sim_teleop.quality.anchor as anchor
+import sim_teleop_bench.anchor as anchor
 from sim_teleop.control.defects import CAMERA_FAMILIES, MOTION_FAMILIES, EpisodePlan, plan_for_episode
-from sim_teleop.control.inprocess import (
+from sim_teleop.control.operator import OPERATORS
+from sim_teleop.messages import CAMERAS, Verdict
+from sim_teleop.quality.config import load_quality_config
+from sim_teleop.quality.offline import DEFAULT_STRIDE
+from sim_teleop.quality.scorer import EpisodeScorer
+from sim_teleop.sim.env import SimEnv
+from sim_teleop_bench.inprocess import (
     Episode,
     camera_plan,
     run_episode,
     single_family_config,
     with_camera_defect,
 )
-from sim_teleop.control.operator import OPERATORS
-from sim_teleop.control.recording_defects import RECORDING_FAMILIES, damage
-from sim_teleop.messages import CAMERAS, Verdict
-from sim_teleop.quality.config import load_quality_config
-from sim_teleop.quality.offline import DEFAULT_STRIDE
-from sim_teleop.quality.scorer import EpisodeScorer
-from sim_teleop.sim.env import SimEnv
+from sim_teleop_bench.recording_defects import RECORDING_FAMILIES, damage
 
 MATCH = {
     "spike": "spike",

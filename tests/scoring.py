@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sim_teleop.control.inprocess import Episode
 from sim_teleop.messages import QualityReport
 from sim_teleop.quality import EpisodeScorer
+from sim_teleop_bench.inprocess import Episode
 
 
 def score_in_order(scorer: EpisodeScorer, episodes: list[Episode]) -> list[QualityReport]:

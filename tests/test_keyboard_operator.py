@@ -15,12 +15,12 @@ from scoring import score_in_order
 
 from sim_teleop.autopilot.session import AutopilotConfig, run_in_process
 from sim_teleop.control.defects import EpisodePlan, plan_for_episode
-from sim_teleop.control.inprocess import Episode, run_episode, single_family_config
 from sim_teleop.control.keyboard_operator import KeyboardOperator, KeyboardParams
 from sim_teleop.control.teleop import SPEED
 from sim_teleop.messages import Phase, Verdict
 from sim_teleop.quality import EpisodeScorer, QualityConfig
 from sim_teleop.sim.env import SimEnv
+from sim_teleop_bench.inprocess import Episode, run_episode, single_family_config
 
 
 @pytest.fixture(scope="module")

@@ -64,3 +64,15 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     (package / "control").mkdir()
     (package / "control" / "e.py").write_text("from sim_teleop.quality.m import f\n")
     assert upward_imports(package, ["quality", "control"]) == ["quality/m.py: sim_teleop.control.expert"]
+
+
+def test_the_product_never_imports_benchmark_code() -> None:
+    bench = PACKAGE.parent / "sim_teleop_bench"
+    assert bench.is_dir()
+    offending = [
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for name in imported_modules(path)
+        if name.split(".")[0] == bench.name
+    ]
+    assert offending == []

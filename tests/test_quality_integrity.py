@@ -10,8 +10,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim_teleop.control.defects import EpisodePlan
-from sim_teleop.control.inprocess import Episode, run_episode
-from sim_teleop.control.recording_defects import RECORDING_FAMILIES, damage
 from sim_teleop.messages import Verdict
 from sim_teleop.quality import EpisodeScorer, QualityConfig
 from sim_teleop.quality.integrity import (
@@ -23,6 +21,8 @@ from sim_teleop.quality.integrity import (
     Median3,
 )
 from sim_teleop.sim.env import SimEnv
+from sim_teleop_bench.inprocess import Episode, run_episode
+from sim_teleop_bench.recording_defects import RECORDING_FAMILIES, damage
 
 TH = QualityConfig().thresholds
 DT = 0.1

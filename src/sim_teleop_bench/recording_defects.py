@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from sim_teleop.control.inprocess import RecordedFrame
+from sim_teleop_bench.inprocess import RecordedFrame
 
 RECORDING_FAMILIES: tuple[str, ...] = ("spike", "telemetry_freeze", "gap", "lag")
 
