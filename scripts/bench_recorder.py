@@ -3,7 +3,7 @@
     python scripts/bench_recorder.py [--episodes 20] [--frames 30]
 
 One `dora run` of: the real sim (10 Hz timer, both cameras rendered) driven by a scripted controller
-(tests/nodes/script_controller.py: N frames per episode, then Space through done/resetting), and two
+(tests/dora_nodes/script_controller.py: N frames per episode, then Space through done/resetting), and two
 recorder nodes fed the same frames: ours (streaming encoding, commits on a writer thread, one finalized
 lerobot session per episode) and lerobot's default way (`add_frame` writes PNGs, `save_episode`
 encodes, all inside the receive loop). Prints per recorder the episode-boundary pause (time the

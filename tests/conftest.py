@@ -26,7 +26,8 @@ from sim_teleop.sim.env import ensure_offscreen_gl
 ensure_offscreen_gl()  # before anything imports mujoco: osmesa when there is no display
 
 REPO = Path(__file__).resolve().parents[1]
-PROBE_NODE = REPO / "tests" / "nodes" / "frame_probe.py"
+TESTS = REPO / "tests"
+PROBE_NODE = TESTS / "dora_nodes" / "frame_probe.py"
 
 
 TIERED_MARKS = ("dataflow", "slow")

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from conftest import PROBE_NODE, REPO, every_frame
 
-CONTROLLER_NODE = REPO / "tests" / "nodes" / "script_controller.py"
+CONTROLLER_NODE = REPO / "tests" / "dora_nodes" / "script_controller.py"
 
 
 def record_flow(

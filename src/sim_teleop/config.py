@@ -287,7 +287,7 @@ DEFAULT_SIM_ENV = "gym_hil/PandaPickCubeBase-v0"  # sim.env.PICK_CUBE (this modu
 DEFAULT_STALL_S = 30.0
 """Silence between sim and recorder that ends the run (sim.watchdog). On one machine a frozen recorder
 loses nothing for ~100 s (its input queue holds 1000 frames, backpressure), and a 12 s freeze must pass
-(tests/test_recorder_stall.py); across machines dora drops a daemon silent for 20 s, after which it
+(tests/recorder/test_recorder_stall.py); across machines dora drops a daemon silent for 20 s, after which it
 receives nothing more: 30 s ends that run."""
 
 

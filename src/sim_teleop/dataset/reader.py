@@ -184,7 +184,7 @@ def frame_grey(frame: Any) -> np.ndarray:
     reads yuv* as limited range 16..235 and yuvj* as full range, whatever the stream's tags say) and
     clipped like RGB. It differs from grey(rgb24) only by the RGB path's rounding and clipping of
     saturated colours: about 1 grey level, and it is closer to the grey of the rendered frame that was
-    encoded (tests/test_offline_decode.py). Other pixel formats go through RGB.
+    encoded (tests/quality/test_offline_decode.py). Other pixel formats go through RGB.
     """
     name = frame.format.name
     if name not in LIMITED_RANGE_Y and name not in FULL_RANGE_Y:

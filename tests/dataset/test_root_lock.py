@@ -18,7 +18,7 @@ from sim_teleop.dataset.reader import dataset_files
 from sim_teleop.recorder.config import RecordConfig
 from sim_teleop.recorder.session import Recorder
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _holder(root: Path) -> subprocess.Popen:

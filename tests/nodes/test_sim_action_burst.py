@@ -40,7 +40,7 @@ def test_newest_action_wins_after_a_burst(tmp_path: Path, dora_env: dict[str, st
             },
             {
                 "id": "burst",
-                "path": str(REPO / "tests" / "nodes" / "action_burst.py"),
+                "path": str(REPO / "tests" / "dora_nodes" / "action_burst.py"),
                 "inputs": {"frame": {"source": "sim/frame", "queue_size": 100}},
                 "outputs": ["action"],
                 "env": {"BURST_OUT": str(out), "BURST": str(BURST)},

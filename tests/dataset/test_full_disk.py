@@ -18,7 +18,7 @@ from sim_teleop.dataset.sidecar import SIDECAR_RELPATH, EpisodeSidecar
 from sim_teleop.recorder.config import RecordConfig
 from sim_teleop.recorder.session import Recorder
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 REPO_ID = "test/full"
 
 

@@ -23,7 +23,7 @@ from sim_teleop.messages import (
     encode_frame,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _frame(index: int, i: int, phase: Phase = Phase.RUNNING, reason: EndReason = EndReason.NONE) -> pa.Array:

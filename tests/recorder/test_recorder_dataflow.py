@@ -33,7 +33,7 @@ from sim_teleop.recorder.session import Recorder
 
 pytestmark = pytest.mark.dataflow
 REPO_ID = "test/flow"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def flow_env(dora_env: dict[str, str], root: Path, num: int, resume: bool = False) -> dict[str, str]:

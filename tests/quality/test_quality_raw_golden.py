@@ -9,7 +9,7 @@ kernels switched off by NPY_DISABLE_CPU_FEATURES). A relative 1e-5 is 50x that n
 any real formula change: the smallest one seen (a threshold moved by 1 %, a window by one frame) moves
 a value by > 1e-3. The golden
 values were written by the accumulator before it was split into meters; regenerate them with
-`python tests/test_quality_raw_golden.py --write` only when a metric is meant to change.
+`python tests/quality/test_quality_raw_golden.py --write` only when a metric is meant to change.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from synthetic_images import box_blur
 from sim_teleop.quality import QualityConfig, SignalLayout
 from sim_teleop.quality.metrics import EpisodeAccumulator
 
-GOLDEN = Path(__file__).parent / "data" / "quality_raw_golden.json"
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "quality_raw_golden.json"
 
 
 @dataclass

@@ -30,7 +30,7 @@ from sim_teleop.recorder.config import RecordConfig
 from sim_teleop.recorder.session import Recorder
 
 os.environ["HF_HUB_OFFLINE"] = "1"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # --- pure checks ------------------------------------------------------------------------------------
 
 
@@ -199,7 +199,9 @@ def test_kill_during_commit_leaves_a_loadable_dataset_and_resume_continues(tmp_p
     root = tmp_path / "ds"
     record(make_cfg(root, num_episodes=9), [4, 3])
     kill_at = "data/chunk-000/file-002.parquet"
-    script = CRASH_SCRIPT.format(tests=str(Path(__file__).parent), root=str(root), kill_at=kill_at)
+    script = CRASH_SCRIPT.format(
+        tests=str(Path(__file__).resolve().parents[1]), root=str(root), kill_at=kill_at
+    )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 9, proc.stderr[-2000:]
     assert (pending_path(root) / kill_at).exists() and not (root / kill_at).exists() and needs_repair(root)
@@ -311,7 +313,7 @@ def test_controller_done_ends_the_run_only_after_its_last_attempt_is_committed(t
 
 def test_a_failed_write_stops_with_one_line_and_keeps_committed_episodes(tmp_path: Path) -> None:
     """A write failing with ENOSPC on the second commit: one clear line; the first episode loads as
-    left, no repair needed (tests/test_full_disk.py does this on a real full filesystem)."""
+    left, no repair needed (tests/dataset/test_full_disk.py does this on a real full filesystem)."""
     import errno
 
     root = tmp_path / "ds"
