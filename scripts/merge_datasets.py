@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 from sim_teleop.dataset import DatasetError
-from sim_teleop.dataset.compact import merge
 from sim_teleop.dataset.lock import RootInUse, RootLock
+from sim_teleop.dataset.merge import merge
 from sim_teleop.dataset.reader import is_dataset, not_a_dataset
 from sim_teleop.nodes.serve import quiet_libraries
 
