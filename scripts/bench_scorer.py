@@ -25,15 +25,12 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import sim_teleop_bench.anchor as anchor
 from sim_teleop.control.defects import CAMERA_FAMILIES, MOTION_FAMILIES, EpisodePlan, plan_for_episode

@@ -5,8 +5,8 @@
 
 Runs `dataflow-record.yaml` (keyboard -> sim -> scorer -> recorder) under its own Xvfb and presses keys
 with xdotool, as the X11 keyboard backend hears a real keyboard. The driver's eyes are a probe node
-(`human_probe.py`) added to a copy of the flow: it writes each frame's tool point, cube and phase to a
-file, which the driver reads with a person's delays. Each episode follows one style (seeded):
+(`sim_teleop_bench.frame_probe`) added to a copy of the flow: it writes each frame's tool point, cube
+and phase to a file, which the driver reads with a person's delays. Each episode follows one style (seeded):
 
 - careful: one arrow at a time, slow reactions (0.4-0.8 s), a long look (1-1.7 s in all) before descending;
 - diagonal: two arrows together, then the axis left over; quick reactions (0.2-0.5 s);
@@ -26,7 +26,6 @@ import json
 import random
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +33,12 @@ from typing import Any
 
 import yaml
 
+from sim_teleop.launch.dora import dora_environment
+from sim_teleop_bench import frame_probe
+from sim_teleop_bench.xvfb import start_xvfb
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-from sim_teleop.launch.dora import dora_environment  # noqa: E402
-
-PROBE = Path(__file__).resolve().parent / "human_probe.py"
+PROBE = Path(frame_probe.__file__)
 SPEED = 0.1  # m/s: the keyboard's target speed while a key is held
 COAST_M = 0.025  # how far the arm goes on after a key is let go (target lead + key and frame latency)
 AXIS_KEYS = (("Left", "Right"), ("Down", "Up"), ("50", "62"))  # per axis (negative, positive); z by keycode
@@ -243,25 +242,6 @@ def flow_with_probe(out: Path, probe_out: Path) -> Path:
     return flow
 
 
-def start_xvfb() -> tuple[subprocess.Popen, str]:
-    for number in range(150, 200):
-        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
-            break
-    display = f":{number}"
-    proc = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError(f"Xvfb did not start on {display}")
-        time.sleep(0.05)
-    return proc, display
-
-
 def record(
     out: Path, plan: list[str], seed: int, env_extra: dict[str, str] | None = None, display: str | None = None
 ) -> list[dict]:
@@ -276,7 +256,7 @@ def record(
     flow = flow_with_probe(out, probe)
     xvfb = None
     if display is None:
-        xvfb, display = start_xvfb()
+        xvfb, display = start_xvfb(first=150)
     env = dora_environment(
         DISPLAY=display,
         RECORD_REPO_ID="local/human",

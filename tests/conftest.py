@@ -22,12 +22,14 @@ import pytest
 
 from sim_teleop.launch.dora import dora_environment
 from sim_teleop.sim.env import ensure_offscreen_gl
+from sim_teleop_bench import frame_probe
+from sim_teleop_bench.xvfb import start_xvfb
 
 ensure_offscreen_gl()  # before anything imports mujoco: osmesa when there is no display
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests"
-PROBE_NODE = TESTS / "dora_nodes" / "frame_probe.py"
+PROBE_NODE = Path(frame_probe.__file__)
 
 
 TIERED_MARKS = ("dataflow", "slow")
@@ -49,15 +51,17 @@ HEAVY_COMMANDS = ("dora", "strace", "sim-teleop", "lerobot-train", "python", "py
 
 
 def heavy_command(args: Any) -> str | None:
-    """The program a subprocess would run when it belongs to the dataflow tier (dora, a script or any
-    other Python process, a training run), else None."""
+    """The program a subprocess would run when it belongs to the dataflow tier (dora, a Python script or
+    module, strace, a training run), else None."""
     argv = [args] if isinstance(args, str | os.PathLike) else list(args)
     if not argv:
         return None
     program = Path(str(argv[0])).name
-    if str(argv[0]) == sys.executable or program.startswith(HEAVY_COMMANDS):
-        return program
-    return None
+    if str(argv[0]) == sys.executable or program.startswith(("python", "python3")):
+        # `python -c CODE` is a library probing its environment (glfw asks for its C library's version
+        # at import), not a dataflow; a script or `-m module` is
+        return None if len(argv) > 1 and argv[1] == "-c" else program
+    return program if program.startswith(HEAVY_COMMANDS) else None
 
 
 @pytest.fixture(autouse=True)
@@ -87,21 +91,10 @@ def xvfb() -> Iterator[str]:
     """Start Xvfb on a free display number; yields the DISPLAY value."""
     if shutil.which("Xvfb") is None:
         pytest.fail("Xvfb is not installed (apt-get install xvfb xdotool); .ci/run installs it")
-    for number in range(90, 140):
-        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
-            break
-    display = f":{number}"
-    proc = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail(f"Xvfb did not start on {display}")
-        time.sleep(0.05)
+    try:
+        proc, display = start_xvfb()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     try:
         yield display
     finally:

@@ -86,18 +86,17 @@ def test_replanning_rate_can_be_overridden(checkpoint: Path) -> None:
         PolicyRunner(checkpoint, n_action_steps=999)
 
 
-@pytest.fixture(scope="module")
-def eval_run(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """`dora run dataflow-eval.yaml`, 2 episodes of 3 s at a 50 ms tick, headless; (eval root, dora log)."""
-    tmp = tmp_path_factory.mktemp("eval")
+def _run_eval(tmp: Path, checkpoint: Path, time_limit_s: int, timeout: float, **env: str) -> tuple[Path, str]:
+    """`dora run dataflow-eval.yaml`, 2 episodes at a 50 ms tick, headless; (eval root, dora log)."""
     root = tmp / "eval"
     env = {
         **dora_environment(),
         "POLICY_CHECKPOINT": str(checkpoint),
         "EVAL_EPISODES": "2",
-        "SIM_TIME_LIMIT_S": "3",
+        "SIM_TIME_LIMIT_S": str(time_limit_s),
         "EVAL_TICK_MS": "50",
         "RECORD_ROOT": str(root),
+        **env,
     }
     log = tmp / "dora.log"
     with log.open("w") as fh:
@@ -107,11 +106,17 @@ def eval_run(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
             env=env,
             stdout=fh,
             stderr=subprocess.STDOUT,
-            timeout=240,
+            timeout=timeout,
         )
     text = log.read_text(errors="replace")
     assert proc.returncode == 0, text[-4000:]
     return root, text
+
+
+@pytest.fixture(scope="module")
+def eval_run(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The eval, 2 episodes of 3 s."""
+    return _run_eval(tmp_path_factory.mktemp("eval"), checkpoint, 3, timeout=240)
 
 
 def test_eval_dataflow_two_episodes_summary_matches_dataset(eval_run: tuple[Path, str]) -> None:
@@ -224,31 +229,9 @@ def test_eval_dataflow_missing_checkpoint_fails_before_stepping(
 
 @pytest.fixture(scope="module")
 def corrected_run(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The eval with EVAL_CORRECTOR=operator: 2 episodes of up to 12 s at a 50 ms tick, headless."""
+    """The eval with EVAL_CORRECTOR=operator: 2 episodes of up to 12 s."""
     tmp = tmp_path_factory.mktemp("corrected")
-    root = tmp / "eval"
-    env = {
-        **dora_environment(),
-        "POLICY_CHECKPOINT": str(checkpoint),
-        "EVAL_EPISODES": "2",
-        "SIM_TIME_LIMIT_S": "12",
-        "EVAL_TICK_MS": "50",
-        "EVAL_CORRECTOR": "operator",
-        "RECORD_ROOT": str(root),
-    }
-    log = tmp / "dora.log"
-    with log.open("w") as fh:
-        proc = subprocess.run(
-            ["dora", "run", str(_flow(tmp))],
-            cwd=tmp,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            timeout=300,
-        )
-    text = log.read_text(errors="replace")
-    assert proc.returncode == 0, text[-4000:]
-    return root, text
+    return _run_eval(tmp, checkpoint, 12, timeout=300, EVAL_CORRECTOR="operator")
 
 
 def test_corrector_takeovers_are_flagged_in_the_dataset_and_counted_in_the_summary(

@@ -213,14 +213,10 @@ class SimRunner:
         when it says so (the policy node does); then every step counts whether its action answered the
         previous frame.
         """
-        problem = action_problem(action)
-        if problem is not None:
-            kind, message = problem
-            if kind == "non_finite":
-                self.problem(kind, f"{message}: keeping the last action")
-                return
-            self.problem(kind, message)
-        self.handover.on_policy(clamp_action(action), answers_tick)
+        held = self._checked(action)
+        if held is None:
+            return
+        self.handover.on_policy(held, answers_tick)
         if not self.handover.human:
             self.action = self.handover.policy_action.copy()
         self.answers.on_action(answers_tick)
@@ -232,14 +228,21 @@ class SimRunner:
         if m.phase is not Phase.RUNNING or m.end_reason is not EndReason.NONE:
             self.human_ignored += 1
             return
+        held = self._checked(action)
+        if held is not None:
+            self.handover.on_human(held, f" in attempt {m.episode_index} at frame {m.steps}")
+
+    def _checked(self, action: np.ndarray) -> np.ndarray | None:
+        """The action clamped to the commandable workspace, its problem reported by kind; None (not
+        held) when it is not finite."""
         problem = action_problem(action)
         if problem is not None:
             kind, message = problem
             if kind == "non_finite":
                 self.problem(kind, f"{message}: keeping the last action")
-                return
+                return None
             self.problem(kind, message)
-        self.handover.on_human(clamp_action(action), f" in attempt {m.episode_index} at frame {m.steps}")
+        return clamp_action(action)
 
     @property
     def stopped(self) -> bool:

@@ -1,4 +1,5 @@
-"""Test-only dora node: appends a compact JSON line per received frame to $PROBE_OUT."""
+"""A dora node for tests and the human-like driver: one compact JSON line per received frame to $PROBE_OUT
+(what the sim sent, and what a person would see on the screen: the tool point and the cube)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def main() -> None:
                 "tick_index": f.tick_index,
                 "front_mean": float(f.front.mean()),
                 "cube_xy": [round(float(v), 4) for v in f.cube_pose[:2]],
+                "cube": [round(float(v), 4) for v in f.cube_pose[:3]],
             }
             out.write(json.dumps(row) + "\n")
             out.flush()
