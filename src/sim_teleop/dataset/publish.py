@@ -174,8 +174,18 @@ def publish(
         _mark(step, "before_visible")
     exchange(root, tree)  # the commit: readers see the old version before, the new one after
     _mark(step, "exchanged")
+    _keep_written_meanwhile(tree, root)
     shutil.rmtree(tree)  # the old version, with the writer's stage in it
     return moved
+
+
+def _keep_written_meanwhile(old: Path, root: Path) -> None:
+    """Files another program put at the root's top level while this commit built the next version move
+    over (the eval's `eval_summary.json`, written as its last episode commits, was lost with the old
+    version); the dataset's own files are all below `data/`, `meta/` and `videos/`."""
+    for entry in old.iterdir():
+        if entry.is_file() and not (root / entry.name).exists():
+            os.replace(entry, root / entry.name)
 
 
 def _mark(step: Callable[[str], None] | None, name: str) -> None:
