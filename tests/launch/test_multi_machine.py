@@ -15,7 +15,7 @@ from recorder_flows import run_script
 
 from sim_teleop.dataset.sidecar import EpisodeSidecar
 
-pytestmark = [pytest.mark.dataflow, pytest.mark.slow]
+pytestmark = [pytest.mark.dataflow, pytest.mark.slow, pytest.mark.cluster]
 EPISODES = 2
 
 

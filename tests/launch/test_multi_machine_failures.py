@@ -17,7 +17,7 @@ from recorder_flows import run_script
 from sim_teleop.dataset.lock import RootLock
 from sim_teleop.dataset.reader import total_episodes
 
-pytestmark = [pytest.mark.dataflow, pytest.mark.slow]
+pytestmark = [pytest.mark.dataflow, pytest.mark.slow, pytest.mark.cluster]
 
 
 def _start_split(
