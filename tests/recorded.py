@@ -8,6 +8,8 @@ from pathlib import Path
 
 from recorder_fakes import ScriptedSim, episode_frames
 
+from sim_teleop.dataset.features import build_features, frame_to_row
+from sim_teleop.dataset.store import EpisodeWriter, VideoSettings
 from sim_teleop.messages import QualityReport, Verdict
 from sim_teleop.recorder.config import RecordConfig
 from sim_teleop.recorder.session import Recorder
@@ -68,3 +70,14 @@ def lerobot_view(root: Path) -> tuple[int, int, int, int]:
     what a training run started now would see. All four agree on a consistent root."""
     ds = load(root)
     return ds.meta.total_episodes, ds.meta.total_frames, len(ds.meta.episodes), len(ds.hf_dataset)
+
+
+def stage_episode(root: Path, frames: int) -> None:
+    """An episode of `frames` running frames saved and finalized in the writer's stage of the dataset at
+    `root`, not yet published: what a commit (`dataset.publish.publish`) makes part of the dataset."""
+    writer = EpisodeWriter(REPO_ID, root, 10, build_features(), "pick", VideoSettings(), create=False)
+    for f in episode_frames(ScriptedSim(), frames):
+        if f.phase.value == "running":
+            writer.add(frame_to_row(f, "pick", last=False))
+    writer._ds.save_episode()
+    writer._ds.finalize()

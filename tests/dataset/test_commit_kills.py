@@ -18,14 +18,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from recorded import REPO_ID, lerobot_view, make_cfg, record
-from recorder_fakes import ScriptedSim, episode_frames
+from recorded import lerobot_view, make_cfg, record, stage_episode
 
-from sim_teleop.dataset.features import build_features, frame_to_row
 from sim_teleop.dataset.publish import pending_path
 from sim_teleop.dataset.repair import needs_repair
 from sim_teleop.dataset.sidecar import EpisodeSidecar
-from sim_teleop.dataset.store import EpisodeWriter, VideoSettings
 
 pytestmark = pytest.mark.dataflow  # a subprocess per filesystem step (~100 s)
 SYSCALLS = "rename,renameat,renameat2,link,linkat,unlink,unlinkat,mkdir,mkdirat,rmdir"
@@ -43,12 +40,7 @@ publish(root, lambda tree: sidecar.put(2, into=tree, quality={"score": 0.5}))
 def staged(base: Path, root: Path) -> None:
     """A copy of `base` with a third episode saved and finalized in the writer's stage, not published."""
     shutil.copytree(base, root)
-    writer = EpisodeWriter(REPO_ID, root, 10, build_features(), "pick", VideoSettings(), create=False)
-    for f in episode_frames(ScriptedSim(), 5):
-        if f.phase.value == "running":
-            writer.add(frame_to_row(f, "pick", last=False))
-    writer._ds.save_episode()
-    writer._ds.finalize()
+    stage_episode(root, 5)
 
 
 def publish_under_strace(root: Path, kill_at: tuple[str, int] | None, log: Path) -> int:

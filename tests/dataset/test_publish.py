@@ -5,24 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from recorded import REPO_ID, lerobot_view, make_cfg, record
-from recorder_fakes import ScriptedSim, episode_frames
+from recorded import lerobot_view, make_cfg, record, stage_episode
 
-from sim_teleop.dataset.features import build_features, frame_to_row
 from sim_teleop.dataset.publish import publish
-from sim_teleop.dataset.store import EpisodeWriter, VideoSettings
 
 
 @pytest.mark.slow  # a real lerobot dataset and commit: ~12 s
 def test_a_file_written_into_the_root_during_a_commit_is_kept(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     record(make_cfg(root, num_episodes=9), [3])
-    writer = EpisodeWriter(REPO_ID, root, 10, build_features(), "pick", VideoSettings(), create=False)
-    for f in episode_frames(ScriptedSim(), 4):
-        if f.phase.value == "running":
-            writer.add(frame_to_row(f, "pick", last=False))
-    writer._ds.save_episode()
-    writer._ds.finalize()
+    stage_episode(root, 4)
 
     def meanwhile(_tree: Path) -> None:  # the eval's policy node writes its summary as the episode commits
         (root / "eval_summary.json").write_text('{"episodes": 2}')
