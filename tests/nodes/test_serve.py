@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pyarrow as pa
 import pytest
 from dora.testing import MockNode
-from frames import frame
 
-from sim_teleop.messages import FRAME, MessageError, Phase, decode_frame, encode_frame
+from sim_teleop.messages import MessageError
 from sim_teleop.nodes.serve import Serve
 
 
@@ -103,40 +100,3 @@ def test_frames_yields_decoded_frames_until_stop() -> None:
     serve = Serve("test", MockNode(events))
     assert [f.frame_index for f in serve.frames()] == [0, 1]
     assert sum(serve.problems.counts.values()) == 1
-
-
-class _FramesThenSilence:
-    """A node that delivers its events, then only timeouts, each after `gap_s` of waiting (an input that
-    never closes: the sim's daemon dropped), and ends after `timeouts` of them."""
-
-    def __init__(self, events: list[dict], gap_s: float, timeouts: int = 1000) -> None:
-        self.events = events
-        self.gap_s = gap_s
-        self.left = timeouts
-
-    def next(self, timeout: float | None = None) -> dict | None:
-        if self.events:
-            return self.events.pop(0)
-        if self.left == 0:
-            return None
-        self.left -= 1
-        time.sleep(self.gap_s)
-        return {"type": "ERROR", "error": "Timeout"}
-
-
-def test_frames_that_stop_after_they_started_end_the_loop(capsys: pytest.CaptureFixture[str]) -> None:
-    seen: list[int] = []
-    first = {"type": "INPUT", "id": FRAME, "value": encode_frame(frame(0, Phase.RUNNING, 0))}
-    node = _FramesThenSilence([first], gap_s=0.03)
-    serve = Serve("test", node)
-    serve.on(FRAME, lambda f, _event: seen.append(f.frame_index), decode_frame)
-    assert serve.run(stall_s=0.05) is True
-    assert seen == [0] and node.left < 1000
-    assert "[test] no frame from the sim for 0 s (its side stalled or cut off): ending the run" in (
-        capsys.readouterr().err
-    )
-
-
-def test_silence_before_the_first_frame_is_not_a_stall() -> None:
-    node = _FramesThenSilence([], gap_s=0.02, timeouts=5)  # 0.1 s of silence, then the stream ends
-    assert Serve("test", node).run(stall_s=0.01) is False

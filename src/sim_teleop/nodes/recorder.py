@@ -34,7 +34,7 @@ from sim_teleop.messages import (
     encode_control,
     encode_tick,
 )
-from sim_teleop.nodes.serve import WAKE_S, Serve, exit_now, frames_stopped, quiet_libraries
+from sim_teleop.nodes.serve import Serve, exit_now, quiet_libraries
 from sim_teleop.sim.watchdog import ConsumerWatch, ProgressReporter
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 NAME = "recorder"
 DRAIN_S = 2.0  # after STOP, how long to wait for what may still be queued
+WAKE_S = 1.0  # how often the receive loop looks at the frames' silence (sim.watchdog) while idle
 
 
 class _Stopper:
@@ -71,7 +72,9 @@ def _serve(serve: Serve, recorder: Recorder, stop: _Stopper, debug: bool, stall_
             watch.heard(0)
         silent = watch.stalled()
         if silent is not None and not stopping:
-            serve.log(frames_stopped(silent))
+            serve.log(
+                f"no frame from the sim for {silent:.0f} s (its side stalled or cut off): ending the run"
+            )
             recorder.cut_off = True
             break
         if debug and event["type"] != "INPUT":

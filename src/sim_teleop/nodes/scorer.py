@@ -25,9 +25,8 @@ from sim_teleop.quality.scorer import StreamScorer, console_line, summary_line
 NAME = "scorer"
 
 
-def run(node: Any, stream: StreamScorer, stall_s: float = 0.0) -> list[float]:
-    """Event loop; returns the report latencies (s, end frame received -> report sent). Frames that stop
-    for `stall_s` after they started end it with exit 1 (`Serve.run`)."""
+def run(node: Any, stream: StreamScorer) -> list[float]:
+    """Event loop; returns the report latencies (s, end frame received -> report sent)."""
     serve = Serve(NAME, node)
     latencies: list[float] = []
 
@@ -41,26 +40,23 @@ def run(node: Any, stream: StreamScorer, stall_s: float = 0.0) -> list[float]:
         serve.log(f"{console_line(report)} [{latency * 1000:.1f} ms after its last frame]")
 
     serve.on(FRAME, on_frame, decode_frame, forward=FRAME)
-    stalled = serve.run(stall_s=stall_s)
+    serve.run()
     serve.finish()
     line = summary_line(stream.reports, stream.discarded)
     if latencies:
         ms = sorted(x * 1000 for x in latencies)
         line += f"; report latency p50 {statistics.median(ms):.1f} ms, max {ms[-1]:.1f} ms"
     serve.log(line)
-    if stalled:
-        sys.exit(1)
     return latencies
 
 
 def main(node: Any = None) -> None:
     try:
-        run_config = RunConfig.load()
-        config = load_quality_config(fps=run_config.fps)
+        config = load_quality_config(fps=RunConfig.load().fps)
     except ConfigError as exc:
         log(NAME, f"configuration error: {exc}")
         sys.exit(2)
-    run(connect(node), StreamScorer(config, use_images=config.use_images), run_config.stall_s)
+    run(connect(node), StreamScorer(config, use_images=config.use_images))
 
 
 if __name__ == "__main__":

@@ -20,16 +20,6 @@ from typing import Any
 
 from sim_teleop.config import verbose_requested
 from sim_teleop.messages import FRAME, Frame, MessageError, decode_frame
-from sim_teleop.sim.watchdog import ConsumerWatch
-
-WAKE_S = 1.0
-"""How often a node waiting on frames looks at their silence (`Serve.run(stall_s=...)`)."""
-
-
-def frames_stopped(silent_s: float) -> str:
-    """The one line of a node whose frames stopped coming (the sim's side stalled or cut off)."""
-    return f"no frame from the sim for {silent_s:.0f} s (its side stalled or cut off): ending the run"
-
 
 Handler = Callable[[Any, dict[str, Any]], bool | None]
 """Called with the decoded value and its event; returns True to end the serve loop."""
@@ -237,28 +227,11 @@ class Serve:
             batch.append(more)
         return batch
 
-    def run(self, stall_s: float = 0.0) -> bool:
-        """Serve events until STOP, a handler ends the loop, or the stream ends. With `stall_s` > 0 also
-        until frames that had started stop coming for that long: the sim's daemon gone or cut off, whose
-        frame input never closes (a node that waited on it kept `dora start` from ending). True then."""
-        if stall_s <= 0:
-            for event in self.node:
-                if self.dispatch(event):
-                    break
-            return False
-        watch = ConsumerWatch(stall_s)
-        while True:
-            event = self.node.next(timeout=WAKE_S)
-            if event is None:
-                return False
-            if event["type"] == "INPUT" and event["id"] == FRAME:
-                watch.heard(0)
-            silent = watch.stalled()
-            if silent is not None:
-                self.log(frames_stopped(silent))
-                return True
-            if self.dispatch(event):  # a timeout arrives as an ERROR event: nothing to handle
-                return False
+    def run(self) -> None:
+        """Serve events until STOP, a handler ends the loop, or the stream ends."""
+        for event in self.node:
+            if self.dispatch(event):
+                break
 
     def frames(self) -> Iterator[Frame]:
         """Decoded frames from the `frame` input until STOP, for a node that only follows frames."""
