@@ -1,9 +1,10 @@
 """Quality-scoring configuration: signal layout, metric thresholds, weights, verdict policy.
 
-Defaults here are the values calibrated on clean expert episodes (see `calibration.py` and
-`scripts/bench_scorer.py`); `configs/quality.json` may override any key. A dataset recorded by another
-tool gives its own state/action layout under `"layout"` so the same metric code reads the right columns;
-without one, offline scoring infers it from the dataset's feature names (`layout.infer_layout`).
+Defaults here are the values calibrated on clean expert episodes (each family's in its declaration,
+`quality.families`; the shared ones in `calibration.py`; see `scripts/bench_scorer.py`);
+`configs/quality.json` may override any key. A dataset recorded by another tool gives its own
+state/action layout under `"layout"` so the same metric code reads the right columns; without one,
+offline scoring infers it from the dataset's feature names (`layout.infer_layout`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ from typing import Any
 
 from sim_teleop.config import DEFAULT_FPS, Config, ConfigError, load_json, setting
 from sim_teleop.quality import calibration as cal
+from sim_teleop.quality.families import FAMILIES
 
 DEFAULT_CONFIG_PATH = "configs/quality.json"
+
+HALF: dict[str, float] = FAMILIES.halves()
+"""Every family's bad boundaries, by source (`Family.sources`)."""
+WEIGHTS: dict[str, float] = FAMILIES.weights()
+"""Every family's weight in the aggregate (a camera family's applies per camera)."""
+THRESHOLDS: dict[str, float] = {**cal.THRESHOLDS, **FAMILIES.thresholds()}
+"""The shared per-frame thresholds and every family's own."""
 
 
 @dataclass(frozen=True)
@@ -64,12 +73,10 @@ class QualityConfig(Config):
     cameras: tuple[str, ...] = ("front", "wrist")
     # Each metric's raw value x maps to a sub-score s = 2 ** -((x / half) ** power): s = 0.5 at x = half
     # (the calibrated "bad" boundary), ~1 for clean values, falling fast beyond it.
-    half: dict[str, float] = setting(default_factory=lambda: dict(cal.HALF), parse=_over(cal.HALF))
+    half: dict[str, float] = setting(default_factory=lambda: dict(HALF), parse=_over(HALF))
     power: float = cal.POWER
-    weights: dict[str, float] = setting(default_factory=lambda: dict(cal.WEIGHTS), parse=_over(cal.WEIGHTS))
-    thresholds: dict[str, float] = setting(
-        default_factory=lambda: dict(cal.THRESHOLDS), parse=_over(cal.THRESHOLDS)
-    )
+    weights: dict[str, float] = setting(default_factory=lambda: dict(WEIGHTS), parse=_over(WEIGHTS))
+    thresholds: dict[str, float] = setting(default_factory=lambda: dict(THRESHOLDS), parse=_over(THRESHOLDS))
     subscore_bad: float = 0.5  # a sub-score below this is a reason code
     threshold: float = setting(cal.DEFAULT_THRESHOLD, min=0.0, max=1.0)  # aggregate below this -> bad
     failure_factor: float = 0.5  # task success is a gate: a failed episode's aggregate is multiplied by it

@@ -15,9 +15,15 @@ episode is its scale, and a step is read as the fraction of that range it covers
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from sim_teleop.quality.metrics import Travel
+from sim_teleop.quality.family import FAMILIES
+from sim_teleop.quality.shared import Travel
+
+if TYPE_CHECKING:
+    from sim_teleop.quality.frame import FrameFacts, MeterSetup
 
 
 def ranges(values: np.ndarray, skip: int | None = None) -> np.ndarray:
@@ -33,6 +39,7 @@ def ranges(values: np.ndarray, skip: int | None = None) -> np.ndarray:
     return span
 
 
+@FAMILIES.meter
 class JointTravel:
     """The joints' travel since the episode began, in fractions of their ranges (see module docstring)."""
 
@@ -53,7 +60,20 @@ class JointTravel:
         # no gripper view geometry without a TCP: all of it is "sideways" view motion
         return Travel(self.travel, self.travel, 0.0)
 
+    ORDER = 160  # after the path meter: its travel replaces the TCP's for the camera meters
 
+    @classmethod
+    def build(cls, setup: MeterSetup) -> JointTravel | None:
+        return cls(setup.state_scale) if setup.state_scale is not None else None
+
+    def update(self, f: FrameFacts) -> None:
+        f.travel = self.add(f.state)
+
+    def raw(self) -> dict[str, float]:
+        return {}
+
+
+@FAMILIES.meter
 class ActionSpikeMeter:
     """`spike_action`: the largest one-frame out-and-back of an action dimension, in its range."""
 
@@ -82,3 +102,12 @@ class ActionSpikeMeter:
 
     def raw(self) -> dict[str, float]:
         return {"spike_action": self.peak}
+
+    ORDER = 150
+
+    @classmethod
+    def build(cls, setup: MeterSetup) -> ActionSpikeMeter | None:
+        return cls(setup.action_scale) if setup.action_scale is not None else None
+
+    def update(self, f: FrameFacts) -> None:
+        self.add(f.action)

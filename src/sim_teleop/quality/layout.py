@@ -13,12 +13,14 @@ from collections.abc import Sequence
 
 from sim_teleop.messages import ACTION_NAMES, LEGACY_STATE_GRIPPER, STATE_NAMES
 from sim_teleop.quality.config import QualityConfig, SignalLayout
+from sim_teleop.quality.families import FAMILIES
+from sim_teleop.quality.families.camera import FROZEN
+from sim_teleop.quality.needs import NO_BOUNDS as NO_BOUNDS
+from sim_teleop.quality.needs import NO_CMD as NO_CMD
+from sim_teleop.quality.needs import NO_GRIPPER as NO_GRIPPER
+from sim_teleop.quality.needs import NO_MOTION as NO_MOTION
+from sim_teleop.quality.needs import NO_TCP as NO_TCP
 
-NO_TCP = "no end-effector position in observation.state"
-NO_CMD = "no commanded target in action"
-NO_MOTION = "no end-effector position or commanded target"
-NO_GRIPPER = "no gripper in observation.state or action"
-NO_BOUNDS = "no workspace bounds or command limit in the layout"
 NO_SUCCESS = "no next.success column"
 SUCCESS_GATE = "success gate"
 
@@ -109,42 +111,18 @@ def layout_problems(layout: SignalLayout, state_dim: int | None, action_dim: int
     ]
 
 
-def _saturation(layout: SignalLayout, tcp: bool, cmd: bool) -> str | None:
-    """Saturation needs the TCP and the workspace bounds, or the command and its limit."""
-    if not tcp and not cmd:
-        return NO_MOTION
-    bounds = tcp and layout.workspace_low is not None and layout.workspace_high is not None
-    limit = cmd and layout.action_xyz_limit is not None
-    return None if bounds or limit else NO_BOUNDS
-
-
 def missing_metrics(layout: SignalLayout) -> dict[str, str]:
-    """Metric -> why it cannot be computed with `layout` (empty for this project's layout).
-
-    `slow` (duration, crawl) is always computed; `frozen` needs TCP motion between two images."""
-    tcp, cmd = layout.tcp is not None, layout.action_xyz is not None
-    joints = tcp or layout.joint_ranges  # motion between images and action spikes without a TCP
-    grip = layout.state_gripper is not None or layout.action_gripper is not None
-    why: dict[str, str | None] = {
-        "jitter": None if tcp or cmd else NO_MOTION,
-        "idle": None if tcp or cmd else NO_MOTION,
-        "spike": None if joints else NO_TCP,
-        "saturation": _saturation(layout, tcp, cmd),
-        "gripper_chatter": None if grip else NO_GRIPPER,
-        "drop": NO_TCP if not tcp else None if grip else NO_GRIPPER,
-        "detour": None if cmd else NO_CMD,
-        "path": None if tcp else NO_TCP,
-        "frozen": None if joints else NO_TCP,
-        "lag": NO_TCP if not tcp else None if cmd else NO_CMD,
-    }
-    return {metric: reason for metric, reason in why.items() if reason is not None}
+    """Metric family -> why it cannot be computed with `layout` (empty for this project's layout), as each
+    family declares (`Family.needs`). `slow` (duration, crawl) is always computed; `frozen` needs TCP (or
+    joint) motion between two images."""
+    return {f.name: why for f in FAMILIES if (why := f.needs(layout)) is not None}
 
 
 def not_computed(config: QualityConfig) -> dict[str, str]:
     """What `config` cannot score and why, the success gate included (metric -> reason)."""
     missing = missing_metrics(config.layout)
     if not config.cameras:
-        missing.pop("frozen", None)
+        missing.pop(FROZEN.name, None)
     if not config.success_gate:
         missing[SUCCESS_GATE] = NO_SUCCESS
     return missing

@@ -29,6 +29,7 @@ from sim_teleop.dataset.features import (
 from sim_teleop.dataset.reader import DatasetReader
 from sim_teleop.messages import GRIPPER_COMMAND_MAX, LEGACY_STATE_GRIPPER, QualityReport
 from sim_teleop.quality.config import QualityConfig
+from sim_teleop.quality.families.camera import FROZEN
 from sim_teleop.quality.joints import ranges
 from sim_teleop.quality.layout import infer_layout, is_own_layout, layout_problems
 from sim_teleop.quality.scorer import EpisodeScorer
@@ -87,7 +88,7 @@ def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> Qu
     thresholds["frozen_far_diff"] = max(thresholds["frozen_far_diff"], OFFLINE_FAR_DIFF)
     thresholds["frozen_far_motion"] = max(thresholds["frozen_far_motion"], OFFLINE_FAR_MOTION)
     thresholds["frozen_far_texture"] = max(thresholds["frozen_far_texture"], OFFLINE_FAR_TEXTURE)
-    half = {**cfg.half, "frozen": min(cfg.half["frozen"], OFFLINE_FROZEN_HALF)}
+    half = {**cfg.half, FROZEN.name: min(cfg.half[FROZEN.name], OFFLINE_FROZEN_HALF)}
     cfg = replace(cfg, thresholds=thresholds, half=half)
     if info is None:
         return cfg

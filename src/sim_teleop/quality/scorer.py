@@ -21,12 +21,15 @@ from sim_teleop.follower import Ended, EpisodeFollower, Started, Step
 from sim_teleop.messages import EndReason, Frame, QualityReport, Verdict
 from sim_teleop.quality import calibration as cal
 from sim_teleop.quality.config import QualityConfig
+from sim_teleop.quality.families import FAMILIES, crawl, idle
+from sim_teleop.quality.families.gap import GAP
+from sim_teleop.quality.family import Kind
 from sim_teleop.quality.layout import missing_metrics
 from sim_teleop.quality.metrics import EpisodeAccumulator
 
-VISUAL = ("dark", "overexposed", "blur", "frozen", "partial_view")
-MOTION = ("jitter", "idle", "spike", "saturation", "gripper_chatter", "drop", "slow", "detour", "path")
-INTEGRITY = ("telemetry_freeze", "gap", "lag")
+VISUAL = FAMILIES.names(Kind.CAMERA)
+MOTION = FAMILIES.names(Kind.MOTION)
+INTEGRITY = FAMILIES.names(Kind.INTEGRITY)
 
 
 def subscore(x: float, half: float, power: float) -> float:
@@ -86,25 +89,13 @@ class LookReference:
 
 
 SOURCES: dict[str, tuple[str, ...]] = {
-    "jitter": ("jitter",),
-    "idle": ("idle_pause_s", "idle_fraction", "look"),
-    "spike": ("spike_accel", "spike_force", "spike_cmd", "spike_action"),
-    "saturation": ("saturation",),
-    "gripper_chatter": ("gripper_chatter",),
-    "drop": ("drop",),
-    "slow": ("slow", "crawl_fraction"),
-    "detour": ("detour",),
-    "path": ("path",),
-    # the recording's own integrity (`integrity.py`): each names its cause
-    "telemetry_freeze": ("telemetry_freeze_s",),
-    "gap": ("missing_frames", "step_jumps"),
-    "lag": ("lag_frames",),
+    f.name: tuple(src.key for src in f.sources) for f in FAMILIES if f.kind is not Kind.CAMERA
 }
-"""Each motion sub-score and the raw metrics it is the worst of (those the episode has)."""
+"""Each motion and integrity sub-score and the raw metrics it is the worst of (those the episode has)."""
 
-HALF_KEY = {"crawl_fraction": "crawl"}
-"""Raw metrics whose bad boundary goes by another name in `calibration.HALF`."""
-PACE_REASONS = frozenset({"slow"})
+HALF_KEY = {src.key: src.name for f in FAMILIES for src in f.sources if src.name != src.key}
+"""Raw metrics whose bad boundary goes by another name in `QualityConfig.half`."""
+PACE_REASONS = frozenset({crawl.PACE.key})
 """Reasons that do not keep a successful episode from teaching the scorer the operator's pace and looks."""
 
 
@@ -114,9 +105,9 @@ def subscores_from_raw(
     """`reference_s`: the running time reference; `look_s`: the running look reference (None: looks are
     not judged)."""
     half, p = config.half, config.power
-    values = {**raw, "slow": raw["duration_s"] / reference_s - 1.0}
+    values = {**raw, crawl.PACE.key: raw["duration_s"] / reference_s - 1.0}
     if look_s is not None and "look_s" in raw:
-        values["look"] = raw["look_s"] / look_s - 1.0
+        values[idle.LOOK.key] = raw["look_s"] / look_s - 1.0
     s: dict[str, float] = {}
     for key, sources in SOURCES.items():
         subs = [subscore(values[k], half[HALF_KEY.get(k, k)], p) for k in sources if k in values]
@@ -270,8 +261,8 @@ class StreamScorer:
             ended.episode, acc, success=acc.success or ended.reason is EndReason.SUCCESS
         )
         if ended.missing_frames:  # frames lost at the end of an attempt leave no gap in the numbers
-            if "gap" not in report.reasons:
-                report.reasons.append("gap")
+            if GAP.name not in report.reasons:
+                report.reasons.append(GAP.name)
             report.metrics["missing_frames"] = max(
                 report.metrics.get("missing_frames", 0.0), ended.missing_frames
             )

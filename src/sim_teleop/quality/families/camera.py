@@ -1,0 +1,264 @@
+"""Per camera: mean per-frame darkness, over-exposure and blur degrees (0..1); the fraction of image pairs
+with TCP motion between them whose images are identical (`frozen`: consecutive frames, or sampled
+keyframes further apart offline, where a camera stuck from mid-episode shows); and for a camera with a
+calibrated cell range (`calibration.CELL_RANGE`), `partial_view`: the mean per-frame degree of a defect
+over part of the view (smudge, occlusion, glare), from how many cells of a 4x4 grid left their clean
+brightness range. Each is a family of its own, with a sub-score per camera (`front.dark`)."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim_teleop.images import grey
+from sim_teleop.quality import needs
+from sim_teleop.quality.calibration import BRIGHTNESS_REF, CELL_RANGE
+from sim_teleop.quality.family import FAMILIES, Family, Kind, Source
+from sim_teleop.quality.shared import Travel
+from sim_teleop.quality.shared import clip01 as _clip01
+from sim_teleop.quality.visual import Gradients, abs_gradients, frame_difference, image_stats, partial_cells
+
+if TYPE_CHECKING:
+    from sim_teleop.quality.frame import FrameFacts, MeterSetup
+
+DARK = Family(
+    name="dark",
+    kind=Kind.CAMERA,
+    sources=(Source("dark", 0.15),),  # mean per-frame darkness degree (0..1)
+    weight=0.5,
+    raw_keys=("dark",),
+    thresholds={
+        "dark_rel_hi": 0.7,  # brightness / camera reference below this starts to count as dark ...
+        "dark_rel_lo": 0.3,  # ... and below this is fully dark
+    },
+)
+OVEREXPOSED = Family(
+    name="overexposed",
+    kind=Kind.CAMERA,
+    sources=(Source("overexposed", 0.15),),  # mean per-frame over-exposure degree (0..1)
+    weight=0.5,
+    raw_keys=("overexposed",),
+    thresholds={
+        "over_clip_lo": 0.15,  # fraction of clipped-white pixels that starts to count as over-exposed ...
+        "over_clip_hi": 0.5,  # ... and fully over-exposed
+        "over_rel_hi": 1.5,  # brightness / camera reference above this starts to count as over-exposed ...
+        "over_rel_full": 2.5,  # ... and fully
+    },
+)
+BLUR = Family(
+    name="blur",
+    kind=Kind.CAMERA,
+    sources=(Source("blur", 0.15),),  # mean per-frame blur degree (0..1)
+    weight=0.5,
+    raw_keys=("blur",),
+    # sharpness ratio below this starts to count as blurred (clean renders: 1.45-1.7)
+    thresholds={"blur_ref": 1.35},
+)
+FROZEN = Family(
+    name="frozen",
+    kind=Kind.CAMERA,
+    sources=(Source("frozen", 0.10),),  # fraction of moving frames whose image did not change
+    weight=0.5,
+    raw_keys=("frozen",),
+    needs=needs.tcp_or_joints,  # motion between two images: the TCP's, or the joints'
+    thresholds={
+        # grey levels: a frozen camera repeats the same buffer (0); a working wrist camera sliding 1 cm a
+        # frame over plain floor changes by only 0.002-0.006 (rendered, measured), which 0.005 called frozen
+        "frozen_diff": 0.001,
+        "frozen_motion": 0.006,  # m of TCP motion between two frames that must show up in the image
+        # m of view motion between two images further apart (live: rendered images change with any 6 mm;
+        # offline `offline.OFFLINE_FAR_MOTION`) ...
+        "frozen_far_motion": 0.012,
+        # ... that differ less (grey levels): live the same buffer (0); offline (`offline.OFFLINE_FAR_DIFF`)
+        # one stuck image decodes 0-0.9 apart
+        "frozen_far_diff": 0.001,
+        # joint travel (fraction of the joints' ranges) between images that must differ
+        "frozen_joint_far": 0.1,
+        "frozen_far_texture": 0.0,  # mean |gradient| an earlier image needs to be compared (offline: 1.3)
+        # A gripper camera's view motion = sideways + this x downward path: clean wrist pairs with 5 cm of
+        # it differ by >= 1.13 grey levels (221k keyframe pairs of 593 recorded episodes); lifting does not
+        "frozen_down_weight": 4.0,
+    },
+)
+PARTIAL_VIEW = Family(
+    name="partial_view",
+    kind=Kind.CAMERA,
+    sources=(Source("partial_view", 0.15),),  # mean per-frame partial-view degree (0..1)
+    weight=0.5,
+    raw_keys=("partial_view",),
+    thresholds={
+        "partial_tol": 1.3,  # factor beyond a cell's clean brightness range at which the cell is off ...
+        "partial_lo": 2.0,  # ... cells off that are still nothing (the cube filling wrist cells) ...
+        "partial_full": 4.0,  # ... and that are a fully defective frame (a quarter of the 4x4 grid) ...
+        "partial_max": 8.0,  # ... and beyond which the whole frame changed (exposure), not part of it
+    },
+)
+
+FROZEN_HISTORY = 16
+"""Earlier images a camera meter keeps to compare an image with when its consecutive pair says nothing
+(offline at the default keyframe stride: about 8 keyframes and the frame after each, >= 32 frames back;
+every frame: 16 frames back, 5 cm of view motion at 3 mm a frame)."""
+
+ON_GRIPPER = ("wrist", "hand", "gripper", "eye_in_hand")
+"""Camera names that say the camera rides on the gripper (its view moves with the TCP)."""
+
+
+class CameraMeter:
+    """Darkness, over-exposure, blur, frozen-frame and partial-view statistics of one camera, O(1) a frame."""
+
+    __slots__ = (
+        "blur_sum",
+        "cell_range",
+        "dark_sum",
+        "frozen",
+        "history",
+        "moving_pairs",
+        "n",
+        "on_gripper",
+        "over_sum",
+        "partial_sum",
+        "prev",
+        "prev_frame",
+        "prev_travel",
+        "ref",
+        "th",
+    )
+
+    def __init__(self, camera: str, thresholds: Mapping[str, float]) -> None:
+        self.th = thresholds
+        self.ref = BRIGHTNESS_REF.get(camera, BRIGHTNESS_REF["*"])
+        self.n = 0
+        self.dark_sum = 0.0
+        self.over_sum = 0.0
+        self.blur_sum = 0.0
+        self.moving_pairs = 0
+        self.frozen = 0
+        self.prev: np.ndarray | None = None
+        self.prev_frame = -2
+        self.prev_travel = 0.0
+        # Earlier images with the view motion up to them, for images further apart (see `add`).
+        self.history: deque[tuple[float, int, np.ndarray, float]] = deque(maxlen=FROZEN_HISTORY)
+        self.on_gripper = any(word in camera.lower() for word in ON_GRIPPER)
+        rng = CELL_RANGE.get(camera)
+        self.cell_range = np.asarray(rng, dtype=np.float32) if rng is not None else None
+        self.partial_sum = 0.0
+
+    def add(self, image: np.ndarray, frame: int, travel: Travel) -> None:
+        """One image of frame number `frame`; `travel`: how far the TCP went up to this frame."""
+        th = self.th
+        g = grey(image)
+        grads = abs_gradients(g)
+        st = image_stats(g, grads)
+        rel = st.brightness / self.ref
+        dark = _clip01((th["dark_rel_hi"] - rel) / (th["dark_rel_hi"] - th["dark_rel_lo"]))
+        over = max(
+            _clip01((st.clipped - th["over_clip_lo"]) / (th["over_clip_hi"] - th["over_clip_lo"])),
+            _clip01((rel - th["over_rel_hi"]) / (th["over_rel_full"] - th["over_rel_hi"])),
+        )
+        # A frame that is mostly black or white has no edges left to judge sharpness by.
+        blur = 0.0 if max(dark, over) > 0.5 else _clip01(1.0 - st.sharpness / th["blur_ref"])
+        self.n += 1
+        self.dark_sum += dark
+        self.over_sum += over
+        self.blur_sum += blur
+        if self.cell_range is not None:
+            self.partial_sum += self._partial(g, grads)
+        self._frozen(g, frame, travel, st.texture)
+
+    def _frozen(self, g: np.ndarray, frame: int, travel: Travel, texture: float) -> None:
+        """Consecutive images must differ once the TCP moved `frozen_motion` between them. Any other image
+        (slower motion, or sampled keyframes further apart offline) is compared with the latest earlier
+        image the view moved `frozen_far_motion` since - a camera stuck from mid-episode, or late in it,
+        shows there at any sampling stride, where a video encoder's repeats of near-static frames do not.
+        A camera on the gripper looking down sees a lift as a slight zoom over the same scene (0.3-1.6
+        grey levels over 5-11 cm), a move towards the scene or sideways as a large change: its view motion
+        is the sideways path plus `frozen_down_weight` x the downward path. An earlier image plainer than
+        `frozen_far_texture` (mean |gradient|) cannot show motion: offline, a wrist camera over plain floor
+        decodes nearly the same image 5 cm on, as a stuck one does."""
+        th = self.th
+        view = travel.lateral + th["frozen_down_weight"] * travel.down if self.on_gripper else travel.path
+        near = (
+            frame == self.prev_frame + 1
+            and self.prev is not None
+            and travel.path - self.prev_travel > th["frozen_motion"]
+        )
+        if near:
+            assert self.prev is not None
+            self.moving_pairs += 1
+            if frame_difference(g, self.prev) < th["frozen_diff"]:
+                self.frozen += 1
+        else:
+            need = th["frozen_far_motion"]
+            ref, tex = next(
+                ((r, x) for v, f, r, x in reversed(self.history) if view - v > need and frame - f > 1),
+                (None, 0.0),
+            )
+            if ref is not None and tex >= th["frozen_far_texture"]:
+                self.moving_pairs += 1
+                if frame_difference(g, ref) < th["frozen_far_diff"]:
+                    self.frozen += 1
+        self.prev, self.prev_frame, self.prev_travel = g, frame, travel.path
+        self.history.append((view, frame, g, texture))
+
+    def _partial(self, g: np.ndarray, grads: Gradients) -> float:
+        """Partial-view degree of one image: 0 up to `partial_lo` cells out of their clean range, 1 from
+        `partial_full` (a quarter of a 4x4 grid); more than `partial_max` cells is a whole-frame change
+        (lighting, exposure: the dark and over-exposed metrics' job), not a partial view."""
+        assert self.cell_range is not None
+        th = self.th
+        off = partial_cells(g, self.cell_range, th["partial_tol"], grads)
+        if off > th["partial_max"]:
+            return 0.0
+        return _clip01((off - th["partial_lo"]) / (th["partial_full"] - th["partial_lo"]))
+
+    def raw(self) -> dict[str, float]:
+        if self.n == 0:
+            return {}
+        out = {
+            "dark": self.dark_sum / self.n,
+            "overexposed": self.over_sum / self.n,
+            "blur": self.blur_sum / self.n,
+            "frozen": self.frozen / self.moving_pairs if self.moving_pairs else 0.0,
+            "images": float(self.n),
+        }
+        if self.cell_range is not None:
+            out["partial_view"] = self.partial_sum / self.n
+        return out
+
+
+@FAMILIES.register(DARK, OVEREXPOSED, BLUR, FROZEN, PARTIAL_VIEW)
+class CamerasMeter:
+    """One `CameraMeter` per camera, made when its first image arrives; raw metrics as `camera.metric`."""
+
+    __slots__ = ("cams", "th")
+
+    ORDER = 170  # last: it compares images against the travel the path (or joint) meter left
+
+    def __init__(self, th: Mapping[str, float]) -> None:
+        self.th = th
+        self.cams: dict[str, CameraMeter] = {}
+
+    @classmethod
+    def build(cls, setup: MeterSetup) -> CamerasMeter:
+        """With joint travel (a fraction of the joints' ranges, not m) only images further apart are
+        compared, `frozen_joint_far` of it apart."""
+        th = setup.th
+        if setup.joints:
+            th = {**th, "frozen_motion": math.inf, "frozen_far_motion": th["frozen_joint_far"]}
+        return cls(th)
+
+    def update(self, f: FrameFacts) -> None:
+        for cam, img in (f.images or {}).items():
+            meter = self.cams.get(cam)
+            if meter is None:
+                meter = self.cams[cam] = CameraMeter(cam, self.th)
+            meter.add(img, f.index, f.travel)
+
+    def raw(self) -> dict[str, float]:
+        return {
+            f"{cam}.{key}": value for cam, meter in self.cams.items() for key, value in meter.raw().items()
+        }

@@ -1,0 +1,70 @@
+"""Small helpers the metric families share: clipping, vector length, the tremor (play) filter, a
+one-frame despike and the TCP's running travel."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import NamedTuple
+
+import numpy as np
+
+
+def clip01(x: float) -> float:
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+
+
+def norm(v: np.ndarray) -> float:
+    """Length of a short vector (np.linalg.norm's generality costs more than the metric on 3 values)."""
+    return math.sqrt(float(v @ v))
+
+
+class PlayFilter:
+    """A per-axis play (backlash) operator: the output follows the input only once it is more than
+    `radius` away, so a hand's millimetre tremor and drift leave it still while real motion passes
+    through unchanged (minus the radius at each reversal). O(1) per point.
+
+    It is what lets the standstill, crawl and out-and-back tests work on a human's noisy signal: a held
+    pose reads as a held pose, not as endless slow wandering.
+    """
+
+    __slots__ = ("radius", "y")
+
+    def __init__(self, radius: float) -> None:
+        self.radius = radius
+        self.y: np.ndarray | None = None
+
+    def add(self, x: np.ndarray) -> np.ndarray | None:
+        """Add a point; returns the output's step from the previous point (None for the first)."""
+        prev = self.y
+        if prev is None or self.radius <= 0.0:
+            self.y = np.array(x, dtype=np.float64)
+        else:
+            self.y = np.clip(prev, x - self.radius, x + self.radius)
+        return None if prev is None else self.y - prev
+
+
+class Median3:
+    """Per-axis median of the last three points: removes a one-frame spike, keeps monotonic motion
+    exactly (one frame late)."""
+
+    __slots__ = ("recent",)
+
+    def __init__(self) -> None:
+        self.recent: deque[np.ndarray] = deque(maxlen=3)
+
+    def add(self, x: np.ndarray) -> np.ndarray:
+        self.recent.append(x)
+        if len(self.recent) < 3:
+            return self.recent[0]
+        a, b, c = self.recent
+        return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+
+
+class Travel(NamedTuple):
+    """How far the TCP went since the episode began (m): its path, the horizontal part of it, and the
+    part of it that went down."""
+
+    path: float
+    lateral: float
+    down: float
