@@ -17,6 +17,11 @@ dataset written by the recorder's writer.
     .venv/bin/python scripts/bench_scorer.py               # ~10 min on the 2-core CPU
     .venv/bin/python scripts/bench_scorer.py --quick       # smoke run
     .venv/bin/python scripts/bench_scorer.py --calibrate   # clean raw-metric percentiles too
+    .venv/bin/python scripts/bench_scorer.py --speed-only --baseline /tmp/old   # speed, old vs new
+
+`--baseline DIR` (a checkout, e.g. `git worktree add /tmp/old HEAD~3`) times that version's offline scorer
+too, in a subprocess that scores each episode right after ours: on a loaded machine the two see the same
+load, so their ratio is the change and each one's ratio to the anchor is measured in the same run.
 """
 
 from __future__ import annotations
@@ -462,9 +467,105 @@ def offline_stuck(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
     return {"episodes": n, "auroc": auc, "flagged": flagged, "clean_flagged": false_alarm}
 
 
+BASELINE_WORKER = """
+import sys, time
+from sim_teleop.dataset.reader import DatasetReader
+from sim_teleop.quality.config import load_quality_config
+from sim_teleop.quality.offline import offline_config, score_episode
+from sim_teleop.quality.scorer import EpisodeScorer
+root, config, stride = sys.argv[1], sys.argv[2] or None, int(sys.argv[3])
+reader = DatasetReader(root)
+scorer = EpisodeScorer(offline_config(load_quality_config(config), reader.info))
+score_episode(reader, 0, scorer, stride=stride)  # untimed: imports, first file opened
+reader.close()
+for line in sys.stdin:
+    t = time.perf_counter()
+    score_episode(reader, int(line), scorer, stride=stride)
+    reader.close()
+    print(time.perf_counter() - t, flush=True)
+"""
+"""Another version's offline scorer (`--baseline`): scores the episode index it reads, prints its time."""
+
+
+class Baseline:
+    """A subprocess running `BASELINE_WORKER` on another checkout's `src/`."""
+
+    def __init__(self, checkout: Path, root: Path, config: str | None, stride: int) -> None:
+        import subprocess
+        import sys
+
+        self.checkout = checkout
+        self.times: list[float] = []
+        env = {**os.environ, "PYTHONPATH": str(checkout / "src")}
+        argv = [sys.executable, "-c", BASELINE_WORKER, str(root), config or "", str(stride)]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+
+    def score(self, i: int) -> float:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{i}\n")
+        self.proc.stdin.flush()
+        self.times.append(float(self.proc.stdout.readline()))
+        return self.times[-1]
+
+    def close(self, ours: float, decode_all: float, pipeline: float) -> None:
+        """End the worker; print its median time against ours and the anchor's (seconds)."""
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait()
+        b = float(np.median(self.times))
+        print(
+            f"baseline {self.checkout} in the same run: {b * 1000:.1f} ms -> {decode_all / b:.1f}x decode "
+            f"every frame, {pipeline / b:.1f}x anchor pipeline; ours {b / ours:.2f}x faster than the baseline"
+        )
+
+
+def time_ours(
+    reader: Any, scorer: EpisodeScorer, i: int, stride: int, base: Baseline | None, before: list[float]
+) -> float:
+    """Our cold time on episode `i` (no file stays open for the next one); the baseline's too, before
+    ours on every other episode and after it on the rest."""
+    from sim_teleop.quality.offline import score_episode
+
+    if base is not None and i % 2:
+        before.append(base.score(i))
+    t = time.perf_counter()
+    score_episode(reader, i, scorer, stride=stride)
+    reader.close()
+    elapsed = time.perf_counter() - t
+    if base is not None and not i % 2:
+        before.append(base.score(i))
+    return elapsed
+
+
+def where_time_goes(reader: Any, scorer: EpisodeScorer, stride: int, repeat: int) -> dict[str, float]:
+    """Median ms per episode of each stage of ours, cold as timed above: reading the rows, opening the
+    videos and decoding the sampled frames, the per-frame metrics without images, and the camera metrics
+    (the same frames with their images, less that)."""
+    from sim_teleop.quality.offline import sample_images, score_frames
+
+    stages: dict[str, list[float]] = {"rows": [], "decode": [], "motion": [], "camera": []}
+    for _ in range(repeat):
+        for i in range(len(reader)):
+            t = time.perf_counter()
+            ep = reader.episode(i)
+            t1 = time.perf_counter()
+            images = sample_images(reader, i, len(ep.state), stride)
+            reader.close()
+            t2 = time.perf_counter()
+            score_frames(ep, {}, scorer, reader.fps)
+            t3 = time.perf_counter()
+            score_frames(ep, images, scorer, reader.fps)
+            t4 = time.perf_counter()
+            for key, value in zip(stages, (t1 - t, t2 - t1, t3 - t2, (t4 - t3) - (t3 - t2)), strict=True):
+                stages[key].append(value)
+    out = {k: float(np.median(v)) * 1000 for k, v in stages.items()}
+    print("where ours goes (median ms per episode): " + ", ".join(f"{k} {v:.1f}" for k, v in out.items()))
+    return out
+
+
 def speed(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
     from sim_teleop.dataset.reader import DatasetReader
-    from sim_teleop.quality.offline import offline_config, score_episode
+    from sim_teleop.quality.offline import offline_config
 
     if getattr(args, "_rendered", None) is None:  # --speed-only: render just the episodes timed here
         rsim = SimEnv(seed=args.seed + 1, image_obs=True)
@@ -482,13 +583,12 @@ def speed(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
         print(f"\nspeed: wrote {len(episodes)} episodes to a v3.0 dataset in {time.perf_counter() - t:.1f} s")
         reader = DatasetReader(root)
         scorer = EpisodeScorer(offline_config(cfg, reader.info))
+        base = Baseline(Path(args.baseline), root, args.config, args.stride) if args.baseline else None
+        before: list[float] = []  # the baseline's times
         ours, theirs, pipeline, frames = [], [], [], 0
         for _ in range(args.repeat):
             for i in range(len(reader)):
-                t = time.perf_counter()
-                score_episode(reader, i, scorer, stride=args.stride)
-                reader.close()  # cold per episode: no file stays open for the next one
-                ours.append(time.perf_counter() - t)
+                ours.append(time_ours(reader, scorer, i, args.stride, base, before))
                 reader.episode(i)  # untimed: the anchor gets the episode's rows from a cached data file
                 t = time.perf_counter()
                 ep = reader.episode(i)
@@ -518,12 +618,17 @@ def speed(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
             f"anchor pipeline (ffmpeg cut per video + decode "
             f"every frame) {p * 1000:.1f} ms -> {p / o:.1f}x"
         )
+        if base is not None:
+            base.close(o, a, p)
+        stages = where_time_goes(reader, scorer, args.stride, args.repeat)
         return {
+            **{f"ours_{k}_ms": v for k, v in stages.items()},
             "ours_ms": o * 1000,
             "decode_all_ms": a * 1000,
             "speedup_vs_decode_all": a / o,
             "anchor_pipeline_ms": p * 1000,
             "speedup_vs_anchor_pipeline": p / o,
+            "baseline_ms": float(np.median(before)) * 1000 if before else float("nan"),
             "stride": args.stride,
         }
     finally:
@@ -566,6 +671,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--calibrate", action="store_true")
     ap.add_argument("--speed-only", action="store_true", help="only the offline speed part (no AUROC table)")
+    ap.add_argument("--baseline", default=None, help="a checkout whose scorer is timed alongside ours")
     args = ap.parse_args()
     if args.quick:
         args.clean, args.seeds, args.rendered, args.severities, args.speed_episodes = 6, 1, 2, [0.3, 1.0], 2

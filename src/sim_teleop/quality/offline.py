@@ -9,6 +9,7 @@ names show (`layout`); the metrics needing the others are left out of its score.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from sim_teleop.dataset.features import (
     has_success,
     state_names,
 )
-from sim_teleop.dataset.reader import DatasetReader
+from sim_teleop.dataset.reader import DatasetReader, EpisodeData
 from sim_teleop.messages import GRIPPER_COMMAND_MAX, LEGACY_STATE_GRIPPER, QualityReport
 from sim_teleop.quality.config import QualityConfig
 from sim_teleop.quality.families.camera import FROZEN
@@ -112,29 +113,42 @@ def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> Qu
     return replace(cfg, layout=layout, cameras=cameras, success_gate=cfg.success_gate and has_success(info))
 
 
+def sample_images(reader: DatasetReader, i: int, n: int, stride: int) -> dict[int, dict[str, np.ndarray]]:
+    """Frame offset -> camera -> grey image of the frames sampled from episode `i`'s videos (`n` frames):
+    a keyframe at about every `stride` frames and the frame after each, the last part again denser."""
+    images: dict[int, dict[str, np.ndarray]] = {}
+    for key in reader.video_keys:
+        cam = key.removeprefix(IMAGE_PREFIX)
+        video, t0 = reader.video(i, key)
+        for idx, img in video.sample(t0, reader.fps, n, stride):
+            images.setdefault(idx, {})[cam] = img
+        tail = tail_window(n, stride)
+        if tail is not None:
+            start, tail_stride = tail
+            t_start = t0 + start / reader.fps
+            for idx, img in video.sample(t_start, reader.fps, n - start, tail_stride):
+                images.setdefault(start + idx, {}).setdefault(cam, img)
+    return images
+
+
 def score_episode(
     reader: DatasetReader, i: int, scorer: EpisodeScorer, stride: int = DEFAULT_STRIDE, cameras: bool = True
 ) -> QualityReport:
     ep = reader.episode(i)
+    images = sample_images(reader, i, len(ep.state), stride) if cameras else {}
+    return score_frames(ep, images, scorer, reader.fps)
+
+
+def score_frames(
+    ep: EpisodeData, images: Mapping[int, Mapping[str, np.ndarray]], scorer: EpisodeScorer, fps: float
+) -> QualityReport:
+    """Score one episode's rows and its sampled images (`sample_images`)."""
     n = len(ep.state)
-    images: dict[int, dict[str, np.ndarray]] = {}
-    if cameras:
-        for key in reader.video_keys:
-            cam = key.removeprefix(IMAGE_PREFIX)
-            video, t0 = reader.video(i, key)
-            for idx, img in video.sample(t0, reader.fps, n, stride):
-                images.setdefault(idx, {})[cam] = img
-            tail = tail_window(n, stride)
-            if tail is not None:
-                start, tail_stride = tail
-                t_start = t0 + start / reader.fps
-                for idx, img in video.sample(t_start, reader.fps, n - start, tail_stride):
-                    images.setdefault(start + idx, {}).setdefault(cam, img)
     acc = scorer.new_episode()
     layout = scorer.config.layout
     if layout.joint_ranges and layout.tcp is None:
         acc.measure_joints(ranges(ep.state, layout.state_gripper), ranges(ep.action, layout.action_gripper))
-    numbers = ep.frame_numbers(reader.fps)  # a hole in the timestamps is a gap
+    numbers = ep.frame_numbers(fps)  # a hole in the timestamps is a gap
     for t in range(n):
         acc.add_frame(ep.state[t], ep.action[t], success=False, images=images.get(t), frame=int(numbers[t]))
     return scorer.report(ep.index, acc, success=ep.success)

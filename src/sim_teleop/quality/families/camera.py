@@ -20,7 +20,14 @@ from sim_teleop.quality.calibration import BRIGHTNESS_REF, CELL_RANGE
 from sim_teleop.quality.family import FAMILIES, Family, Kind, Source
 from sim_teleop.quality.shared import Travel
 from sim_teleop.quality.shared import clip01 as _clip01
-from sim_teleop.quality.visual import Gradients, abs_gradients, frame_difference, image_stats, partial_cells
+from sim_teleop.quality.visual import (
+    CellRange,
+    Gradients,
+    abs_gradients,
+    frame_difference,
+    image_stats,
+    partial_cells,
+)
 
 if TYPE_CHECKING:
     from sim_teleop.quality.frame import FrameFacts, MeterSetup
@@ -144,7 +151,7 @@ class CameraMeter:
         self.history: deque[tuple[float, int, np.ndarray, float]] = deque(maxlen=FROZEN_HISTORY)
         self.on_gripper = any(word in camera.lower() for word in ON_GRIPPER)
         rng = CELL_RANGE.get(camera)
-        self.cell_range = np.asarray(rng, dtype=np.float32) if rng is not None else None
+        self.cell_range = CellRange(np.asarray(rng, dtype=np.float32)) if rng is not None else None
         self.partial_sum = 0.0
 
     def add(self, image: np.ndarray, frame: int, travel: Travel) -> None:
