@@ -1,9 +1,10 @@
 """Episode quality scoring: running metrics, sub-scores, aggregate and verdict (live and offline).
 
-`metrics.EpisodeAccumulator` holds O(1)-per-frame running metrics; `scorer.EpisodeScorer` turns them into a
-`QualityReport`; `scorer.StreamScorer` follows the sim's frame stream for the scorer node; `anchor`
-re-implements the offline anchor toolkit's formulas for the benchmark; `offline` scores an existing
-LeRobotDataset; `episodes` generates in-process autopilot episodes for calibration and the benchmark.
+Each metric family is declared once, with its meter, in `families/` (registered in `family.FAMILIES`);
+`metrics.EpisodeAccumulator` runs every registered meter with O(1) work per frame; `scorer.EpisodeScorer`
+turns the raw metrics into a `QualityReport`; `scorer.StreamScorer` follows the sim's frame stream for
+the scorer node; `offline` scores an existing LeRobotDataset. The anchor toolkit's formulas and the
+in-process episodes of the benchmark live in `sim_teleop_bench`.
 """
 
 from sim_teleop.quality.config import QualityConfig, SignalLayout, load_quality_config
