@@ -51,6 +51,27 @@ def test_the_keys_move_the_target_at_the_keyboard_speed() -> None:
     assert np.count_nonzero(np.diff(actions[:, 3])) == 1 and set(np.unique(actions[:, 3])) == {0.0, 1.0}
 
 
+def test_the_typist_looks_before_the_first_descent() -> None:
+    """Over the goal, keys up for `look_s` before the first Shift press down; then down it goes."""
+    look = 1.0
+    op = KeyboardOperator(KeyboardParams(reaction=1, look_s=look), seed=0, attempt=0)
+    goal = np.array([0.005, 0.0, -0.08, 0.0])
+    actions = np.array([op.follow(goal) for _ in range(40)])
+    z_moves = np.flatnonzero(np.abs(np.diff(actions[:, 2])) > 1e-6)
+    assert z_moves.size and z_moves[0] + 1 >= look / 0.1  # nothing down before the look is over
+    assert actions[-1, 2] == pytest.approx(goal[2], abs=op.params.dead_band_m + 1e-6)
+
+
+def test_the_typists_of_a_session_differ() -> None:
+    """One draw per attempt, spanning the ranges people show (reaction 0.2-0.8 s, overshoot to 4 cm)."""
+    typists = [KeyboardParams.sample(0, attempt) for attempt in range(60)]
+    assert {t.reaction for t in typists} == set(range(2, 9))
+    assert max(t.release_late[1] for t in typists) * SPEED > 0.03
+    assert min(t.look_s for t in typists) < 0.5 < 1.2 < max(t.look_s for t in typists)
+    assert 5 < sum(t.hesitate_s > 0 for t in typists) < 40
+    assert 10 < sum(t.one_axis for t in typists) < 55
+
+
 def test_keyboard_demonstrations_succeed_and_are_good(keyboard_episodes: list[Episode]) -> None:
     assert all(ep.success for ep in keyboard_episodes)
     reports = score_in_order(EpisodeScorer(QualityConfig()), keyboard_episodes)

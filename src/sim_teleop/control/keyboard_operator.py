@@ -7,10 +7,16 @@ expert's in ways the quality scorer must accept as clean:
 - bang-bang motion: full speed or stopped on each axis, no smooth ramps;
 - axis-aligned paths: one key at a time (or two arrows held together), so approaches bend, and over
   the cube first, then down;
-- a reaction delay (0.2-0.3 s: seeing is not faster) before a new goal or an overshoot is acted on;
-- keys let go a little late (30-200 ms: overshoot by up to 2 cm), then a short corrective tap back
-  (timed to within 20 %);
+- a reaction delay (0.2-0.8 s, one per attempt: people differ, and so does one person's attention)
+  before a new goal or an overshoot is acted on;
+- a look before descending (0.3-1.5 s with the gripper over the cube, keys up);
+- keys let go late (30-400 ms: an overshoot of up to 4 cm), then corrective taps back (each timed to
+  within 20 %);
+- now and then a hesitation on the way (0.3-1.0 s, keys up);
 - a dead band of 3-6 mm the operator does not bother to correct.
+
+Each attempt draws its typist (`KeyboardParams.sample`), so one session mixes quick and careful
+episodes, as one person's does.
 
 The keys go through `KeyboardTeleop`, the keyboard node's own logic, on a simulated clock: key presses
 and releases happen at times inside a frame, not on frame boundaries, as with a real keyboard.
@@ -48,15 +54,27 @@ class KeyboardParams:
     release_late: tuple[float, float] = (0.03, 0.2)  # how late a key is let go after the target got there
     dead_band_m: float = 0.004  # error left alone
     one_axis: bool = True  # one arrow at a time (the larger error first), else two held together
+    look_s: float = 0.0  # keys up over the cube before the first descent
+    hesitate_at_s: float = 0.0  # when a hesitation on the way starts (attempt time)
+    hesitate_s: float = 0.0  # how long it lasts (0: none)
 
     @classmethod
     def sample(cls, seed: int, attempt: int) -> KeyboardParams:
         rng = np.random.default_rng([_KEYBOARD_DOMAIN, seed, attempt])
+        reaction = int(rng.integers(2, 9))
+        release_late = (0.03, float(rng.uniform(0.1, 0.4)))
+        dead_band_m = float(rng.uniform(0.003, 0.006))
+        one_axis = bool(rng.random() < 0.6)
+        look_s = float(rng.uniform(0.3, 1.5))
+        hesitates = bool(rng.random() < 0.3)
         return cls(
-            reaction=int(rng.integers(2, 4)),
-            release_late=(0.03, float(rng.uniform(0.08, 0.2))),
-            dead_band_m=float(rng.uniform(0.003, 0.006)),
-            one_axis=bool(rng.random() < 0.6),
+            reaction=reaction,
+            release_late=release_late,
+            dead_band_m=dead_band_m,
+            one_axis=one_axis,
+            look_s=look_s,
+            hesitate_at_s=float(rng.uniform(0.5, 2.5)) if hesitates else 0.0,
+            hesitate_s=float(rng.uniform(0.3, 1.0)) if hesitates else 0.0,
         )
 
 
@@ -72,6 +90,8 @@ class KeyboardOperator:
         self.goals: deque[np.ndarray] = deque(maxlen=params.reaction + 1)
         self.release_at: dict[str, float] = {}  # held key -> when it will be let go
         self.released = [-np.inf] * 3  # per axis: when its last key was let go
+        self.over_since: float | None = None  # when the gripper got over its goal, for the look
+        self.descended = False  # the look comes once, before the first descent
 
     @classmethod
     def sample(cls, seed: int, attempt: int) -> KeyboardOperator:
@@ -112,6 +132,10 @@ class KeyboardOperator:
                 continue
             if axis == 2 and float(np.max(np.abs(errors[:2]))) > ABOVE_M:
                 continue  # over the cube first, then up or down
+            if axis == 2 and err < 0 and not self._looked(t0):
+                continue
+            if self._hesitating(t0):
+                continue
             until = t0 + self._hold(abs(err))
             if key in self.release_at:
                 self.release_at[key] = max(self.release_at[key], until)
@@ -124,6 +148,21 @@ class KeyboardOperator:
             events.append((press, True, key))
             self.release_at[key] = max(until, press + 0.02)
             moving.append(key)
+
+    def _looked(self, t0: float) -> bool:
+        """Whether the look before the first descent is over (the gripper is over its goal now)."""
+        if self.descended:
+            return True
+        if self.over_since is None:
+            self.over_since = t0
+        if t0 - self.over_since < self.params.look_s:
+            return False
+        self.descended = True
+        return True
+
+    def _hesitating(self, t0: float) -> bool:
+        start = self.params.hesitate_at_s
+        return self.params.hesitate_s > 0 and start <= t0 < start + self.params.hesitate_s
 
     def _hold(self, distance: float) -> float:
         """How long a key is held to move `distance` m: a long move until the target gets there, let go

@@ -20,6 +20,10 @@ SAME_WAY_COS = 0.8
 """cos of the angle (~37 degrees) within which motion after a standstill continues the motion before it."""
 
 
+PAUSE = Source("idle_pause_s", 0.95)
+"""The longest standstill beyond its allowance (s); the expert's clean ones <= 0.9, a pause defect >= 1.
+The scorer divides it by the session's `hesitation_scale` first (1 for an operator who never looks)."""
+
 LOOK = Source("look", 1.0)
 """The longest look / the session's usual look - 1: derived by the scorer (`scorer.LookReference`) from
 `look_s`."""
@@ -30,9 +34,7 @@ LOOK = Source("look", 1.0)
         name="idle",
         kind=Kind.MOTION,
         sources=(
-            Source(
-                "idle_pause_s", 0.95
-            ),  # longest standstill beyond its allowance (s); human <= 0.9, pause >= 1
+            PAUSE,
             Source("idle_fraction", 0.35),  # frames standing still beyond the allowances (human p99 0.28)
             LOOK,
         ),

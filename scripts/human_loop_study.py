@@ -1,0 +1,129 @@
+"""Success against operator-minutes: keyboard demonstrations alone, and demonstrations plus corrections.
+
+    python scripts/human_loop_study.py --spec outputs/study/spec.json \
+        --plot media/human_loop.png --json outputs/study/human_loop.json
+
+The spec lists trained policies, each with the datasets it was trained on and its evaluation:
+
+    {"points": [
+      {"arm": "demonstrations", "label": "25 demos", "demos": ["outputs/study/kb25"],
+       "curve": "outputs/train/kb25/learning_curve.json"},
+      {"arm": "corrections", "label": "25 demos + round 1", "demos": ["outputs/study/kb25"],
+       "watched": ["outputs/eval/round1"], "curve": "outputs/train/kb25_r1/learning_curve.json"}
+    ]}
+
+Operator time comes from the recorded datasets (`sim_teleop.eval.operator_time`): a demonstration costs
+its length plus the keys between episodes, an eval round the whole of every episode a person watched.
+Success is the last checkpoint of each `scripts/learning_curve.py` JSON (or `"step"`), with its Wilson
+95 % interval. Prints a Markdown table; writes the numbers and the plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sim_teleop.eval.operator_time import OperatorTime, demonstration_time, watched_time
+from sim_teleop.eval.summary import wilson_interval
+
+
+def study_point(entry: dict[str, Any], base: Path) -> dict[str, Any]:
+    """One trained policy: its operator time, training data and closed-loop success."""
+    demos = [demonstration_time(base / d) for d in entry.get("demos", [])]
+    watched = [watched_time(base / w) for w in entry.get("watched", [])]
+    spent: list[OperatorTime] = demos + watched
+    curve = json.loads((base / entry["curve"]).read_text())
+    points = curve["points"]
+    step = entry.get("step")
+    point = next(p for p in points if p["step"] == step) if step is not None else points[-1]
+    lo, hi = wilson_interval(int(point["successes"]), int(point["episodes"]))
+    return {
+        "arm": entry["arm"],
+        "label": entry["label"],
+        "demonstrations": sum(t.episodes for t in demos),
+        "eval_episodes": sum(t.episodes for t in watched),
+        "operator_min": round(sum(t.operator_s for t in spent) / 60.0, 2),
+        "step": int(point["step"]),
+        "train_min": point.get("minutes"),
+        "successes": int(point["successes"]),
+        "episodes": int(point["episodes"]),
+        "ci95": [round(lo, 4), round(hi, 4)],
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| arm | policy | demonstrations | eval episodes watched | operator-min | step | success (95 % CI) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lo, hi = r["ci95"]
+        lines.append(
+            f"| {r['arm']} | {r['label']} | {r['demonstrations']} | {r['eval_episodes']} | "
+            f"{r['operator_min']:.1f} | {r['step']} | {r['successes']}/{r['episodes']} = "
+            f"{100 * r['successes'] / r['episodes']:.0f} % ({100 * lo:.0f}-{100 * hi:.0f} %) |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    for arm, marker in zip(sorted({r["arm"] for r in rows}), "osd^", strict=False):
+        pts = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["operator_min"])
+        x = [r["operator_min"] for r in pts]
+        y = [100 * r["successes"] / r["episodes"] for r in pts]
+        err = [
+            [yy - 100 * r["ci95"][0] for yy, r in zip(y, pts, strict=True)],
+            [100 * r["ci95"][1] - yy for yy, r in zip(y, pts, strict=True)],
+        ]
+        ax.errorbar(x, y, yerr=err, marker=marker, capsize=3, label=arm)
+        for xx, yy, r in zip(x, y, pts, strict=True):
+            ax.annotate(r["label"], (xx, yy), textcoords="offset points", xytext=(4, -12), fontsize=7)
+    ax.set_xlabel("operator-minutes (recorded time + keys between episodes, or eval watched)")
+    ax.set_ylabel("success on 50 held-out placements (%)")
+    ax.set_ylim(-5, 105)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--spec", required=True, type=Path, help="the study's JSON spec")
+    parser.add_argument("--base", type=Path, default=Path("."), help="paths in the spec are relative to this")
+    parser.add_argument("--json", type=Path, default=None, help="write the numbers here")
+    parser.add_argument("--plot", type=Path, default=None, help="PNG to write (e.g. media/human_loop.png)")
+    parser.add_argument("--title", default="keyboard demonstrations vs corrections, per operator-minute")
+    args = parser.parse_args(argv)
+    try:
+        spec = json.loads(args.spec.read_text())
+        rows = [study_point(entry, args.base) for entry in spec["points"]]
+    except (OSError, KeyError, StopIteration, ValueError) as exc:
+        print(f"[study] {args.spec}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print(table(rows))
+    if args.json is not None:
+        args.json.write_text(json.dumps({"points": rows}, indent=2) + "\n")
+        print(f"[study] numbers -> {args.json}")
+    if args.plot is not None:
+        print(f"[study] plot -> {plot(rows, args.plot, args.title)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
