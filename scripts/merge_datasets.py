@@ -4,9 +4,11 @@
         --output outputs/autopilot/merged [--repo_id local/merged]
 
 Episodes follow in the order of --sources, numbered contiguously; the per-episode sidecar (quality
-reports, annotations) moves with them. Refuses, writing nothing, when the sources differ in fps,
-features or cameras, or when --output exists. The result is verified against every source (every
-column, decoded frames at the start, middle and end of every episode) before it appears at --output.
+reports, annotations) moves with them. Corrections and demonstrations merge: when one source has the
+per-frame `intervention` flag (an eval with takeovers), a source without it is merged as all False.
+Refuses, writing nothing, when the sources differ in fps, features or cameras, or when --output exists.
+The result is verified against every source (every column, decoded frames at the start, middle and end
+of every episode) before it appears at --output.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.lock import RootInUse, RootLock
-from sim_teleop.dataset.merge import merge
+from sim_teleop.dataset.merge import lacking_intervention, merge
 from sim_teleop.dataset.reader import is_dataset, not_a_dataset
 from sim_teleop.nodes.serve import quiet_libraries
 
@@ -43,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.ExitStack() as locks:
             for root in (*args.sources, args.output):
                 locks.enter_context(RootLock(root, "merge_datasets.py"))
+            for src in lacking_intervention(list(args.sources)):
+                print(f"{src}: no 'intervention' column: merged as all False (demonstrations)")
             report = merge(list(args.sources), args.output, args.repo_id)
     except (RootInUse, DatasetError) as exc:
         print(f"error: {exc}; nothing was written", file=sys.stderr)

@@ -295,8 +295,8 @@ def test_demonstrations_and_corrections_merge_into_one_dataset_lerobot_loads(
     corrected_run: tuple[Path, str], tmp_path: Path
 ) -> None:
     """Demonstrations recorded with the flag (RECORD_INTERVENTION=1: all False) merge with an eval's
-    corrections, and the result trains; demonstrations without it are refused in one line that says
-    what to do."""
+    corrections, and the result trains; demonstrations recorded without it (every hand-recorded one)
+    merge too, as all False, with one line saying so, the source untouched."""
     from lerobot.datasets import LeRobotDataset
 
     from sim_teleop.dataset.features import build_features
@@ -340,10 +340,18 @@ def test_demonstrations_and_corrections_merge_into_one_dataset_lerobot_loads(
     small = resize_for_training(tmp_path / "merged", tmp_path / "merged_64", size=64)
     train_few_steps(small, "local/merged", tmp_path / "run")
 
-    proc = merge(plain, root, out=tmp_path / "refused")
-    assert proc.returncode != 0 and not (tmp_path / "refused").exists()
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "'intervention'" in errors[0] and "RECORD_INTERVENTION=1" in errors[0], errors
+    before = sorted(p.relative_to(plain) for p in plain.rglob("*"))
+    proc = merge(plain, root, out=tmp_path / "filled")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.relative_to(plain) for p in plain.rglob("*")) == before
+    assert "intervention" not in LeRobotDataset("local/p", root=plain).meta.features
+    said = [line for line in proc.stdout.splitlines() if "'intervention'" in line]
+    assert len(said) == 1 and str(plain) in said[0], proc.stdout
+    filled = LeRobotDataset("local/merged", root=tmp_path / "filled")
+    n_plain = LeRobotDataset("local/p", root=plain).meta.total_frames
+    flags = [bool(np.asarray(v).reshape(-1)[0]) for v in filled.hf_dataset["intervention"]]
+    assert flags == [False] * n_plain + expected
+    assert not list(tmp_path.glob("*.filling")) and not list(tmp_path.glob("*.merging"))
 
 
 def _wait_for_line(log: Path, text: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:

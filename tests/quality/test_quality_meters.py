@@ -78,6 +78,30 @@ def test_idle_counts_only_the_excess_of_a_start_or_grasp_wait() -> None:
     assert raw["idle_fraction"] == pytest.approx((3 + 2 + 7) / meter.pairs)
 
 
+@pytest.mark.parametrize(
+    ("tap", "is_look"),
+    [
+        (np.array([0.005, 0.0, 0.0]), True),  # a sideways keyboard tap: a correction
+        (np.array([0.0, 0.0, 0.006]), True),  # a tap back up against the way it was going
+        (np.array([0.0, 0.0, -0.005]), False),  # a nudge on the way it was going: no correction
+        (np.array([0.002, 0.0, 0.0]), False),  # a trembling hand, under a tap
+        (None, False),  # nothing moved at all
+    ],
+)
+def test_a_standstill_with_a_corrective_tap_is_a_look(tap: np.ndarray | None, is_look: bool) -> None:
+    """Down, stop 1.5 s (a tap in it, filtered out as play), on down: a look, or else a hesitation."""
+    down = np.array([0.0, 0.0, -0.01])
+    meter = IdleMeter(TH, DT)
+    meter.add(None, grip_changed=False, first=True)
+    meter.add(down, grip_changed=False, first=False, raw_step=down)
+    for i in range(15):
+        meter.add(np.zeros(3), grip_changed=False, first=False, raw_step=tap if i == 4 else np.zeros(3))
+    meter.add(down, grip_changed=False, first=False, raw_step=down)
+    raw = meter.raw()
+    assert raw["look_s"] == pytest.approx(1.5 if is_look else 0.0)
+    assert raw["idle_pause_s"] == pytest.approx(0.0 if is_look else 1.5)
+
+
 def test_idle_grasp_wait_starts_within_the_grace_after_a_gripper_change() -> None:
     grace = round(TH["grip_grace_s"] / DT)
     for moving_after_change, expect_grasp in ((grace, True), (grace + 1, False)):

@@ -138,8 +138,14 @@ def _link_committed(root: Path, tree: Path) -> set[str]:
 
 
 def is_temp_dir(path: Path) -> bool:
-    """A leftover of an interrupted episode: the streaming encoder's mkdtemp dir or PNG staging."""
-    return path.is_dir() and (path.name.startswith("tmp") or path.name == "images")
+    """A leftover of an interrupted episode: the streaming encoder's mkdtemp dir or PNG staging with
+    frames in it. LeRobot's own writer leaves `images/<camera>/` empty after a finished episode: a
+    dataset it wrote is whole."""
+    if not path.is_dir():
+        return False
+    if path.name.startswith("tmp"):
+        return True
+    return path.name == "images" and any(p.is_file() for p in path.rglob("*"))
 
 
 def publish(

@@ -92,6 +92,11 @@ class LookReference:
     def update(self, look_s: float) -> None:
         self.recent.append(look_s)
 
+    def usual(self, own_look_s: float) -> float:
+        """The operator's usual look from what they did, without the prior: the median of the session's
+        looks and the judged episode's own (a first episode is judged by its own look)."""
+        return float(statistics.median([*self.recent, own_look_s]))
+
 
 SOURCES: dict[str, tuple[str, ...]] = {
     f.name: tuple(src.key for src in f.sources) for f in FAMILIES if f.kind is not Kind.CAMERA
@@ -108,29 +113,34 @@ HESITATION_SCALE_MAX = 2.0
 """A session whose looks are long may pause this many times longer before a pause is a hesitation."""
 
 
-def hesitation_scale(look_ref_s: float) -> float:
-    """How much longer than a scripted expert's this session's operator may stand still mid-movement.
+def hesitation_scale(usual_look_s: float) -> float:
+    """How much longer than a scripted expert's this operator may stand still mid-movement.
 
     A standstill after which motion carries on the same way (`idle_pause_s`) is a hesitation for an
-    operator who never stops (the expert: looks at the floor, scale 1, a 1 s pause is a defect); a
-    person who looks 1 s before moving on also stops 1-1.7 s on the way down (to see where the
-    gripper is, a reaction of 0.8 s). Scaled by the session's looks, capped at 2 so that a 3 s
-    standstill is a hesitation for anyone.
+    operator who never stops (the expert and the hand model look 0.2-0.5 s: scale 1, a 1 s pause is a
+    defect); a person who looks 1 s before moving on also stops 1-1.7 s on the way down (to see
+    where the gripper is, a reaction of 0.8 s). Scaled by the operator's usual look
+    (`LookReference.usual`: what they did, never the prior), capped at 2 so that a 3 s standstill is
+    a hesitation for anyone.
     """
-    return min(HESITATION_SCALE_MAX, max(1.0, look_ref_s / cal.LOOK_FLOOR_S))
+    return min(HESITATION_SCALE_MAX, max(1.0, usual_look_s / cal.LOOK_FLOOR_S))
 
 
 def subscores_from_raw(
-    raw: Mapping[str, float], config: QualityConfig, reference_s: float, look_s: float | None = None
+    raw: Mapping[str, float],
+    config: QualityConfig,
+    reference_s: float,
+    look_s: float | None = None,
+    pause_scale: float = 1.0,
 ) -> dict[str, float]:
     """`reference_s`: the running time reference; `look_s`: the running look reference (None: looks are
-    not judged)."""
+    not judged); `pause_scale`: the operator's `hesitation_scale`."""
     half, p = config.half, config.power
     values = {**raw, crawl.PACE.key: raw["duration_s"] / reference_s - 1.0}
     if look_s is not None and "look_s" in raw:
         values[idle.LOOK.key] = raw["look_s"] / look_s - 1.0
-    if look_s is not None and idle.PAUSE.key in raw:
-        values[idle.PAUSE.key] = raw[idle.PAUSE.key] / hesitation_scale(look_s)
+    if idle.PAUSE.key in raw:
+        values[idle.PAUSE.key] = raw[idle.PAUSE.key] / pause_scale
     s: dict[str, float] = {}
     for key, sources in SOURCES.items():
         subs = [subscore(values[k], half[HALF_KEY.get(k, k)], p) for k in sources if k in values]
@@ -182,7 +192,8 @@ class EpisodeScorer:
         paced = ok or not cfg.success_gate
         ref = self.reference.judging(acc.duration_s) if paced else self.reference.value
         look = self.looks.value
-        subs = subscores_from_raw(raw, cfg, ref, look)
+        scale = hesitation_scale(self.looks.usual(raw["look_s"])) if "look_s" in raw else 1.0
+        subs = subscores_from_raw(raw, cfg, ref, look, scale)
         score = aggregate(subs, cfg.weights) * (cfg.failure_factor if failed else 1.0)
         reasons = []
         if failed:

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 SAME_WAY_COS = 0.8
 """cos of the angle (~37 degrees) within which motion after a standstill continues the motion before it."""
+TAP_M = 0.003
+"""A raw command step at least this long, another way than the motion before, during a standstill is a
+correction (a keyboard tap: 3-6 mm), not a trembling hand: motion resuming after it follows a look."""
 
 
 PAUSE = Source("idle_pause_s", 0.95)
@@ -61,14 +64,18 @@ class IdleMeter:
       descending (0.2-1.7 s), a scripted expert turns at a waypoint in 0.2-0.4 s: how long a look may
       be depends on the operator, so its length is reported (`look_s`, the longest) and judged by the
       scorer against the session's own looks (`scorer.LookReference`); `idle_fraction` allows each
-      look `look_wait_s`. A pause that interrupts a movement, which then carries on the same way, is a
-      hesitation and counts from its first frame.
+      look `look_wait_s`. A standstill in which the operator tapped a correction another way (a raw
+      step of `TAP_M` or more, below the still speed once filtered) is a look too, wherever motion then
+      goes: a person stops on the way down, taps the gripper over the cube, and goes on down.
+      A pause that interrupts a movement, which then carries on the same way with no correction
+      between, is a hesitation and counts from its first frame.
     The command, not the TCP, is what shows an operator's pause: when a command freezes mid-motion the
     TCP coasts on for a few frames, so on the TCP a 1 s pause reads as ~0.7 s.
     """
 
     __slots__ = (
         "at_start",
+        "corrected",
         "dt",
         "grace",
         "grasp_allow",
@@ -101,9 +108,17 @@ class IdleMeter:
         self.run = 0
         self.run_max = 0
         self.look_max = 0  # frames of the longest look
+        self.corrected = False  # the current standstill held a corrective tap
 
-    def add(self, step: np.ndarray | None, grip_changed: bool, first: bool) -> None:
-        """The filtered step of this frame; `grip_changed`: the gripper command changed on this frame."""
+    def add(
+        self,
+        step: np.ndarray | None,
+        grip_changed: bool,
+        first: bool,
+        raw_step: np.ndarray | None = None,
+    ) -> None:
+        """The filtered step of this frame; `grip_changed`: the gripper command changed on this frame;
+        `raw_step`: the unfiltered command step (None: no command), where corrective taps show."""
         self.since_grip = 0 if grip_changed else self.since_grip + 1
         if first:
             return
@@ -112,7 +127,8 @@ class IdleMeter:
         if step is not None and length / self.dt >= self.speed:
             direction = step / length
             turned = self.heading is not None and float(direction @ self.heading) < SAME_WAY_COS
-            look = self.run > 0 and turned and not self.at_start and not self.grip
+            look = self.run > 0 and (turned or self.corrected) and not self.at_start and not self.grip
+            self.corrected = False
             excess = self._excess(look)
             self.idle += excess
             if look:
@@ -127,6 +143,16 @@ class IdleMeter:
             self.grip = self.since_grip <= self.grace
         self.run += 1
         self.grip = self.grip or grip_changed
+        self.corrected = self.corrected or self._tapped(raw_step)
+
+    def _tapped(self, raw_step: np.ndarray | None) -> bool:
+        """Whether this standstill frame's raw command step is a corrective tap another way."""
+        if raw_step is None:
+            return False
+        length = _norm(raw_step)
+        if length < TAP_M:
+            return False
+        return self.heading is None or float(raw_step @ self.heading) / length < SAME_WAY_COS
 
     def _excess(self, look: bool = False) -> int:
         """Frames of the current standstill beyond its allowance; `look`: motion resumed another way."""
@@ -148,4 +174,5 @@ class IdleMeter:
         return cls(setup.th, setup.dt)
 
     def update(self, f: FrameFacts) -> None:
-        self.add(f.c_steady if f.c is not None else f.v_steady, f.grip_changed, first=f.first)
+        raw = f.raw_cmd_step if f.c is not None else None
+        self.add(f.c_steady if f.c is not None else f.v_steady, f.grip_changed, f.first, raw)
