@@ -5,6 +5,8 @@
 
 Every episode, frame, action, state and flag is copied; each camera is area-resized and re-encoded
 (`sim_teleop.dataset.resize`). The output root must not exist; on any error it is removed.
+`--drop-pauses` leaves out the frames where the command stood still (a person's looks and reactions),
+keeping every movement and the frames around each gripper change (`sim_teleop.dataset.pauses`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, type=Path, help="new dataset root (must not exist)")
     parser.add_argument("--size", type=int, default=64, help="output height = width in pixels (64)")
     parser.add_argument("--repo_id", default=None, help="repo id of the output (local/<output name>)")
+    parser.add_argument(
+        "--drop-pauses", action="store_true", help="leave out frames where the command stood still"
+    )
     args = parser.parse_args(argv)
     if args.output.exists():
         print(f"[resize] {args.output} exists: choose a new --output", file=sys.stderr)
@@ -49,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         n = resize_dataset(
-            args.root, args.output, args.size, args.repo_id, say=lambda line: print(line, flush=True)
+            args.root, args.output, args.size, args.repo_id, say=_say, drop_pauses=args.drop_pauses
         )
     except DatasetError as exc:
         print(f"[resize] {exc}", file=sys.stderr)

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from sim_teleop.dataset import DatasetError
+from sim_teleop.dataset.features import ACTION_KEY
+from sim_teleop.dataset.pauses import moving_frames
 from sim_teleop.dataset.sidecar import SIDECAR_RELPATH
 from sim_teleop.dataset.store import ENCODER_QUEUE_FRAMES, VideoSettings
 from sim_teleop.images import resize_image
@@ -54,10 +56,17 @@ def decode_episode(src: Any, ep: int, key: str, stamps: list[float]) -> np.ndarr
 
 
 def resize_dataset(
-    root: Path, output: Path, size: int, repo_id: str | None = None, say: Callable[[str], None] = print
+    root: Path,
+    output: Path,
+    size: int,
+    repo_id: str | None = None,
+    say: Callable[[str], None] = print,
+    drop_pauses: bool = False,
 ) -> int:
     """Write the resized copy (`output` must not exist; removed again on any error); returns the number
-    of episodes written. `say` gets a progress line every 25 episodes."""
+    of episodes written. `say` gets a progress line every 25 episodes. `drop_pauses`: leave out the
+    frames where the command stood still (`dataset.pauses.moving_frames`; timestamps follow the kept
+    frames, so each episode is shorter)."""
     from lerobot.configs.video import RGBEncoderConfig
     from lerobot.datasets import LeRobotDataset
     from lerobot.utils.constants import DEFAULT_FEATURES  # lerobot adds these itself on add_frame
@@ -87,6 +96,7 @@ def resize_dataset(
     task_of = {int(i): str(t) for t, i in zip(tasks.index, tasks["task_index"], strict=True)}
     data = src.hf_dataset.with_format("numpy")
     t0 = time.perf_counter()
+    kept = total = 0
     try:
         for ep in range(src.meta.total_episodes):
             meta = src.meta.episodes[ep]
@@ -94,7 +104,9 @@ def resize_dataset(
             rows = data[lo:hi]
             stamps = [float(t) for t in rows["timestamp"]]
             images = {key: decode_episode(src, ep, key, stamps) for key in video_keys}
-            for j in range(hi - lo):
+            keep = moving_frames(np.asarray(rows[ACTION_KEY])) if drop_pauses else np.ones(hi - lo, bool)
+            kept, total = kept + int(keep.sum()), total + hi - lo
+            for j in np.flatnonzero(keep):
                 frame: dict[str, Any] = {
                     k: np.asarray(rows[k][j], dtype=features[k]["dtype"]).reshape(features[k]["shape"])
                     for k in features
@@ -109,6 +121,11 @@ def resize_dataset(
                 rate = (ep + 1) / (time.perf_counter() - t0)
                 say(f"[resize] {ep + 1}/{src.meta.total_episodes} episodes ({rate:.1f}/s)")
         dst.finalize()
+        if drop_pauses:
+            say(
+                f"[resize] pauses left out: {kept} of {total} frames kept "
+                f"({100 * kept / max(total, 1):.0f} %)"
+            )
     except BaseException:
         shutil.rmtree(output, ignore_errors=True)
         raise

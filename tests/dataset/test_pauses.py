@@ -1,0 +1,94 @@
+"""Leaving a person's pauses out of a training copy (`dataset.pauses`, `resize_dataset(drop_pauses=True)`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim_teleop.dataset.pauses import GRASP_HOLD_FRAMES, moving_frames
+from sim_teleop.dataset.resize import resize_dataset
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _episode() -> np.ndarray:
+    """Still at the start (3), move (4), look (5), move (2), close and hold still (20), lift (3)."""
+    rows: list[list[float]] = []
+    x, z = 0.0, 0.0
+
+    def hold(n: int, g: float) -> None:
+        rows.extend([[x, 0.0, z, g]] * n)
+
+    hold(3, 0.0)
+    for _ in range(4):
+        x += 0.01
+        hold(1, 0.0)
+    hold(5, 0.0)
+    for _ in range(2):
+        z -= 0.01
+        hold(1, 0.0)
+    hold(20, 1.0)
+    for _ in range(3):
+        z += 0.01
+        hold(1, 1.0)
+    return np.array(rows)
+
+
+def test_still_frames_go_moves_and_the_grasp_stay() -> None:
+    actions = _episode()
+    keep = moving_frames(actions)
+    assert keep[0] and not keep[1:3].any()  # the wait before the first move
+    assert keep[3:7].all() and not keep[7:12].any()  # the move, then the look left out
+    assert keep[12:14].all()
+    close = 14
+    assert keep[close : close + GRASP_HOLD_FRAMES].all()  # the fingers closing: kept
+    assert not keep[close + GRASP_HOLD_FRAMES : close + 20].any()
+    assert keep[-3:].all() and int(keep.sum()) == 1 + 4 + 2 + GRASP_HOLD_FRAMES + 3
+
+
+def test_the_last_frame_stays_and_an_empty_episode_is_empty() -> None:
+    still = np.zeros((6, 4))
+    assert moving_frames(still).tolist() == [True, False, False, False, False, True]
+    assert moving_frames(np.zeros((0, 4))).size == 0
+
+
+@pytest.mark.slow  # LeRobot writes and encodes a small dataset, then the resize re-encodes: ~10 s
+def test_a_training_copy_without_pauses_loads_in_lerobot(tmp_path: Path) -> None:
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    actions = _episode()
+    src = LeRobotDataset.create(
+        repo_id="local/pauses",
+        fps=10,
+        features={
+            "action": {"dtype": "float32", "shape": (4,), "names": None},
+            "observation.images.front": {
+                "dtype": "video",
+                "shape": (64, 64, 3),
+                "names": ["height", "width", "channels"],
+            },
+        },
+        root=tmp_path / "demo",
+        use_videos=True,
+    )
+    for i, a in enumerate(actions):
+        image = np.full((64, 64, 3), 4 * i, np.uint8)
+        src.add_frame({"action": a.astype(np.float32), "observation.images.front": image, "task": "pick"})
+    src.save_episode()
+    src.finalize()
+    lines: list[str] = []
+    resize_dataset(tmp_path / "demo", tmp_path / "moving", 32, say=lines.append, drop_pauses=True)
+    out = LeRobotDataset("local/moving", root=tmp_path / "moving")
+    keep = moving_frames(actions)
+    assert out.meta.total_frames == int(keep.sum())
+    got = np.stack([np.asarray(out[i]["action"]) for i in range(len(out))])
+    np.testing.assert_allclose(got, actions[keep].astype(np.float32))
+    stamps = [float(out[i]["timestamp"]) for i in range(len(out))]
+    assert stamps == pytest.approx([i / 10 for i in range(len(out))])  # contiguous at the dataset's fps
+    brightness = [float(out[i]["observation.images.front"].mean()) * 255 for i in range(len(out))]
+    expected = [4.0 * i for i in np.flatnonzero(keep)]
+    assert np.abs(np.array(brightness) - np.array(expected)).max() < 6  # the kept frames' own images
+    assert any("pauses left out" in line and f"{int(keep.sum())} of {len(actions)}" in line for line in lines)
