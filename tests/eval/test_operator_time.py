@@ -48,3 +48,32 @@ def test_a_watched_eval_costs_every_frame_at_its_fps(tmp_path: Path) -> None:
     root = _dataset(tmp_path / "ds", [40, 200], fps=20)
     t = watched_time(root)
     assert (t.episodes, t.recorded_s, t.operator_s) == (2, pytest.approx(12.0), pytest.approx(12.0))
+
+
+def test_a_study_row_adds_demonstrations_and_a_watched_round(tmp_path: Path) -> None:
+    """Demonstrations cost their length and the keys, the eval round every frame; success is the
+    curve's last checkpoint unless a step is named, with its Wilson interval."""
+    import json
+
+    from sim_teleop.eval.loop_study import study_point, table
+
+    _dataset(tmp_path / "demos", [30, 30], fps=10)
+    _dataset(tmp_path / "round", [100], fps=10)
+    points = [
+        {"step": 500, "minutes": 4.0, "successes": 10, "episodes": 50},
+        {"step": 1000, "minutes": 8.0, "successes": 40, "episodes": 50},
+    ]
+    (tmp_path / "curve.json").write_text(json.dumps({"points": points}))
+    entry = {
+        "arm": "corrections",
+        "label": "r1",
+        "demos": ["demos"],
+        "watched": ["round"],
+        "curve": "curve.json",
+    }
+    row = study_point(entry, tmp_path)
+    assert row["operator_min"] == pytest.approx((6.0 + 2 * BETWEEN_EPISODES_S + 10.0) / 60, abs=0.01)
+    assert (row["demonstrations"], row["eval_episodes"], row["step"], row["successes"]) == (2, 1, 1000, 40)
+    assert row["ci95"][0] < 0.8 < row["ci95"][1]
+    assert study_point({**entry, "step": 500}, tmp_path)["successes"] == 10
+    assert "| corrections | r1 | 2 | 1 |" in table([row]) and "40/50 = 80 %" in table([row])
