@@ -1,18 +1,19 @@
 """The handover latency benchmark's arithmetic (scripts/bench_handover.py), apart from dora and X.
 
-A press is a key going down at wall time `down` (time.time() taken just before the `xdotool keydown`
-call; `call_s` is how long that call took, so the X server got the key somewhere in [down, down +
-call_s]). What the probe saw: frames (arrival time at the probe, the time dora stamped them sent, the
-sim's tick index, whether a person drove that tick) and the keyboard's takeover actions (arrival, sent).
+A press is a key going down at wall time `down` (time.time() taken just before the key-down call,
+`xdotool keydown` or XTest; `call_s` is how long that call took, so the X server got the key somewhere
+in [down, down + call_s]). What the probe saw: frames (arrival time at the probe, the time dora stamped
+them sent, the sim's tick index, whether a person drove that tick) and the keyboard's takeover actions
+(arrival, sent).
 
 Per press the latency is from `down` to the arrival of the first frame stamped `intervention` at the
-probe; `latency_after_call_ms` is the same from the end of the xdotool call (the key reached X inside
+probe; `latency_after_call_ms` is the same from the end of the key-down call (the key reached X inside
 the call, so the truth lies between the two). It splits into:
   key_to_action  down -> the keyboard node sends its first takeover action (X, pynput's thread, the node's
                  idle poll);
   action_to_frame the action's send -> the first flagged frame's send (the sim: waiting for its next tick,
-                 plus whole ticks when it applies the action later than the first tick after it was sent:
-                 `ticks_late`);
+                 plus whole ticks when it applies the action later than the first frame it sends after
+                 the action (`ticks_late`), or when it skips ticks, starved of CPU (`ticks_missed`));
   delivery       the flagged frame's send -> its arrival at the probe (dora).
 A press counts only when the policy drove at the moment of the key (the last frame before it unflagged,
 an attempt running); the others are reported by status and left out of the percentiles.
@@ -33,7 +34,7 @@ NO_FLAG = "no_flagged_frame"  # no frame stamped `intervention` came after the k
 
 @dataclass(frozen=True)
 class Press:
-    down: float  # time.time() right before `xdotool keydown`
+    down: float  # time.time() right before the key-down call
     call_s: float  # that call's own duration
     up: float  # time.time() right before `xdotool keyup`
     key: str = ""
@@ -62,11 +63,12 @@ class PressResult:
     key: str
     call_ms: float
     latency_ms: float | None = None  # down -> first flagged frame at the probe (an upper bound)
-    latency_after_call_ms: float | None = None  # from the end of the xdotool call (a lower bound)
+    latency_after_call_ms: float | None = None  # from the end of the key-down call (a lower bound)
     tick_index: int | None = None  # the first flagged frame's
     frame_index: int | None = None
     ticks_after_key: int | None = None  # flagged tick - first tick sent after the key
-    ticks_late: int | None = None  # flagged tick - first tick sent after the takeover action
+    ticks_late: int | None = None  # frames the sim sent after the takeover action before the flagged one
+    ticks_missed: int | None = None  # ticks the sim skipped (CPU starved) between the action and the flag
     key_to_action_ms: float | None = None
     action_to_frame_ms: float | None = None
     delivery_ms: float | None = None
@@ -125,13 +127,14 @@ def match_press(press: Press, frames: Sequence[FrameSeen], actions: Sequence[Act
     first_after_key = _first_tick_sent_after(frames, press.down)
     action = next((a for a in actions if _sent(a) >= press.down), None)
     key_to_action = action_to_frame = None
-    ticks_late = None
+    ticks_late = ticks_missed = None
     if action is not None and _sent(action) <= _sent(flagged):
         key_to_action = 1000 * (_sent(action) - press.down)
         action_to_frame = 1000 * (_sent(flagged) - _sent(action))
-        first_after_action = _first_tick_sent_after(frames, _sent(action))
-        if first_after_action is not None:
-            ticks_late = flagged.tick_index - first_after_action.tick_index
+        sent_between = [f for f in frames if _sent(action) <= _sent(f) < _sent(flagged)]
+        ticks_late = len(sent_between)
+        last_before = [f for f in frames if _sent(f) < _sent(action)][-1]
+        ticks_missed = flagged.tick_index - last_before.tick_index - 1 - ticks_late
     return PressResult(
         OK,
         press.key,
@@ -142,6 +145,7 @@ def match_press(press: Press, frames: Sequence[FrameSeen], actions: Sequence[Act
         frame_index=flagged.frame_index,
         ticks_after_key=(flagged.tick_index - first_after_key.tick_index) if first_after_key else None,
         ticks_late=ticks_late,
+        ticks_missed=ticks_missed,
         key_to_action_ms=key_to_action,
         action_to_frame_ms=action_to_frame,
         delivery_ms=1000 * (flagged.t - flagged.sent) if flagged.sent is not None else None,
@@ -182,6 +186,7 @@ def report(results: Sequence[PressResult], tick_ms: float) -> dict[str, Any]:
         return summarize([v for r in ok if (v := getattr(r, name)) is not None], tick_ms)
 
     late = [r.ticks_late for r in ok if r.ticks_late is not None]
+    missed = [r.ticks_missed for r in ok if r.ticks_missed is not None]
     latency = summarize([r.latency_ms for r in ok if r.latency_ms is not None], tick_ms)
     return {
         "tick_ms": tick_ms,
@@ -189,12 +194,13 @@ def report(results: Sequence[PressResult], tick_ms: float) -> dict[str, Any]:
         "by_status": statuses,
         "latency": latency,
         "p99_within_one_tick": bool(latency.get("p99_ticks", math.inf) <= 1.0),
-        "latency_after_xdotool": part("latency_after_call_ms"),
-        "xdotool_call": summarize([r.call_ms for r in results], tick_ms),
+        "latency_after_call": part("latency_after_call_ms"),
+        "key_call": summarize([r.call_ms for r in results], tick_ms),
         "key_to_action": part("key_to_action_ms"),
         "action_to_frame": part("action_to_frame_ms"),
         "delivery": part("delivery_ms"),
         "ticks_late": {str(k): late.count(k) for k in sorted(set(late))},
+        "ticks_missed": {str(k): missed.count(k) for k in sorted(set(missed))},
         "ticks_after_key": {
             str(k): sum(1 for r in ok if r.ticks_after_key == k)
             for k in sorted({r.ticks_after_key for r in ok if r.ticks_after_key is not None})

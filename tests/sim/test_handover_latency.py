@@ -50,7 +50,7 @@ def test_a_press_is_matched_to_the_first_flagged_frame_and_split_into_its_parts(
     assert r.tick_index == 6 and r.frame_index == 6
     assert r.latency_ms == pytest.approx(74.0)  # 10.604 - 10.53
     assert r.latency_after_call_ms == pytest.approx(66.0)  # from the end of the 8 ms xdotool call
-    assert r.ticks_after_key == 0 and r.ticks_late == 0
+    assert r.ticks_after_key == 0 and r.ticks_late == 0 and r.ticks_missed == 0
     assert r.key_to_action_ms == pytest.approx(30.0)
     assert r.action_to_frame_ms == pytest.approx(40.0)
     assert r.delivery_ms == pytest.approx(4.0)
@@ -62,6 +62,14 @@ def test_an_action_the_sim_applies_a_tick_late_is_counted_in_sim() -> None:
     r = match_press(Press(10.53, 0.005, 10.9), timeline(flagged_from=7), [ActionSeen(10.561, 10.56)])
     assert r.status == OK and r.ticks_late == 1 and r.ticks_after_key == 1
     assert r.latency_ms == pytest.approx(174.0)
+
+
+def test_ticks_the_sim_skipped_are_told_apart_from_late_ones() -> None:
+    # Ticks 6 and 7 never went out (the sim was starved): tick 8 is the first frame after the action.
+    frames = [f for f in timeline(flagged_from=8) if f.tick_index not in (6, 7)]
+    r = match_press(Press(10.53, 0.005, 10.9), frames, [ActionSeen(10.561, 10.56)])
+    assert r.ticks_late == 0 and r.ticks_missed == 2 and r.tick_index == 8
+    assert report([r], tick_ms=100.0)["ticks_missed"] == {"2": 1}
 
 
 def test_a_slow_keyboard_is_late_after_the_key_but_not_in_the_sim() -> None:
