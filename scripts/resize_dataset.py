@@ -6,7 +6,8 @@
 Every episode, frame, action, state and flag is copied; each camera is area-resized and re-encoded
 (`sim_teleop.dataset.resize`). The output root must not exist; on any error it is removed.
 `--drop-pauses` leaves out the frames where the command stood still (a person's looks and reactions),
-keeping every movement and the frames around each gripper change (`sim_teleop.dataset.pauses`).
+keeping every movement and the frames around each gripper change (`sim_teleop.dataset.pauses`);
+`--corrections-only` keeps, in episodes a person took over, only the frames they drove.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drop-pauses", action="store_true", help="leave out frames where the command stood still"
     )
+    parser.add_argument(
+        "--corrections-only",
+        action="store_true",
+        help="in episodes a person took over, keep only the frames they drove",
+    )
     args = parser.parse_args(argv)
     if args.output.exists():
         print(f"[resize] {args.output} exists: choose a new --output", file=sys.stderr)
@@ -54,7 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         n = resize_dataset(
-            args.root, args.output, args.size, args.repo_id, say=_say, drop_pauses=args.drop_pauses
+            args.root,
+            args.output,
+            args.size,
+            args.repo_id,
+            say=_say,
+            drop_pauses=args.drop_pauses,
+            corrections_only=args.corrections_only,
         )
     except DatasetError as exc:
         print(f"[resize] {exc}", file=sys.stderr)

@@ -91,4 +91,24 @@ def test_a_training_copy_without_pauses_loads_in_lerobot(tmp_path: Path) -> None
     brightness = [float(out[i]["observation.images.front"].mean()) * 255 for i in range(len(out))]
     expected = [4.0 * i for i in np.flatnonzero(keep)]
     assert np.abs(np.array(brightness) - np.array(expected)).max() < 6  # the kept frames' own images
-    assert any("pauses left out" in line and f"{int(keep.sum())} of {len(actions)}" in line for line in lines)
+    assert any(f"{int(keep.sum())} of {len(actions)} frames kept" in line for line in lines)
+
+
+def test_only_the_frames_a_person_drove_in_an_episode_they_took_over() -> None:
+    from sim_teleop.dataset.pauses import correction_frames
+
+    taken = np.array([[False], [False], [True], [True], [False]])
+    assert correction_frames(taken).tolist() == [False, False, True, True, False]
+    assert correction_frames(np.zeros((3, 1), bool)).tolist() == [True, True, True]  # nobody took over
+    assert correction_frames(np.array([True, False])).tolist() == [True, False]  # a flat column too
+
+
+def test_corrections_only_needs_the_flag(tmp_path: Path) -> None:
+    from policy_data import make_tiny_dataset
+
+    from sim_teleop.dataset import DatasetError
+
+    root = make_tiny_dataset(tmp_path / "demo", episodes=1, frames=4)
+    with pytest.raises(DatasetError, match="no 'intervention' column"):
+        resize_dataset(root, tmp_path / "out", 32, corrections_only=True)
+    assert not (tmp_path / "out").exists()

@@ -1,4 +1,4 @@
-"""Which frames of a demonstration to train on when a person's pauses are left out.
+"""Which frames of a demonstration to train on: a person's pauses left out, or only a person's corrections.
 
 Why: a person at the keyboard stops to look (0.3-1.5 s before descending, 0.2-0.8 s reactions). In
 those frames the command stands still while the scene looks like frames where it moves on, so a policy
@@ -39,3 +39,13 @@ def moving_frames(
     if keep_last > 0:
         keep[-keep_last:] = True
     return keep
+
+
+def correction_frames(intervention: np.ndarray) -> np.ndarray:
+    """A bool mask over one episode's frames (`intervention`: (n,) or (n, 1) bool): in an episode a
+    person took over, only the frames they drove (the policy's frames before, stalled or wandering,
+    are what it should not learn again); an episode nobody took over (a demonstration, an autonomous
+    rollout) whole."""
+    n = len(intervention)
+    flags = np.asarray(np.asarray(intervention, dtype=bool).reshape(n, -1).any(axis=1), dtype=bool)
+    return flags if flags.any() else np.ones(n, dtype=bool)

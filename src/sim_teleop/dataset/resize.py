@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from sim_teleop.dataset import DatasetError
-from sim_teleop.dataset.features import ACTION_KEY
-from sim_teleop.dataset.pauses import moving_frames
+from sim_teleop.dataset.features import ACTION_KEY, INTERVENTION_KEY
+from sim_teleop.dataset.pauses import correction_frames, moving_frames
 from sim_teleop.dataset.sidecar import SIDECAR_RELPATH
 from sim_teleop.dataset.store import ENCODER_QUEUE_FRAMES, VideoSettings
 from sim_teleop.images import resize_image
@@ -55,6 +55,24 @@ def decode_episode(src: Any, ep: int, key: str, stamps: list[float]) -> np.ndarr
     return images
 
 
+def frames_to_keep(rows: Any, n: int, drop_pauses: bool, corrections_only: bool) -> np.ndarray:
+    """The mask of one episode's `n` rows the training copy keeps (all of them unless asked)."""
+    keep = moving_frames(np.asarray(rows[ACTION_KEY])) if drop_pauses else np.ones(n, bool)
+    if corrections_only:
+        keep &= correction_frames(np.asarray(rows[INTERVENTION_KEY]))
+    return keep
+
+
+def _checked_cameras(src: Any, root: Path, corrections_only: bool) -> list[str]:
+    """The source's camera keys, once it has cameras (and the intervention flag when it is needed)."""
+    if corrections_only and INTERVENTION_KEY not in src.meta.features:
+        raise DatasetError(f"{root}: no {INTERVENTION_KEY!r} column, so no corrections to keep")
+    video_keys = list(src.meta.video_keys)
+    if not video_keys:
+        raise DatasetError(f"{root}: no camera streams to resize")
+    return video_keys
+
+
 def resize_dataset(
     root: Path,
     output: Path,
@@ -62,11 +80,13 @@ def resize_dataset(
     repo_id: str | None = None,
     say: Callable[[str], None] = print,
     drop_pauses: bool = False,
+    corrections_only: bool = False,
 ) -> int:
     """Write the resized copy (`output` must not exist; removed again on any error); returns the number
     of episodes written. `say` gets a progress line every 25 episodes. `drop_pauses`: leave out the
     frames where the command stood still (`dataset.pauses.moving_frames`; timestamps follow the kept
-    frames, so each episode is shorter)."""
+    frames, so each episode is shorter). `corrections_only`: in episodes a person took over, only the
+    frames they drove (`dataset.pauses.correction_frames`; needs the `intervention` column)."""
     from lerobot.configs.video import RGBEncoderConfig
     from lerobot.datasets import LeRobotDataset
     from lerobot.utils.constants import DEFAULT_FEATURES  # lerobot adds these itself on add_frame
@@ -74,9 +94,7 @@ def resize_dataset(
     if output.exists():
         raise DatasetError(f"{output} exists: choose a new output")
     src = LeRobotDataset(repo_id or f"local/{root.name}", root=root)
-    video_keys = list(src.meta.video_keys)
-    if not video_keys:
-        raise DatasetError(f"{root}: no camera streams to resize")
+    video_keys = _checked_cameras(src, root, corrections_only)
     features = resized_features(
         {k: dict(v) for k, v in src.meta.features.items() if k not in DEFAULT_FEATURES}, video_keys, size
     )
@@ -104,7 +122,7 @@ def resize_dataset(
             rows = data[lo:hi]
             stamps = [float(t) for t in rows["timestamp"]]
             images = {key: decode_episode(src, ep, key, stamps) for key in video_keys}
-            keep = moving_frames(np.asarray(rows[ACTION_KEY])) if drop_pauses else np.ones(hi - lo, bool)
+            keep = frames_to_keep(rows, hi - lo, drop_pauses, corrections_only)
             kept, total = kept + int(keep.sum()), total + hi - lo
             for j in np.flatnonzero(keep):
                 frame: dict[str, Any] = {
@@ -121,11 +139,8 @@ def resize_dataset(
                 rate = (ep + 1) / (time.perf_counter() - t0)
                 say(f"[resize] {ep + 1}/{src.meta.total_episodes} episodes ({rate:.1f}/s)")
         dst.finalize()
-        if drop_pauses:
-            say(
-                f"[resize] pauses left out: {kept} of {total} frames kept "
-                f"({100 * kept / max(total, 1):.0f} %)"
-            )
+        if drop_pauses or corrections_only:
+            say(f"[resize] {kept} of {total} frames kept ({100 * kept / max(total, 1):.0f} %)")
     except BaseException:
         shutil.rmtree(output, ignore_errors=True)
         raise
