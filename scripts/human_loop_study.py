@@ -1,6 +1,6 @@
 """Success against operator-minutes: keyboard demonstrations alone, and demonstrations plus corrections.
 
-    python scripts/human_loop_study.py --spec outputs/study/spec.json \
+    python scripts/human_loop_study.py --spec configs/human_loop_study.json \
         --plot media/human_loop.png --json outputs/study/human_loop.json
 
 The spec lists trained policies, each with the datasets it was trained on and its evaluation:
@@ -35,7 +35,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    fig, ax = plt.subplots(figsize=(7.0, 5.2), dpi=100)
     for arm, marker in zip(sorted({r["arm"] for r in rows}), "osd^", strict=False):
         pts = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["operator_min"])
         x = [r["operator_min"] for r in pts]
@@ -51,7 +51,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
     ax.set_ylabel("success on 50 held-out placements (%)")
     ax.set_ylim(-5, 105)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
