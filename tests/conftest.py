@@ -65,6 +65,26 @@ def heavy_command(args: Any) -> str | None:
 
 
 @pytest.fixture(autouse=True)
+def normal_scheduling() -> Iterator[None]:
+    """Each test starts in, and leaves, the normal scheduling class.
+
+    Encoding video in-process (LeRobot's writer through PyAV's SVT-AV1) switches the calling thread to
+    SCHED_FIFO priority 99 when run as root (measured: `os.sched_getscheduler(0)` 0 -> 1 after one
+    `save_episode`). An xdist worker that did so spawned every later dora flow at FIFO 99, and two
+    spinning real-time nodes starved the 2-core machine until the suite hung.
+    """
+    _reset_scheduling()
+    yield
+    _reset_scheduling()
+
+
+def _reset_scheduling() -> None:
+    if os.sched_getscheduler(0) != os.SCHED_OTHER:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
+@pytest.fixture(autouse=True)
 def fast_tier_starts_no_dataflow(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast tier (`./run tests fast`: not dataflow, not slow) stays fast: a test that starts dora, a
     script or another Python process must carry the `dataflow` (or `slow`) mark, or it fails here."""

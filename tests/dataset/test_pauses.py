@@ -94,6 +94,12 @@ def test_a_training_copy_without_pauses_loads_in_lerobot(tmp_path: Path) -> None
     assert any(f"{int(keep.sum())} of {len(actions)} frames kept" in line for line in lines)
 
 
+def test_the_next_test_starts_in_the_normal_scheduling_class() -> None:
+    """After the in-process encoding above (SVT-AV1 sets SCHED_FIFO 99 as root), `conftest`'s
+    `normal_scheduling` put this worker back, so the dora flows it starts are not real-time."""
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+
+
 def test_only_the_frames_a_person_drove_in_an_episode_they_took_over() -> None:
     from sim_teleop.dataset.pauses import correction_frames
 
