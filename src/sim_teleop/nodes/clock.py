@@ -13,8 +13,8 @@ import time
 from typing import Any
 
 from sim_teleop.config import ConfigError, RunConfig
-from sim_teleop.messages import TICK, encode_tick
-from sim_teleop.nodes.serve import connect, log
+from sim_teleop.messages import FRAME, TICK, encode_tick
+from sim_teleop.nodes.serve import Serve, log
 from sim_teleop.sim.clock import TickSchedule
 
 NAME = "clock"
@@ -26,22 +26,19 @@ def main(node: Any = None) -> None:
     except ConfigError as exc:
         log(NAME, f"configuration error: {exc}")
         sys.exit(2)
-    node = connect(node)
+    serve = Serve(NAME, node)
     schedule = TickSchedule(period_ms / 1000.0)
     log(NAME, f"ticking every {period_ms:g} ms ({1000.0 / period_ms:.1f} Hz)")
     # The first send blocks ~1 s (dora): make it tick 0, then start the grid, so it is not counted late.
     schedule.start(time.monotonic())
-    node.send_output(TICK, encode_tick(schedule.fire(schedule.next_due)))
+    serve.send(TICK, encode_tick(schedule.fire(schedule.next_due)))
     schedule.start(time.monotonic())
-    while True:
-        now = time.monotonic()
-        wait = schedule.wait_s(now)
-        if wait <= 0:
-            node.send_output(TICK, encode_tick(schedule.fire(now)))
-            continue
-        event = node.next(timeout=wait)
-        if event is None or event["type"] in ("STOP", "INPUT_CLOSED"):
-            break
+
+    def tick() -> None:
+        serve.send(TICK, encode_tick(schedule.fire(time.monotonic())))
+
+    serve.on_closed(FRAME, lambda _id: True)  # the sim has gone
+    serve.run(idle_s=lambda: schedule.wait_s(time.monotonic()), on_idle=tick)
     log(
         NAME,
         f"done: {schedule.sent} ticks sent, {schedule.skipped} skipped (woke up late); lateness "

@@ -15,7 +15,7 @@ import numpy as np
 from sim_teleop.config import ConfigError, RunConfig
 from sim_teleop.control.corrector import Corrector, CorrectorConfig
 from sim_teleop.eval.settings import DEFAULT_EVAL_CONFIG
-from sim_teleop.messages import ACTION, ACTION_DIM, WARM_UP, encode_action
+from sim_teleop.messages import ACTION, ACTION_DIM, FRAME, WARM_UP, Frame, decode_frame, encode_action
 from sim_teleop.nodes.serve import Serve, log
 
 NAME = "corrector"
@@ -36,12 +36,16 @@ def main(node: Any = None) -> None:
     corrector = Corrector(cfg)
     serve = Serve(NAME, node)
     serve.send(ACTION, encode_action(np.zeros(ACTION_DIM, np.float32)), {WARM_UP: True})  # first send: slow
-    for frame in serve.frames():
+
+    def on_frame(frame: Frame, _event: dict) -> None:
         action, line = corrector.on_frame(frame)
         if line:
             serve.log(line)
         if action is not None:
             serve.send(ACTION, encode_action(action))
+
+    serve.on(FRAME, on_frame, decode_frame)
+    serve.run()
     serve.log(f"{corrector.takeovers} takeovers")
     serve.finish()
 

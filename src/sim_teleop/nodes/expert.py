@@ -21,6 +21,7 @@ from typing import Any
 from sim_teleop.autopilot.session import AutopilotConfig, AutopilotSession
 from sim_teleop.config import ConfigError
 from sim_teleop.control.defects import config_from_env
+from sim_teleop.messages import FRAME, Frame, decode_frame
 from sim_teleop.nodes.serve import Serve, log
 
 NAME = "expert"
@@ -48,9 +49,13 @@ def main(node: Any = None) -> None:
     log(NAME, f"{cfg.episodes} episodes, seed {cfg.seed}, operator {cfg.operator}, {what}")
     for output, payload, _ in session.warmup():
         serve.send(output, payload)
-    for frame in serve.frames():
+
+    def on_frame(frame: Frame, _event: dict) -> None:
         for output, payload, _ in session.on_frame(frame):
             serve.send(output, payload)
+
+    serve.on(FRAME, on_frame, decode_frame)
+    serve.run()
     summary = session.summary()
     print(
         f"[expert] done: {summary['episodes']} episodes, {summary['successes']} successful "

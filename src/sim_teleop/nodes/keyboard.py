@@ -21,10 +21,12 @@ from sim_teleop.control.teleop import KeyboardConfig, KeyboardTeleop, phase_prom
 from sim_teleop.messages import (
     ACTION,
     CONTROL,
+    FRAME,
     WARM_UP,
     EndReason,
     Frame,
     Phase,
+    decode_frame,
     encode_action,
     encode_control,
 )
@@ -81,6 +83,22 @@ def main(node: Any = None) -> None:
     serve.finish()
 
 
+class _Prompt:
+    """Says what the keys do now, once per phase change."""
+
+    def __init__(self, discard: str) -> None:
+        self.discard = discard
+        self.shown: tuple[Phase, int, EndReason] | None = None
+
+    def __call__(self, frame: Frame) -> None:
+        # A success ends the attempt on a running frame: prompt when the phase changes, not then.
+        reason = frame.end_reason if frame.phase is Phase.DONE else EndReason.NONE
+        where = (frame.phase, frame.episode_index, reason)
+        if where != self.shown:
+            self.shown = where
+            log(NAME, phase_prompt(*where, discard=self.discard))
+
+
 def _serve(serve: Serve, teleop: KeyboardTeleop, keys: Any, takeover: bool) -> None:
     for line in _legend(keys):
         log(NAME, line)
@@ -93,19 +111,18 @@ def _serve(serve: Serve, teleop: KeyboardTeleop, keys: Any, takeover: bool) -> N
         _serve_takeover(serve, teleop, discard)
         return
     serve.send(ACTION, encode_action(teleop.action()))  # warm-up: the first send is slow
-    shown: tuple[Phase, int, EndReason] | None = None
-    for frame in serve.frames():
-        # A success ends the attempt on a running frame: prompt when the phase changes, not then.
-        reason = frame.end_reason if frame.phase is Phase.DONE else EndReason.NONE
-        where = (frame.phase, frame.episode_index, reason)
-        if where != shown:
-            shown = where
-            log(NAME, phase_prompt(*where, discard=discard))
+    prompt = _Prompt(discard)
+
+    def on_frame(frame: Frame, _event: dict) -> None:
+        prompt(frame)
         if frame.phase is not Phase.RUNNING:
             teleop.reset()
         for command in teleop.controls():
             serve.send(CONTROL, encode_control(command))
         serve.send(ACTION, encode_action(teleop.action()))
+
+    serve.on(FRAME, on_frame, decode_frame)
+    serve.run()
 
 
 def _serve_takeover(serve: Serve, teleop: KeyboardTeleop, discard: str) -> None:
@@ -113,20 +130,18 @@ def _serve_takeover(serve: Serve, teleop: KeyboardTeleop, discard: str) -> None:
     marked as one: it does not take over)."""
     takeover = KeyboardTakeover(teleop)
     serve.send(ACTION, encode_action(teleop.action()), {WARM_UP: True})  # the first send is slow
-    shown: tuple[Phase, int, EndReason] | None = None
+    prompt = _Prompt(discard)
     latest: Frame | None = None
-    for frame in serve.frames_or_idle(IDLE_S):
-        if frame is None:  # no frame for IDLE_S: a key that just went down takes over now
-            early = takeover.on_idle(latest)
-            if early is not None:
-                serve.send(ACTION, encode_action(early))
-            continue
+
+    def on_idle() -> None:  # no event for IDLE_S: a key that just went down takes over now
+        early = takeover.on_idle(latest)
+        if early is not None:
+            serve.send(ACTION, encode_action(early))
+
+    def on_frame(frame: Frame, _event: dict) -> None:
+        nonlocal latest
         latest = frame
-        reason = frame.end_reason if frame.phase is Phase.DONE else EndReason.NONE
-        where = (frame.phase, frame.episode_index, reason)
-        if where != shown:
-            shown = where
-            log(NAME, phase_prompt(*where, discard=discard))
+        prompt(frame)
         action, lines = takeover.on_frame(frame)
         for line in lines:
             log(NAME, line)
@@ -134,6 +149,9 @@ def _serve_takeover(serve: Serve, teleop: KeyboardTeleop, discard: str) -> None:
             serve.send(CONTROL, encode_control(command))
         if action is not None:
             serve.send(ACTION, encode_action(action))
+
+    serve.on(FRAME, on_frame, decode_frame)
+    serve.run(idle_s=IDLE_S, on_idle=on_idle)
 
 
 if __name__ == "__main__":

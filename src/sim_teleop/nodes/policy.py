@@ -74,16 +74,14 @@ def main(node: Any = None, runner: Any = None) -> None:
     for output in session.warmup():
         serve.send(*output)
     frames: list[Frame] = []
-    serve.on(FRAME, lambda frame, _event: frames.append(frame), decode_frame)
-    stopping = False
-    while not stopping:
-        batch = serve.next_batch(catch_up=session.catching_up)
-        if not batch:
-            break
-        stopping = serve.dispatch_all(batch)
+
+    def act() -> None:  # on the frames of a batch together, the one that stops included
         for output in session.on_frames(frames):
             serve.send(*output)
         frames.clear()
+
+    serve.on(FRAME, lambda frame, _event: frames.append(frame), decode_frame)
+    serve.run(catch_up=lambda: session.catching_up, after=act)
 
     summary = session.summary(str(getattr(runner, "path", "")))
     print(format_summary(summary), flush=True)

@@ -59,35 +59,28 @@ class _Stopper:
             self.sent = True
 
 
-def _serve(serve: Serve, recorder: Recorder, stop: _Stopper, debug: bool, stall_s: float) -> None:
+def _serve(serve: Serve, recorder: Recorder, stop: _Stopper, watch: ConsumerWatch, debug: bool) -> None:
     """Receive until the stream ends; after STOP only drain what is left, with a bound. Frames that
-    stop coming for `stall_s` (the sim's side gone or cut off: its frame input never closes) end it too."""
-    stopping = False
-    watch = ConsumerWatch(stall_s)
-    while True:
-        event = serve.node.next(timeout=DRAIN_S if stopping else WAKE_S)
-        if event is None:
-            break
-        if event["type"] == "INPUT" and event["id"] == FRAME:
-            watch.heard(0)
+    stop coming for the watch's `stall_s` (the sim's side gone or cut off: its frame input never
+    closes) end it too. After each event, and each WAKE_S without one: stop when the recorder says so."""
+
+    def check() -> bool:
+        why = recorder.stop_reason()
+        if why is not None:
+            stop(why)
+        return recorder.error is not None
+
+    def on_idle() -> bool:
         silent = watch.stalled()
-        if silent is not None and not stopping:
+        if silent is not None:
             serve.log(
                 f"no frame from the sim for {silent:.0f} s (its side stalled or cut off): ending the run"
             )
             recorder.cut_off = True
-            break
-        if debug and event["type"] != "INPUT":
-            serve.log(f"event {event['type']} {event.get('id')} {event.get('error', '')}")
-        if serve.dispatch(event):
-            stopping = True  # keep draining what is still queued; the stream ends by itself
-        elif event["type"] == "ERROR" and stopping:
-            break  # nothing more arrived after STOP
-        why = recorder.stop_reason()
-        if why is not None:
-            stop(why)
-        if recorder.error is not None:
-            break
+            return True
+        return check()
+
+    serve.run(idle_s=WAKE_S, on_idle=on_idle, after=check, drain_s=DRAIN_S, trace=debug)
 
 
 def main(node: Any = None) -> None:
@@ -127,6 +120,11 @@ def main(node: Any = None) -> None:
 
     debug = cfg.debug_frames
     progress = ProgressReporter() if PROGRESS in serve.declared("outputs") else None
+    watch = ConsumerWatch(cfg.stall_s)
+
+    def heard(value: Any) -> Frame:  # any frame, even a malformed one, shows the sim's side is there
+        watch.heard(0)
+        return decode_frame(value)
 
     def on_frame(frame: Frame, _event: dict) -> None:
         if debug:
@@ -136,13 +134,13 @@ def main(node: Any = None) -> None:
         if progress is not None and progress.due():
             serve.send(PROGRESS, encode_tick(frame.tick_index))
 
-    serve.on(FRAME, on_frame, decode_frame)
+    serve.on(FRAME, on_frame, heard)
     serve.on(QUALITY, lambda report, _event: recorder.on_quality(report), decode_quality)
     serve.on(ANNOTATION, lambda data, _event: recorder.on_annotation(data), decode_annotation)
     serve.on(LAST_FRAME, lambda seq, _event: recorder.on_last_frame(seq), decode_tick)
     serve.on_closed(QUALITY, lambda _id: recorder.on_quality_closed())
     serve.on_closed(FRAME, lambda _id: recorder.on_frames_closed())
-    _serve(serve, recorder, stop, debug, cfg.stall_s)
+    _serve(serve, recorder, stop, watch, debug)
     _finish(serve, recorder, cfg.stats_path, live.stuck)
 
 

@@ -2,7 +2,9 @@
 
 Every node registers once (`connect`), then `Serve` turns dora's events into calls: STOP ends the
 loop, INPUT events are decoded and dispatched by input id, a malformed message is logged once per
-input and kind (`OnceLogger`) and skipped, and `finish` prints the count of those at the end.
+input and kind (`OnceLogger`) and skipped, and `finish` prints the count of those at the end. Every
+node registers its handlers and calls `Serve.run` once: one loop to read, whatever else a node needs
+(a turn between events, catching up, draining after STOP) is an option of it.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sim_teleop.config import verbose_requested
-from sim_teleop.messages import FRAME, Frame, MessageError, decode_frame
+from sim_teleop.messages import MessageError
 
 Handler = Callable[[Any, dict[str, Any]], bool | None]
 """Called with the decoded value and its event; returns True to end the serve loop."""
@@ -125,6 +127,15 @@ def leave_with_parent(
     return thread
 
 
+def _timed_out(event: dict[str, Any]) -> bool:
+    """dora's `next(timeout=...)` answers a timeout with an ERROR event."""
+    return event["type"] == "ERROR" and "Timeout" in str(event.get("error", ""))
+
+
+def _no_turn() -> None:
+    return None
+
+
 @dataclass
 class _Route:
     decode: Callable[[Any], Any]
@@ -148,6 +159,7 @@ class Serve:
         self._prefixes: dict[str, _Route] = {}
         self._closed: dict[str, Callable[[str], bool | None]] = {}
         self.received_at = 0.0  # perf_counter when the input being handled was received
+        self._tracing = False  # run(trace=True)
 
     def log(self, message: str) -> None:
         log(self.name, message)
@@ -209,56 +221,95 @@ class Serve:
             return False
         return bool(route.handle(value, event))
 
-    def dispatch_all(self, events: list[dict[str, Any]]) -> bool:
-        """Handle events in order up to the first that ends the loop; True if one did."""
-        return any(self.dispatch(event) for event in events)
+    def run(
+        self,
+        *,
+        idle_s: float | Callable[[], float] | None = None,
+        on_idle: Callable[[], bool | None] | None = None,
+        catch_up: Callable[[], bool] | None = None,
+        after: Callable[[], bool | None] | None = None,
+        drain_s: float | None = None,
+        trace: bool = False,
+    ) -> None:
+        """Serve events until STOP, a handler ends the loop, or the stream ends; every node's one loop.
 
-    def next_batch(self, catch_up: bool) -> list[dict[str, Any]]:
-        """The next event (blocking), plus with `catch_up` every input already queued behind it:
-        a node that fell behind handles them together. Empty when the stream has ended."""
-        event = self.node.next()
-        if event is None:
-            return []
+        `idle_s` + `on_idle`: a node that must also act between events (the keyboard's takeover, the
+        clock's ticks) gets a turn when no event came for `idle_s`; a callable `idle_s` says how long
+        until that turn and is asked again before each wait, <= 0 meaning now (a timer may wake early).
+        `catch_up`: while it says so, what queued behind an input is dispatched as one batch, so a node
+        that fell behind handles it together (the policy acts on the newest frame only).
+        `after`: called after each event or batch is dispatched, the one that ends the loop included.
+        `drain_s`: once the loop ends on STOP or a handler, what is still queued is dispatched too, each
+        wait bounded by `drain_s`, until the first timeout (the recorder's frames still in flight).
+        `trace`: log every event other than an input as it arrives, timeouts included (debugging).
+        True from `on_idle` or `after` ends the loop at once, without draining.
+        """
+        if (idle_s is None) != (on_idle is None):
+            raise ValueError("idle_s and on_idle go together")
+        if isinstance(idle_s, int | float) and idle_s <= 0:
+            raise ValueError("a fixed idle_s must be > 0, or no event would ever be read")
+        self._tracing = trace
+        if self._serve(idle_s, on_idle or _no_turn, catch_up, after) and drain_s is not None:
+            self._drain(drain_s, after)
+
+    def _serve(
+        self,
+        idle_s: float | Callable[[], float] | None,
+        turn: Callable[[], bool | None],
+        catch_up: Callable[[], bool] | None,
+        after: Callable[[], bool | None] | None,
+    ) -> bool:
+        """`run`'s loop; True when STOP or a handler ended it (then what is still queued may drain)."""
+        while True:
+            wait = idle_s() if callable(idle_s) else idle_s
+            if wait is not None and wait <= 0:
+                if turn():
+                    return False
+                continue
+            event = self._receive(wait)
+            if event is None:
+                return False
+            if wait is not None and _timed_out(event):
+                # A fixed idle_s has passed; a callable one is asked again (a timer may wake early).
+                if not callable(idle_s) and turn():
+                    return False
+                continue
+            batch = self._batch(event) if catch_up is not None and catch_up() else [event]
+            ended = any(self.dispatch(e) for e in batch)  # what follows the end in a batch is dropped
+            if after is not None and after():
+                return False
+            if ended:
+                return True
+
+    def _drain(self, drain_s: float, after: Callable[[], bool | None] | None) -> None:
+        while (event := self._receive(drain_s)) is not None:
+            if event["type"] == "ERROR":  # a timeout: nothing more was queued
+                return
+            self.dispatch(event)
+            if after is not None and after():
+                return
+
+    def _receive(self, timeout: float | None) -> dict[str, Any] | None:
+        # Untimed, the node is iterated, as the untimed loops always read it.
+        event = next(self.node, None) if timeout is None else self.node.next(timeout=timeout)
+        if event is not None:
+            self._trace(event)
+        return event
+
+    def _batch(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """`event` and every input already queued behind it, up to the first other event."""
         batch = [event]
-        while catch_up and batch[-1]["type"] == "INPUT":
+        while batch[-1]["type"] == "INPUT":
             more = self.node.try_recv()
             if more is None:
                 break
+            self._trace(more)
             batch.append(more)
         return batch
 
-    def run(self) -> None:
-        """Serve events until STOP, a handler ends the loop, or the stream ends."""
-        for event in self.node:
-            if self.dispatch(event):
-                break
-
-    def frames(self) -> Iterator[Frame]:
-        """Decoded frames from the `frame` input until STOP, for a node that only follows frames."""
-        received: list[Frame] = []
-        self.on(FRAME, lambda frame, _event: received.append(frame), decode_frame)
-        for event in self.node:
-            if self.dispatch(event):
-                return
-            yield from received
-            received.clear()
-
-    def frames_or_idle(self, idle_s: float) -> Iterator[Frame | None]:
-        """As `frames`, plus None after each `idle_s` without an event: a node that must also act
-        between frames (the keyboard's takeover, sent the moment a key goes down) gets its turn."""
-        received: list[Frame] = []
-        self.on(FRAME, lambda frame, _event: received.append(frame), decode_frame)
-        while True:
-            event = self.node.next(timeout=idle_s)
-            if event is None:
-                return
-            if event["type"] == "ERROR" and "Timeout" in str(event.get("error", "")):
-                yield None
-                continue
-            if self.dispatch(event):
-                return
-            yield from received
-            received.clear()
+    def _trace(self, event: dict[str, Any]) -> None:
+        if self._tracing and event["type"] != "INPUT":
+            self.log(f"event {event['type']} {event.get('id')} {event.get('error', '')}")
 
     def finish(self) -> None:
         """The end-of-run line about malformed messages, when there were any."""
