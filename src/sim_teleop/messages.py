@@ -30,6 +30,10 @@ are engaged; the sim's handover rule decides which of the two drives each tick."
 WARM_UP = "warm_up"
 """Metadata key (value True) of a takeover action sent only to open the node's channel before the run
 (dora's first send of a node blocks ~1 s): the sim does not let it take over."""
+TAKEOVER = "takeover"
+"""Metadata key (value True) of the keyboard's first action of a takeover, sent while the sim still let the
+policy drive; the eval's clock also hears the keyboard's actions and ticks at once on it
+(`TickSchedule.fire_now`), so the key drives the sim within milliseconds. The sim ignores the key."""
 LAST_FRAME = "last_frame"
 """The sim's `Frame.seq` of the last frame it emitted, sent as it stops: a consumer that received less
 lost the tail of the stream (see sim_teleop.follower)."""

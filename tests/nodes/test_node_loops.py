@@ -13,7 +13,16 @@ from conftest import load_node
 from dora.testing import MockNode
 from frames import frame
 
-from sim_teleop.messages import FRAME, TICK, Phase, decode_action, decode_tick, encode_frame
+from sim_teleop.messages import (
+    FRAME,
+    TAKEOVER,
+    TICK,
+    Phase,
+    decode_action,
+    decode_tick,
+    encode_action,
+    encode_frame,
+)
 
 TIMEOUT = {"type": "ERROR", "error": "Timeout event stream error: deadline has elapsed"}
 
@@ -170,3 +179,24 @@ def test_recorder_stops_when_it_says_so_and_drains_after_stop(capsys: pytest.Cap
     assert node.waits == [wake, wake, wake, drain, drain]  # the drain ended at its first timeout
     assert not recorder.cut_off and recorder.reasons == []
     assert [e["id"] for e in node.drain()] == ["other"]
+
+
+def test_clock_ticks_at_once_on_a_takeovers_first_action_and_only_then(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TICK_MS", "1000")  # no tick of the grid falls inside the test
+    action = {"type": "INPUT", "id": TAKEOVER, "value": encode_action(np.zeros(4, np.float32))}
+    node = SilentNode(
+        [
+            {**action, "metadata": {}},  # the keyboard's other actions: no tick
+            {**action, "metadata": {TAKEOVER: True}},
+            {"type": "INPUT_CLOSED", "id": FRAME},
+        ],
+        0.1,
+    )
+    started = time.monotonic()
+    load_node("clock").main(node)
+    # Tick 0 (the slow first send), 1 (the grid starts), 2: the takeover's, not the grid's at 1 s.
+    assert [decode_tick(t) for t in node.outputs[TICK]] == [0, 1, 2]
+    assert time.monotonic() - started < 0.9
+    assert "(1 at once for a takeover)" in capsys.readouterr().err

@@ -262,3 +262,36 @@ def test_a_key_going_down_between_frames_takes_over_before_the_next_frame() -> N
     assert moved is not None and moved[0] == pytest.approx(newer[0] - 0.005, abs=1e-4)
     teleop.release("left")
     assert takeover.on_idle(frame(0, Phase.DONE, 0, EndReason.TIME_LIMIT)) is None
+
+
+def test_only_the_first_action_of_a_takeover_asks_the_clock_for_a_tick_at_once() -> None:
+    clock = Clock()
+    teleop = KeyboardTeleop(clock=clock)
+    takeover = KeyboardTakeover(teleop)
+    last = np.array([0.05, 0.02, 0.01, 0.0], np.float32)
+    takeover.on_frame(_running(0, last))
+    assert not takeover.starting  # nobody at the keys
+    clock.t = 0.03
+    teleop.press("left")
+    assert takeover.on_idle(_running(0, last)) is not None and takeover.starting
+    clock.t = 0.05
+    again, _ = takeover.on_frame(_running(1, last))  # the policy's frame crossed it: same takeover
+    assert again is not None and not takeover.starting
+    clock.t = 0.15
+    takeover.on_frame(_running(2, last, intervention=True))
+    assert not takeover.starting
+    teleop.release("left")
+    takeover.on_frame(_running(3, last, intervention=True))  # pays out the last motion
+    takeover.on_frame(_running(4, last, intervention=True))
+    assert not takeover.engaged
+    clock.t = 0.5
+    teleop.press("right")  # within the sim's 1 s grace: still the person's takeover, no new tick
+    assert takeover.on_idle(_running(4, last, intervention=True)) is not None
+    assert not takeover.starting
+    teleop.release("right")
+    takeover.on_frame(_running(5, last, intervention=True))
+    takeover.on_frame(_running(6, last, intervention=True))
+    clock.t = 2.0
+    teleop.press("up")  # the policy drives again: a fresh takeover, caught on a frame this time
+    first, _ = takeover.on_frame(_running(20, last))
+    assert first is not None and takeover.starting

@@ -20,10 +20,15 @@ class KeyboardTakeover:
     def __init__(self, teleop: KeyboardTeleop) -> None:
         self.teleop = teleop
         self.engaged = False
+        # The last call returned the first action of a takeover while the sim still let the policy
+        # drive: the eval's clock ticks at once on it (messages.TAKEOVER), so the person's first key
+        # drives a tick within milliseconds instead of up to a period later.
+        self.starting = False
         self._warned: set[int] = set()  # attempts whose idle keys were already reported
 
     def on_frame(self, frame: Frame) -> tuple[np.ndarray | None, list[str]]:
         lines: list[str] = []
+        self.starting = False
         if frame.phase is not Phase.RUNNING or frame.end_reason is not EndReason.NONE:
             ignored = self.teleop.ignore_held()
             if ignored and frame.episode_index not in self._warned:
@@ -41,6 +46,7 @@ class KeyboardTakeover:
             # The sim has not switched to the keys yet (this frame's step is still the policy's): start
             # again from its newest target, so the first step the keys drive continues it exactly.
             self.teleop.rebase(np.asarray(frame.action, np.float32))
+            self.starting = not self.engaged
         self.engaged = True
         action = self.teleop.action()
         if not self.teleop.engaged():  # this action paid out the last motion: let the sim's timer run
@@ -50,10 +56,12 @@ class KeyboardTakeover:
     def on_idle(self, latest: Frame | None) -> np.ndarray | None:
         """Between frames: the first action of a takeover the moment a key goes down (from the latest
         frame's target), so it drives the sim's next tick instead of the one after; None otherwise."""
+        self.starting = False
         if self.engaged or latest is None or not self.teleop.engaged():
             return None
         if latest.phase is not Phase.RUNNING or latest.end_reason is not EndReason.NONE:
             return None
         self.teleop.rebase(np.asarray(latest.action, np.float32))
         self.engaged = True
+        self.starting = not latest.intervention
         return self.teleop.action()

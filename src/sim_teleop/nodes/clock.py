@@ -3,7 +3,10 @@
 The dataflow sets TICK_MS from its own variable (AUTOPILOT_TICK_MS, EVAL_TICK_MS).
 
 Input `frame` (from sim/frame) only tells it when the sim has gone: it exits when that input closes.
-Output `tick` (uint64 tick index). Prints the ticks sent and skipped when it ends.
+Input `takeover` (the eval: the keyboard's actions): the first action of a person's takeover (metadata
+`TAKEOVER`) gets a tick at once, so their key drives the sim within milliseconds; the grid then
+restarts from that tick. Output `tick` (uint64 tick index). Prints the ticks sent and skipped when it
+ends.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 from typing import Any
 
 from sim_teleop.config import ConfigError, RunConfig
-from sim_teleop.messages import FRAME, TICK, encode_tick
+from sim_teleop.messages import FRAME, TAKEOVER, TICK, encode_tick
 from sim_teleop.nodes.serve import Serve, log
 from sim_teleop.sim.clock import TickSchedule
 
@@ -37,11 +40,17 @@ def main(node: Any = None) -> None:
     def tick() -> None:
         serve.send(TICK, encode_tick(schedule.fire(time.monotonic())))
 
+    def on_takeover(_value: Any, event: dict) -> None:
+        if (event.get("metadata") or {}).get(TAKEOVER):
+            serve.send(TICK, encode_tick(schedule.fire_now(time.monotonic())))
+
+    serve.on(TAKEOVER, on_takeover)
     serve.on_closed(FRAME, lambda _id: True)  # the sim has gone
     serve.run(idle_s=lambda: schedule.wait_s(time.monotonic()), on_idle=tick)
+    early = f" ({schedule.early} at once for a takeover)" if schedule.early else ""
     log(
         NAME,
-        f"done: {schedule.sent} ticks sent, {schedule.skipped} skipped (woke up late); lateness "
+        f"done: {schedule.sent} ticks sent{early}, {schedule.skipped} skipped (woke up late); lateness "
         f"p50 {schedule.late_ms(0.5):.1f} ms, p99 {schedule.late_ms(0.99):.1f} ms, "
         f"max {schedule.late_ms(1.0):.0f} ms",
     )

@@ -22,6 +22,7 @@ from sim_teleop.messages import (
     ACTION,
     CONTROL,
     FRAME,
+    TAKEOVER,
     WARM_UP,
     EndReason,
     Frame,
@@ -34,8 +35,9 @@ from sim_teleop.nodes.serve import Serve, log
 
 NAME = "keyboard"
 IDLE_S = 0.02
-"""How soon after a key goes down between two frames the takeover's first action leaves (the sim
-applies it at its next tick: the handover then waits at most one tick plus this)."""
+"""How soon after a key goes down between two frames the takeover's first action leaves. It is marked
+`TAKEOVER`: the eval's clock ticks at once on it, so the handover takes about this plus dora's delivery,
+not up to a tick more."""
 READY = "ready: arrows x/y, Shift L/R z down/up, Super = close gripper, Space next, Ctrl re-record, Esc stop"
 
 
@@ -136,7 +138,7 @@ def _serve_takeover(serve: Serve, teleop: KeyboardTeleop, discard: str) -> None:
     def on_idle() -> None:  # no event for IDLE_S: a key that just went down takes over now
         early = takeover.on_idle(latest)
         if early is not None:
-            serve.send(ACTION, encode_action(early))
+            serve.send(ACTION, encode_action(early), {TAKEOVER: True} if takeover.starting else None)
 
     def on_frame(frame: Frame, _event: dict) -> None:
         nonlocal latest
@@ -148,7 +150,7 @@ def _serve_takeover(serve: Serve, teleop: KeyboardTeleop, discard: str) -> None:
         for command in teleop.controls():
             serve.send(CONTROL, encode_control(command))
         if action is not None:
-            serve.send(ACTION, encode_action(action))
+            serve.send(ACTION, encode_action(action), {TAKEOVER: True} if takeover.starting else None)
 
     serve.on(FRAME, on_frame, decode_frame)
     serve.run(idle_s=IDLE_S, on_idle=on_idle)
