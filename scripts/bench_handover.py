@@ -29,7 +29,6 @@ import json
 import os
 import random
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import Any
 import yaml
 
 from sim_teleop.launch.dora import dora_environment
+from sim_teleop.sim.handover import RELEASE_S
 from sim_teleop_bench import handover_probe
 from sim_teleop_bench.handover_latency import (
     OK,
@@ -52,13 +52,11 @@ from sim_teleop_bench.xvfb import start_xvfb
 
 REPO = Path(__file__).resolve().parents[1]
 KEYS = ("Right", "Left", "Up", "Down")  # back and forth: the arm stays near where the policy had it
-RELEASE_S = 1.0  # sim_teleop.sim.handover.RELEASE_S
 
 
 def train_tiny(work: Path) -> Path:
-    """The test suite's tiny checkpoint (tests/policy_data.py): 3 sim episodes, 64 px, 3 train steps."""
-    sys.path.insert(0, str(REPO / "tests"))
-    from policy_data import make_tiny_dataset, resize_for_training, train_few_steps
+    """The test suite's tiny checkpoint (sim_teleop_bench.tiny_policy): 3 sim episodes, 64 px, 3 steps."""
+    from sim_teleop_bench.tiny_policy import make_tiny_dataset, resize_for_training, train_few_steps
 
     data = make_tiny_dataset(work / "data", episodes=3, frames=12)
     small = resize_for_training(data, work / "data_64", size=64)

@@ -33,6 +33,19 @@ def _wait_phase(probe: Path, term: TerminalSession, attempt: int, phase: str, ti
     pytest.fail(f"attempt {attempt} never reached {phase}:\n{term.text()[-3000:]}")
 
 
+def _wait_gripper(probe: Path, term: TerminalSession, attempt: int, value: float, timeout: float = 60) -> None:
+    """Until the attempt's latest running frame carries gripper `value`: a key's effect is awaited in the
+    frames, not assumed after a pause (a loaded machine may deliver the next key in the same frame)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert term.proc.poll() is None, f"dora run exited early:\n{term.text()[-3000:]}"
+        rows = [r for r in read_probe(probe) if r["episode_index"] == attempt and r["phase"] == "running"]
+        if rows and rows[-1]["action"][3] == value:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"attempt {attempt}: the gripper never showed {value}:\n{term.text()[-3000:]}")
+
+
 def _start(tmp_path: Path, dora_env: dict[str, str]) -> tuple[TerminalSession, Path, Path]:
     root, probe = tmp_path / "ds", tmp_path / "frames.jsonl"
     flow = with_probe(REPO / "dataflow-record.yaml", tmp_path, probe)
@@ -75,8 +88,10 @@ def test_two_episodes_from_the_terminal(tmp_path: Path, dora_env: dict[str, str]
         term.hold(ARROWS["right"], 1.0)  # 0.1 m
         term.type(b"", pause=0.6)
         term.type(ARROWS["up"], pause=0.6)  # a tap: one frame of motion
-        term.type(b"g", pause=0.8)  # gripper closed ...
-        term.type(b"g", pause=0.5)  # ... and open again
+        term.type(b"g")  # gripper closed ...
+        _wait_gripper(probe, term, 0, 1.0)
+        term.type(b"g")  # ... and open again
+        _wait_gripper(probe, term, 0, 0.0)
         term.type(b" ")  # finish
         _wait_phase(probe, term, 0, "done")
         term.type(b" ")  # keep it and reset

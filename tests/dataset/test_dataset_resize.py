@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from policy_data import make_tiny_dataset
 
 from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.resize import resize_dataset, resized_features
 from sim_teleop.dataset.sidecar import SIDECAR_RELPATH
 from sim_teleop.images import resize_image
+from sim_teleop_bench.tiny_policy import make_tiny_dataset
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -110,9 +110,8 @@ def test_only_the_frames_a_person_drove_in_an_episode_they_took_over() -> None:
 
 
 def test_corrections_only_needs_the_flag(tmp_path: Path) -> None:
-    from policy_data import make_tiny_dataset
-
     from sim_teleop.dataset import DatasetError
+    from sim_teleop_bench.tiny_policy import make_tiny_dataset
 
     root = make_tiny_dataset(tmp_path / "demo", episodes=1, frames=4)
     with pytest.raises(DatasetError, match="no 'intervention' column"):

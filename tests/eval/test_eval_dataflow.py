@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, dora_environment
-from policy_data import make_tiny_dataset, resize_for_training, train_few_steps
 
 from sim_teleop.eval.summary import results_from_dataset
+from sim_teleop_bench.tiny_policy import make_tiny_dataset, resize_for_training, train_few_steps
 
 pytestmark = pytest.mark.dataflow
 VENV_BIN = Path(sys.executable).parent

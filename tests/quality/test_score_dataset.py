@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO
-from policy_data import make_tiny_dataset, train_few_steps
+
+from sim_teleop_bench.tiny_policy import make_tiny_dataset, train_few_steps
 
 REPO_ID = "local/tiny_policy_test"
 

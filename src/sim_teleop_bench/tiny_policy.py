@@ -1,4 +1,5 @@
-"""Tiny LeRobotDataset v3.0 made from the real sim, with the recorded features, for the policy tests.
+"""Tiny LeRobotDataset v3.0 made from the real sim, with the recorded features, for the policy tests and
+the handover benchmark.
 
 Features come from the recorder's `build_features` (the exact recorded layout); the episodes are a few
 short, crude scripted reaches towards the cube, enough for `lerobot-train` to compute stats and run a
@@ -79,7 +80,7 @@ def resize_for_training(data: Path, out: Path, size: int = 64) -> Path:
     import subprocess
     import sys
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]  # the checkout (the package is installed editable)
     proc = subprocess.run(
         [
             sys.executable,
@@ -103,7 +104,7 @@ def train_few_steps(data: Path, repo_id: str, out: Path, steps: int = 3) -> Path
     import subprocess
     import sys
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]  # the checkout (the package is installed editable)
     proc = subprocess.run(
         [
             str(Path(sys.executable).parent / "lerobot-train"),
