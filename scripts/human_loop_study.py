@@ -21,6 +21,7 @@ Success is the last checkpoint of each `scripts/learning_curve.py` JSON (or `"st
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -36,7 +37,8 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.0, 5.2), dpi=100)
-    for arm, marker in zip(sorted({r["arm"] for r in rows}), "osd^", strict=False):
+    arms = list(dict.fromkeys(r["arm"] for r in rows))  # in the spec's order; every arm drawn
+    for arm, marker in zip(arms, itertools.cycle("osd^vP*X"), strict=False):
         pts = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["operator_min"])
         x = [r["operator_min"] for r in pts]
         y = [100 * r["successes"] / r["episodes"] for r in pts]

@@ -33,7 +33,8 @@ WARM_UP = "warm_up"
 TAKEOVER = "takeover"
 """Metadata key (value True) of the keyboard's first action of a takeover, sent while the sim still let the
 policy drive; the eval's clock also hears the keyboard's actions and ticks at once on it
-(`TickSchedule.fire_now`), so the key drives the sim within milliseconds. The sim ignores the key."""
+(`TickSchedule.fire_now`), so the key drives the sim within milliseconds. That tick carries the key too:
+it may overtake the action on the way, and the sim then serves it when the action arrives."""
 LAST_FRAME = "last_frame"
 """The sim's `Frame.seq` of the last frame it emitted, sent as it stops: a consumer that received less
 lost the tail of the stream (see sim_teleop.follower)."""

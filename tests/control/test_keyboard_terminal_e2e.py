@@ -33,7 +33,9 @@ def _wait_phase(probe: Path, term: TerminalSession, attempt: int, phase: str, ti
     pytest.fail(f"attempt {attempt} never reached {phase}:\n{term.text()[-3000:]}")
 
 
-def _wait_gripper(probe: Path, term: TerminalSession, attempt: int, value: float, timeout: float = 60) -> None:
+def _wait_gripper(
+    probe: Path, term: TerminalSession, attempt: int, value: float, timeout: float = 60
+) -> None:
     """Until the attempt's latest running frame carries gripper `value`: a key's effect is awaited in the
     frames, not assumed after a pause (a loaded machine may deliver the next key in the same frame)."""
     deadline = time.monotonic() + timeout

@@ -295,3 +295,32 @@ def test_only_the_first_action_of_a_takeover_asks_the_clock_for_a_tick_at_once()
     teleop.press("up")  # the policy drives again: a fresh takeover, caught on a frame this time
     first, _ = takeover.on_frame(_running(20, last))
     assert first is not None and takeover.starting
+
+
+def test_a_takeover_tick_that_overtakes_the_persons_action_is_served_when_the_action_arrives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pyarrow as pa
+    from conftest import load_node
+    from dora.testing import MockNode
+
+    from sim_teleop.messages import TAKEOVER, decode_frame, encode_action, encode_control
+
+    monkeypatch.setenv("SIM_VIEWER", "0")
+
+    def ev(input_id: str, value: pa.Array, meta: dict | None = None) -> dict:
+        return {"type": "INPUT", "id": input_id, "value": value, "metadata": meta or {}}
+
+    tick = ev("tick", pa.array([0]))
+    early = ev("tick", pa.array([0]), {TAKEOVER: True})
+    human = ev("action_human", encode_action([0.0, 0.05, 0.0, 0.0]), {TAKEOVER: True})
+    stop = [ev("control", encode_control("stop")), tick]
+    # The takeover's tick came first: no frame for it until the person's action is there, then at once.
+    node = MockNode([tick, tick, early, human, tick, *stop])
+    load_node("sim").main(node)
+    frames = [decode_frame(v) for v in node.outputs["frame"]]
+    assert [f.intervention for f in frames] == [False, False, True, True]
+    # A takeover tick whose action never came (or drove nothing) is replaced by the grid's next tick.
+    node = MockNode([tick, tick, early, tick, *stop])
+    load_node("sim").main(node)
+    assert [decode_frame(v).intervention for v in node.outputs["frame"]] == [False, False, False]

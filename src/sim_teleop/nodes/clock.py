@@ -4,9 +4,9 @@ The dataflow sets TICK_MS from its own variable (AUTOPILOT_TICK_MS, EVAL_TICK_MS
 
 Input `frame` (from sim/frame) only tells it when the sim has gone: it exits when that input closes.
 Input `takeover` (the eval: the keyboard's actions): the first action of a person's takeover (metadata
-`TAKEOVER`) gets a tick at once, so their key drives the sim within milliseconds; the grid then
-restarts from that tick. Output `tick` (uint64 tick index). Prints the ticks sent and skipped when it
-ends.
+`TAKEOVER`) gets a tick at once, marked `TAKEOVER` too (the sim serves it once the action has reached
+it), so their key drives the sim within milliseconds; the grid then restarts from that tick.
+Output `tick` (uint64 tick index). Prints the ticks sent and skipped when it ends.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def main(node: Any = None) -> None:
 
     def on_takeover(_value: Any, event: dict) -> None:
         if (event.get("metadata") or {}).get(TAKEOVER):
-            serve.send(TICK, encode_tick(schedule.fire_now(time.monotonic())))
+            serve.send(TICK, encode_tick(schedule.fire_now(time.monotonic())), {TAKEOVER: True})
 
     serve.on(TAKEOVER, on_takeover)
     serve.on_closed(FRAME, lambda _id: True)  # the sim has gone

@@ -23,6 +23,7 @@ from sim_teleop.messages import (
     CONTROL,
     FRAME,
     LAST_FRAME,
+    TAKEOVER,
     TICK,
     WARM_UP,
     Control,
@@ -79,13 +80,14 @@ def _start(config: SimConfig, actions: OnceLogger) -> tuple[SimRunner, Any | Non
     return runner, viewer
 
 
-def _human_input(runner: SimRunner) -> Callable[[Any, dict], None]:
+def _human_input(runner: SimRunner, ticks: _Ticks) -> Callable[[Any, dict], None]:
     """The takeover input's handler: a person's action, unless it is a warm-up (it only opens the
-    channel: dora's first send is slow)."""
+    channel: dora's first send is slow); a takeover's tick that came before it is served now."""
 
     def on_human(action: Any, event: dict) -> None:
         if not (event.get("metadata") or {}).get(WARM_UP):
             runner.set_human_action(action)
+            ticks.serve_held()
 
     return on_human
 
@@ -115,6 +117,7 @@ class _Ticks:
         self.failed = False
         self.sent_tick = 0
         self.last_seq: int | None = None
+        self.held: dict | None = None  # a takeover's tick that overtook the person's action
 
     def send(self, frame: Frame) -> None:
         self.sent_tick = frame.tick_index
@@ -132,8 +135,22 @@ class _Ticks:
             self.serve.log(self.watch.line(silent, self.sent_tick))
             self.failed = True
             return True
-        self.runner.serve_tick((event.get("metadata") or {}).get("timestamp"), self.send)
+        metadata = event.get("metadata") or {}
+        if metadata.get(TAKEOVER) and not self.runner.handover.human:
+            # The clock ticks at once for a takeover (messages.TAKEOVER), on the keyboard's action; that
+            # tick can reach us before the action itself: serve it when the action comes. A tick of the
+            # grid that comes first replaces it (the action was for no running attempt).
+            self.held = event
+            return False
+        self.held = None
+        self.runner.serve_tick(metadata.get("timestamp"), self.send)
         return False
+
+    def serve_held(self) -> None:
+        """Serve a takeover's tick that was waiting for the person's action (`on_tick`)."""
+        if self.held is not None and self.runner.handover.human:
+            event, self.held = self.held, None
+            self.runner.serve_tick((event.get("metadata") or {}).get("timestamp"), self.send)
 
 
 def main(node: Any = None) -> None:
@@ -168,7 +185,7 @@ def main(node: Any = None) -> None:
         decode_action,
         note="; keeping last action",
     )
-    serve.on(ACTION_HUMAN, _human_input(runner), decode_action, note="; the last action is kept")
+    serve.on(ACTION_HUMAN, _human_input(runner, ticks), decode_action, note="; the last action is kept")
     serve.on(CONTROL, on_control, decode_control, prefix=True)
     serve.on("recorder_progress", lambda tick, _event: ticks.watch.heard(tick), decode_tick)
     for input_id in GONE_MEANS_STOP:
