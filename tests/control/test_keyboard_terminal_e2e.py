@@ -132,7 +132,10 @@ def test_two_episodes_from_the_terminal(tmp_path: Path, dora_env: dict[str, str]
     np.testing.assert_allclose(ep2[-1, :3], [-0.15, 0.0, 0.07], atol=ONE_FRAME)
     for actions, ticks in ((ep0, ticks0), (ep2, ticks2)):  # per tick: a loaded sim skips some
         per_tick = np.abs(np.diff(actions[:, :3], axis=0)).max(axis=1) / np.maximum(1, np.diff(ticks))
-        assert per_tick.max() <= 2.5 * ONE_FRAME, "motion learnt late is paid out (2x speed), not in one jump"
+        # Paid out at up to 2x the key speed over the wall time between two keyboard actions, which on a
+        # loaded machine can span two ticks (measured: 2.6 frames once): 5 frames' worth at most. Learnt
+        # late and applied in one jump, the 1.0 s and 1.5 s holds would move 10 and 15 frames' worth.
+        assert per_tick.max() <= 5 * ONE_FRAME, "motion learnt late is paid out (2x speed), not in one jump"
 
     ds = load_dataset(REPO_ID, root)
     assert ds.meta.total_episodes == 2

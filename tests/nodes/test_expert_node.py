@@ -89,19 +89,20 @@ def test_expert_node_reports_bad_config(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_episode_count_and_tick_default_to_the_run_config(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The expert stops at the run's episode count (the recorder's) without re-reading its JSON."""
+    """The expert stops at the run's episode count (the recorder's) and ticks at its frame period."""
+    from sim_teleop.autopilot.session import AutopilotConfig
+
     unset = ("AUTOPILOT_EPISODES", "AUTOPILOT_TICK_MS", "RECORD_NUM_EPISODES", "SIM_FPS", "DEFECTS_CONFIG")
     for var in unset:
         monkeypatch.delenv(var, raising=False)
     run = tmp_path / "run.json"
     run.write_text(json.dumps({"repo_id": "t/run", "num_episodes": 3, "fps": 20, "writer": "inline"}))
     monkeypatch.setenv("RECORD_CONFIG", str(run))
-    load_node("expert").main(MockNode([]))
-    out = capsys.readouterr()
-    assert "3 episodes, seed 0" in out.out + out.err
+    cfg = AutopilotConfig.load()
+    assert (cfg.episodes, cfg.seed, cfg.tick_s) == (3, 0, pytest.approx(0.05))
     monkeypatch.setenv("RECORD_NUM_EPISODES", "4")
-    load_node("expert").main(MockNode([]))
-    out = capsys.readouterr()
-    assert "4 episodes, seed 0" in out.out + out.err and "at 50 ms" in out.out
+    assert AutopilotConfig.load().episodes == 4
+    monkeypatch.setenv("AUTOPILOT_EPISODES", "6")  # the autopilot's own name wins
+    assert AutopilotConfig.load().episodes == 6
