@@ -127,9 +127,13 @@ def test_two_episodes_from_the_terminal(tmp_path: Path, dora_env: dict[str, str]
     assert re.findall(r"\[recorder\] saved attempt (\d+)", text) == ["0", "2"], text[-3000:]
 
     (ep0, ticks0), (ep2, ticks2) = _episode(probe, 0), _episode(probe, 2)
-    np.testing.assert_allclose(ep0[-1, :3], [0.1, ONE_FRAME, 0.0], atol=ONE_FRAME)
+    # Terminal bytes carry no time stamp: the node times a hold from when its bytes arrive, so a loaded
+    # machine shifts the first repeat and the release by up to ~0.15 s (measured: 1.0 s read as 0.86 s).
+    # 20 % of the hold still fails a hold read as a tap (1 frame) or counted twice.
+    assert (np.abs(ep0[-1, :3] - [0.1, ONE_FRAME, 0.0]) <= [0.2 * 0.1, 0.5 * ONE_FRAME, 1e-6]).all(), ep0[-1]
     assert ep0[:, 3].max() == 1.0 and ep0[-1, 3] == 0.0, "g closed the gripper, g opened it"
-    np.testing.assert_allclose(ep2[-1, :3], [-0.15, 0.0, 0.07], atol=ONE_FRAME)
+    tolerance = np.array([0.2 * 0.15, ONE_FRAME, 0.2 * 0.07])
+    assert (np.abs(ep2[-1, :3] - [-0.15, 0.0, 0.07]) <= tolerance).all(), ep2[-1, :3]
     for actions, ticks in ((ep0, ticks0), (ep2, ticks2)):  # per tick: a loaded sim skips some
         per_tick = np.abs(np.diff(actions[:, :3], axis=0)).max(axis=1) / np.maximum(1, np.diff(ticks))
         # Paid out at up to 2x the key speed over the wall time between two keyboard actions, which on a
