@@ -65,16 +65,22 @@ class TerminalSession:
         os.write(self.master, data)
         time.sleep(pause)
 
-    def hold(self, key: bytes, seconds: float, delay: float = 0.5, interval: float = 0.033) -> None:
-        """What a terminal sends while a key is held: the key, then after `delay` every `interval`."""
+    def hold(self, key: bytes, seconds: float, delay: float = 0.5, interval: float = 0.033) -> float:
+        """What a terminal sends while a key is held: the key, then after `delay` every `interval`.
+        Returns how late its latest-written character went out (s): a loaded machine wakes this writer
+        late, and a terminal's characters carry no time stamp, so that lateness is part of what the
+        keyboard node sees."""
         start = time.monotonic()
         os.write(self.master, key)
+        late = 0.0
         next_at = start + delay
         while next_at < start + seconds:
             time.sleep(max(0.0, next_at - time.monotonic()))
             os.write(self.master, key)
+            late = max(late, time.monotonic() - next_at)
             next_at += interval
         time.sleep(max(0.0, start + seconds - time.monotonic()))
+        return late
 
     def modes(self) -> list:
         return termios.tcgetattr(self.slave)

@@ -87,7 +87,7 @@ def test_two_episodes_from_the_terminal(tmp_path: Path, dora_env: dict[str, str]
     try:
         term.type(b" ")
         _wait_phase(probe, term, 0, "running")
-        term.hold(ARROWS["right"], 1.0)  # 0.1 m
+        late = {"x": term.hold(ARROWS["right"], 1.0)}  # 0.1 m
         term.type(b"", pause=0.6)
         term.type(ARROWS["up"], pause=0.6)  # a tap: one frame of motion
         term.type(b"g")  # gripper closed ...
@@ -105,9 +105,9 @@ def test_two_episodes_from_the_terminal(tmp_path: Path, dora_env: dict[str, str]
         _wait_phase(probe, term, 1, "resetting")
         term.type(b" ")
         _wait_phase(probe, term, 2, "running")
-        term.hold(ARROWS["left"], 1.5)  # -0.15 m
+        late["-x"] = term.hold(ARROWS["left"], 1.5)  # -0.15 m
         term.type(b"", pause=0.6)
-        term.hold(b"r", 0.7)  # up (Right Shift on a desktop): +0.07 m
+        late["z"] = term.hold(b"r", 0.7)  # up (Right Shift on a desktop): +0.07 m
         term.type(b"", pause=0.6)
         term.type(b" ")
         _wait_phase(probe, term, 2, "done")
@@ -127,13 +127,22 @@ def test_two_episodes_from_the_terminal(tmp_path: Path, dora_env: dict[str, str]
     assert re.findall(r"\[recorder\] saved attempt (\d+)", text) == ["0", "2"], text[-3000:]
 
     (ep0, ticks0), (ep2, ticks2) = _episode(probe, 0), _episode(probe, 2)
+
     # Terminal bytes carry no time stamp: the node times a hold from when its bytes arrive, so a loaded
-    # machine shifts the first repeat and the release by up to ~0.15 s (measured: 1.0 s read as 0.86 s).
-    # 20 % of the hold still fails a hold read as a tap (1 frame) or counted twice.
-    assert (np.abs(ep0[-1, :3] - [0.1, ONE_FRAME, 0.0]) <= [0.2 * 0.1, 0.5 * ONE_FRAME, 1e-6]).all(), ep0[-1]
+    # machine shifts the first repeat and the release (measured: 1.0 s read as 0.86 s), and a writer woken
+    # late splits a hold (a 0.7 s hold read as 0.36 s beside a CPU hog). Allowed: 20 % of the hold plus
+    # twice this writer's own measured lateness; still far from a hold read as a tap or counted twice.
+    def allowed(hold_m: float, axis: str) -> float:
+        return 0.2 * hold_m + 2 * SPEED * late[axis]
+
+    x_tol = allowed(0.1, "x")
+    assert (np.abs(ep0[-1, :3] - [0.1, ONE_FRAME, 0.0]) <= [x_tol, 0.5 * ONE_FRAME, 1e-6]).all(), (
+        ep0[-1],
+        late,
+    )
     assert ep0[:, 3].max() == 1.0 and ep0[-1, 3] == 0.0, "g closed the gripper, g opened it"
-    tolerance = np.array([0.2 * 0.15, ONE_FRAME, 0.2 * 0.07])
-    assert (np.abs(ep2[-1, :3] - [-0.15, 0.0, 0.07]) <= tolerance).all(), ep2[-1, :3]
+    tolerance = np.array([allowed(0.15, "-x"), ONE_FRAME, allowed(0.07, "z")])
+    assert (np.abs(ep2[-1, :3] - [-0.15, 0.0, 0.07]) <= tolerance).all(), (ep2[-1, :3], late)
     for actions, ticks in ((ep0, ticks0), (ep2, ticks2)):  # per tick: a loaded sim skips some
         per_tick = np.abs(np.diff(actions[:, :3], axis=0)).max(axis=1) / np.maximum(1, np.diff(ticks))
         # Paid out at up to 2x the key speed over the wall time between two keyboard actions, which on a
