@@ -126,7 +126,7 @@ def test_two_episodes_from_the_terminal(tmp_path: Path, dora_env: dict[str, str]
     assert "attempt 0 recording - Space: finish it, x: discard it" in text
     assert re.findall(r"\[recorder\] saved attempt (\d+)", text) == ["0", "2"], text[-3000:]
 
-    (ep0, ticks0), (ep2, ticks2) = _episode(probe, 0), _episode(probe, 2)
+    ep0, ep2 = _episode(probe, 0)[0], _episode(probe, 2)[0]
 
     # Terminal bytes carry no time stamp: the node times a hold from when its bytes arrive, so a loaded
     # machine shifts the first repeat and the release (measured: 1.0 s read as 0.86 s), and a writer woken
@@ -143,12 +143,10 @@ def test_two_episodes_from_the_terminal(tmp_path: Path, dora_env: dict[str, str]
     assert ep0[:, 3].max() == 1.0 and ep0[-1, 3] == 0.0, "g closed the gripper, g opened it"
     tolerance = np.array([allowed(0.15, "-x"), ONE_FRAME, allowed(0.07, "z")])
     assert (np.abs(ep2[-1, :3] - [-0.15, 0.0, 0.07]) <= tolerance).all(), (ep2[-1, :3], late)
-    for actions, ticks in ((ep0, ticks0), (ep2, ticks2)):  # per tick: a loaded sim skips some
-        per_tick = np.abs(np.diff(actions[:, :3], axis=0)).max(axis=1) / np.maximum(1, np.diff(ticks))
-        # Paid out at up to 2x the key speed over the wall time between two keyboard actions, which on a
-        # loaded machine can span two ticks (measured: 2.6 frames once): 5 frames' worth at most. Learnt
-        # late and applied in one jump, the 1.0 s and 1.5 s holds would move 10 and 15 frames' worth.
-        assert per_tick.max() <= 5 * ONE_FRAME, "motion learnt late is paid out (2x speed), not in one jump"
+    # How late motion is paid out (2x the key speed, never one jump) is tested on a fake clock
+    # (test_keyboard_keys.py::test_late_motion_is_paid_out_never_one_jump): here the payout spans the
+    # keyboard node's own wall time between two actions, which a loaded machine stretches (beside a CPU
+    # hog one tick moved 6.5 frames' worth after the node was starved), so no per-tick bound is asserted.
 
     ds = load_dataset(REPO_ID, root)
     assert ds.meta.total_episodes == 2
