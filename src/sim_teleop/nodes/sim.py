@@ -117,7 +117,7 @@ class _Ticks:
         self.failed = False
         self.sent_tick = 0
         self.last_seq: int | None = None
-        self.held: dict | None = None  # a takeover's tick that overtook the person's action
+        self.held: dict | None = None  # metadata of a takeover's tick that overtook the person's action
 
     def send(self, frame: Frame) -> None:
         self.sent_tick = frame.tick_index
@@ -140,7 +140,7 @@ class _Ticks:
             # The clock ticks at once for a takeover (messages.TAKEOVER), on the keyboard's action; that
             # tick can reach us before the action itself: serve it when the action comes. A tick of the
             # grid that comes first replaces it (the action was for no running attempt).
-            self.held = event
+            self.held = metadata
             return False
         self.held = None
         self.runner.serve_tick(metadata.get("timestamp"), self.send)
@@ -149,8 +149,8 @@ class _Ticks:
     def serve_held(self) -> None:
         """Serve a takeover's tick that was waiting for the person's action (`on_tick`)."""
         if self.held is not None and self.runner.handover.human:
-            event, self.held = self.held, None
-            self.runner.serve_tick((event.get("metadata") or {}).get("timestamp"), self.send)
+            metadata, self.held = self.held, None
+            self.runner.serve_tick(metadata.get("timestamp"), self.send)
 
 
 def main(node: Any = None) -> None:
