@@ -324,3 +324,54 @@ def test_a_takeover_tick_that_overtakes_the_persons_action_is_served_when_the_ac
     node = MockNode([tick, tick, early, tick, *stop])
     load_node("sim").main(node)
     assert [decode_frame(v).intervention for v in node.outputs["frame"]] == [False, False, False]
+
+
+def test_a_takeover_that_continues_an_older_frame_than_the_newest_is_refused() -> None:
+    """The keys' first target is the frame they saw; when the policy has stepped since (the action
+    crossed a tick), taking it would jump back a step: the sim waits for one from its newest frame."""
+    from sim_teleop.sim.env import SimEnv
+    from sim_teleop.sim.runner import SimConfig, SimRunner
+
+    clock = Clock()
+    sim = SimEnv(image_obs=False)
+    try:
+        runner = SimRunner(sim, SimConfig(time_limit_s=100), clock=clock)
+        frames = []
+        for i in range(4):
+            clock.t = 0.1 * i
+            runner.set_action(np.array([0.01 * i, 0.0, 0.0, 0.0], np.float32), answers_tick=i)
+            frames.append(runner.tick())
+            runner.advance()
+        newest = frames[-1]
+        runner.set_human_action(frames[-2].action, continues_tick=frames[-2].tick_index)
+        assert runner.stale_takeovers == 1 and not runner.handover.human
+        runner.set_human_action(newest.action, continues_tick=newest.tick_index)
+        assert runner.handover.human
+        clock.t = 0.4
+        taken = runner.tick()
+        assert taken.intervention and np.allclose(taken.action, newest.action)
+        runner.advance()
+        # Once a person drives, their later actions continue their own target: no check.
+        runner.set_human_action(newest.action, continues_tick=newest.tick_index)
+        assert runner.stale_takeovers == 1
+    finally:
+        sim.close()
+
+
+def test_the_keyboards_takeover_actions_say_which_frame_they_continue() -> None:
+    from sim_teleop.messages import TAKEOVER, TICK
+
+    clock = Clock()
+    teleop = KeyboardTeleop(clock=clock)
+    takeover = KeyboardTakeover(teleop)
+    last = np.array([0.05, 0.02, 0.01, 0.0], np.float32)
+    seen = dataclasses.replace(_running(3, last), tick_index=7)
+    takeover.on_frame(seen)
+    clock.t = 0.03
+    teleop.press("left")
+    assert takeover.on_idle(seen) is not None
+    assert takeover.metadata() == {TICK: 7, TAKEOVER: True}
+    crossed = dataclasses.replace(_running(4, last), tick_index=8)  # the policy stepped meanwhile
+    clock.t = 0.05
+    takeover.on_frame(crossed)
+    assert takeover.metadata() == {TICK: 8}  # the same takeover, from the newest frame

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim_teleop.control.teleop import KeyboardTeleop
-from sim_teleop.messages import EndReason, Frame, Phase
+from sim_teleop.messages import TAKEOVER, TICK, EndReason, Frame, Phase
 
 
 class KeyboardTakeover:
@@ -24,6 +24,9 @@ class KeyboardTakeover:
         # drive: the eval's clock ticks at once on it (messages.TAKEOVER), so the person's first key
         # drives a tick within milliseconds instead of up to a period later.
         self.starting = False
+        # The tick of the frame whose target the keys continue: the sim lets a takeover start only
+        # from its newest frame, so a target the policy has already moved on from never makes it jump.
+        self.base_tick: int | None = None
         self._warned: set[int] = set()  # attempts whose idle keys were already reported
 
     def on_frame(self, frame: Frame) -> tuple[np.ndarray | None, list[str]]:
@@ -46,6 +49,7 @@ class KeyboardTakeover:
             # The sim has not switched to the keys yet (this frame's step is still the policy's): start
             # again from its newest target, so the first step the keys drive continues it exactly.
             self.teleop.rebase(np.asarray(frame.action, np.float32))
+            self.base_tick = frame.tick_index
             self.starting = not self.engaged
         self.engaged = True
         action = self.teleop.action()
@@ -62,6 +66,18 @@ class KeyboardTakeover:
         if latest.phase is not Phase.RUNNING or latest.end_reason is not EndReason.NONE:
             return None
         self.teleop.rebase(np.asarray(latest.action, np.float32))
+        self.base_tick = latest.tick_index
         self.engaged = True
         self.starting = not latest.intervention
         return self.teleop.action()
+
+    def metadata(self) -> dict[str, object]:
+        """For the action just returned: `TICK`, the frame its target continues (the sim refuses a
+        takeover that starts from an older frame than its newest: the keys then start again from the
+        next one), and `TAKEOVER` on a takeover's first action (the eval's clock ticks at once on it)."""
+        meta: dict[str, object] = {}
+        if self.base_tick is not None:
+            meta[TICK] = self.base_tick
+        if self.starting:
+            meta[TAKEOVER] = True
+        return meta

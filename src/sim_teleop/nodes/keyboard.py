@@ -22,7 +22,6 @@ from sim_teleop.messages import (
     ACTION,
     CONTROL,
     FRAME,
-    TAKEOVER,
     WARM_UP,
     EndReason,
     Frame,
@@ -138,7 +137,7 @@ def _serve_takeover(serve: Serve, teleop: KeyboardTeleop, discard: str) -> None:
     def on_idle() -> None:  # no event for IDLE_S: a key that just went down takes over now
         early = takeover.on_idle(latest)
         if early is not None:
-            serve.send(ACTION, encode_action(early), {TAKEOVER: True} if takeover.starting else None)
+            serve.send(ACTION, encode_action(early), takeover.metadata())
 
     def on_frame(frame: Frame, _event: dict) -> None:
         nonlocal latest
@@ -150,7 +149,7 @@ def _serve_takeover(serve: Serve, teleop: KeyboardTeleop, discard: str) -> None:
         for command in teleop.controls():
             serve.send(CONTROL, encode_control(command))
         if action is not None:
-            serve.send(ACTION, encode_action(action), {TAKEOVER: True} if takeover.starting else None)
+            serve.send(ACTION, encode_action(action), takeover.metadata())
 
     serve.on(FRAME, on_frame, decode_frame)
     serve.run(idle_s=IDLE_S, on_idle=on_idle)

@@ -86,7 +86,7 @@ def _human_input(runner: SimRunner, ticks: _Ticks) -> Callable[[Any, dict], None
 
     def on_human(action: Any, event: dict) -> None:
         if not (event.get("metadata") or {}).get(WARM_UP):
-            runner.set_human_action(action)
+            runner.set_human_action(action, answered_tick(event.get("metadata")))
             ticks.serve_held()
 
     return on_human

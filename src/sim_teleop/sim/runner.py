@@ -187,6 +187,8 @@ class SimRunner:
         self.handover = Handover(NEUTRAL_ACTION, clock=clock, say=say)
         self.intervention = False  # a person drives the step about to be taken
         self.human_ignored = 0  # a person's actions outside a running attempt (nothing to drive)
+        self.served_tick: int | None = None  # the tick of the newest frame emitted
+        self.stale_takeovers = 0  # takeovers refused because they continued an older frame
         self.obs: Observation = sim.reset(placement=self.machine.saved_episodes)
         self.episode_start = clock()
         self.phase_frames = 0  # frames emitted in a done/resetting phase (for frame_index there)
@@ -221,12 +223,26 @@ class SimRunner:
             self.action = self.handover.policy_action.copy()
         self.answers.on_action(answers_tick)
 
-    def set_human_action(self, action: np.ndarray) -> None:
+    def set_human_action(self, action: np.ndarray, continues_tick: int | None = None) -> None:
         """A person's action (the eval's takeover input): they drive from the next tick on, while an
-        attempt runs; outside one there is nothing to drive and it is only counted."""
+        attempt runs; outside one there is nothing to drive and it is only counted.
+
+        `continues_tick`: the frame whose target the keys started from, when the sender says so. A
+        takeover that starts from an older frame than the newest one is refused: the policy has moved
+        the target since, and taking it would jump back. The keyboard starts again from the next frame
+        (a few milliseconds later), which it receives before the sim's next tick.
+        """
         m = self.machine
         if m.phase is not Phase.RUNNING or m.end_reason is not EndReason.NONE:
             self.human_ignored += 1
+            return
+        if (
+            not self.handover.human
+            and continues_tick is not None
+            and self.served_tick is not None
+            and continues_tick < self.served_tick
+        ):
+            self.stale_takeovers += 1
             return
         held = self._checked(action)
         if held is not None:
@@ -271,6 +287,7 @@ class SimRunner:
         """Emit this tick's frame; call `advance()` after sending it."""
         now = self.clock()
         tick_index, missed = self.ticks.serve(now)
+        self.served_tick = tick_index
         m = self.machine
         obs = self.obs
         self.answers.on_frame(tick_index, first=m.phase is Phase.RUNNING and m.steps == 0)
