@@ -77,3 +77,51 @@ def test_still_robot_is_not_a_frozen_camera() -> None:
     for _ in range(N):
         acc.add_frame(np.zeros(18, np.float32), np.zeros(4, np.float32), images={"cam": scene(0)})
     assert acc.raw_metrics()["cam.frozen"] == 0.0
+
+
+def _session(transforms: list, learn: bool) -> list:
+    """One episode per transform, scored in order by one EpisodeScorer (the references carry over)."""
+    from sim_teleop.quality.scorer import EpisodeScorer
+
+    cfg = QualityConfig(cameras=("cam",), learn_camera_levels=learn, success_gate=False)
+    scorer = EpisodeScorer(cfg)
+    reports = []
+    for ep, transform in enumerate(transforms):
+        acc = scorer.new_episode()
+        for i in range(N):
+            state = np.zeros(18, np.float32)
+            state[15:18] = [0.3 + 0.01 * i, 0.0, 0.2]
+            action = np.zeros(4, np.float32)
+            action[:3] = state[15:18] - [0.3, 0.0, 0.2]
+            acc.add_frame(state, action, images={"cam": transform(i, scene(i))})
+        reports.append(scorer.report(ep, acc))
+    return reports
+
+
+def test_learnt_levels_take_a_dim_scene_as_normal_and_find_what_departs_from_it() -> None:
+    """Another layout's camera (offline): its usual brightness and sharpness come from the session, so a
+    dim scene is not `dark` there; a blurred or darker episode after clean ones still is."""
+
+    def dim(i: int, img: np.ndarray) -> np.ndarray:
+        return (img * 0.3).astype(np.uint8)
+
+    calibrated = _session([dim], learn=False)
+    assert calibrated[0].subscores["cam.dark"] < 0.5  # against this project's renders: dark
+    reports = _session(
+        [
+            dim,
+            dim,
+            dim,
+            lambda i, img: box_blur(dim(i, img), 2),
+            lambda i, img: (dim(i, img) * 0.4).astype(np.uint8),
+            dim,
+        ],
+        learn=True,
+    )
+    assert [r.reasons for r in reports] == [[], [], [], ["blur"], ["dark"], []], [
+        r.subscores for r in reports
+    ]
+    # The defective episodes did not teach the camera's usual levels.
+    assert reports[5].metrics["cam.reference_brightness"] == pytest.approx(
+        reports[2].metrics["cam.reference_brightness"], rel=0.02
+    )

@@ -87,6 +87,9 @@ class QualityConfig(Config):
     use_images: bool = setting(True, env="QUALITY_IMAGES")  # live: the camera metrics (off: motion only)
     # True when the file gives `layout`: offline it then wins over the layout inferred from the dataset.
     layout_given: bool = False
+    # Offline, a dataset of another layout: each camera's usual brightness and sharpness are learnt from
+    # the dataset's own episodes (`CameraReference`), not this project's calibrated renders.
+    learn_camera_levels: bool = False
 
     def validate(self) -> None:
         if self.fps <= 0:

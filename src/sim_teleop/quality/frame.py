@@ -70,6 +70,7 @@ class MeterSetup:
     layout: SignalLayout
     state_scale: np.ndarray | None = None
     action_scale: np.ndarray | None = None
+    learn_cameras: bool = False  # the cameras' levels are learnt from the session (`CameraLevels`)
 
     @property
     def has_tcp(self) -> bool:

@@ -24,7 +24,7 @@ import numpy as np
 
 from sim_teleop.quality.config import QualityConfig
 from sim_teleop.quality.families import FAMILIES
-from sim_teleop.quality.families.camera import CameraMeter, CamerasMeter
+from sim_teleop.quality.families.camera import CameraLevels, CameraMeter, CamerasMeter
 from sim_teleop.quality.families.crawl import CrawlMeter
 from sim_teleop.quality.families.detour import DetourMeter, RetraceMeter
 from sim_teleop.quality.families.drop import DropMeter
@@ -108,7 +108,10 @@ class EpisodeAccumulator:
         self.n = 0
         self.success = False
         self.reader = FrameReader(config.layout, self.th["play"])
-        self.running = self._build(MeterSetup(self.th, self.dt, config.layout))
+        self.learn_cameras = config.learn_camera_levels
+        self.running = self._build(
+            MeterSetup(self.th, self.dt, config.layout, learn_cameras=self.learn_cameras)
+        )
 
     def _build(self, setup: MeterSetup) -> list[Meter]:
         return [m for cls in FAMILIES.meters if (m := cls.build(setup)) is not None]
@@ -117,7 +120,9 @@ class EpisodeAccumulator:
         """Before the first frame, offline, for a layout without an end-effector position: the episode's
         per-dimension state and action ranges, so images are judged against joint motion and actions
         for one-frame spikes (see `joints`)."""
-        self.running = self._build(MeterSetup(self.th, self.dt, self.layout, state_scale, action_scale))
+        self.running = self._build(
+            MeterSetup(self.th, self.dt, self.layout, state_scale, action_scale, self.learn_cameras)
+        )
 
     def meters(self) -> list[object]:
         """Every object that holds per-episode state (for the O(1)-memory check)."""
@@ -151,6 +156,18 @@ class EpisodeAccumulator:
     @property
     def duration_s(self) -> float:
         return self.n * self.dt
+
+    def camera_levels(self) -> dict[str, CameraLevels]:
+        """Each camera's usual brightness and sharpness in this episode (only where they are learnt)."""
+        return {
+            cam: lv for m in self.running if isinstance(m, CamerasMeter) for cam, lv in m.levels().items()
+        }
+
+    def judge_cameras_by(self, levels: Mapping[str, CameraLevels]) -> None:
+        """The cameras' dark, over-exposed and blur degrees from here on are relative to `levels`."""
+        for meter in self.running:
+            if isinstance(meter, CamerasMeter):
+                meter.judged_by = dict(levels)
 
     def raw_metrics(self) -> dict[str, float]:
         """Every raw metric of the episode so far, `REPORT_ORDER` first, then in meter order."""

@@ -97,7 +97,9 @@ def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> Qu
         cfg.layout if cfg.layout_given else infer_layout(state_names(info), action_names(info), cfg.layout)
     )
     if not is_own_layout(state_names(info), action_names(info)):
-        cfg = replace(cfg, reference_duration_s=0.0)  # another robot, another task: its own pace only
+        # Another robot, another task, other cameras: its own pace, its cameras' own brightness and
+        # sharpness (a dim or smooth scene is not a defect there).
+        cfg = replace(cfg, reference_duration_s=0.0, learn_camera_levels=True)
         if layout.tcp is None and not cfg.layout_given:
             layout = replace(layout, joint_ranges=True)
     problems = layout_problems(layout, feature_dim(info, STATE_KEY), feature_dim(info, ACTION_KEY))

@@ -22,6 +22,7 @@ from sim_teleop.messages import EndReason, Frame, QualityReport, Verdict
 from sim_teleop.quality import calibration as cal
 from sim_teleop.quality.config import QualityConfig
 from sim_teleop.quality.families import FAMILIES, crawl, idle
+from sim_teleop.quality.families.camera import CameraLevels
 from sim_teleop.quality.families.gap import GAP
 from sim_teleop.quality.family import Kind
 from sim_teleop.quality.layout import missing_metrics
@@ -96,6 +97,35 @@ class LookReference:
         """The operator's usual look from what they did, without the prior: the median of the session's
         looks and the judged episode's own (a first episode is judged by its own look)."""
         return float(statistics.median([*self.recent, own_look_s]))
+
+
+class CameraReference:
+    """Each camera's usual brightness and sharpness, learnt from the session when a dataset of another
+    layout has no calibrated render to compare with: the median of recent episodes whose images were
+    good, with the judged episode's own levels as one more vote. A dim or smooth scene is then that
+    dataset's normal (not `dark`, not `blur`); a camera dark or blurred where the session's earlier
+    episodes were not is found. The first episode is judged against itself alone: a camera dark or
+    blurred through all of it is only seen once later episodes show what the camera usually gives."""
+
+    def __init__(self, window: int) -> None:
+        self.window = max(1, window)
+        self.recent: dict[str, deque[CameraLevels]] = {}
+
+    def judging(self, own: Mapping[str, CameraLevels]) -> dict[str, CameraLevels]:
+        out = {}
+        for cam, levels in own.items():
+            votes = [*self.recent.get(cam, ()), levels]
+            out[cam] = CameraLevels(
+                brightness=float(statistics.median(v.brightness for v in votes)),
+                sharpness=float(statistics.median(v.sharpness for v in votes)),
+            )
+        return out
+
+    def learn(self, own: Mapping[str, CameraLevels], subscores: Mapping[str, float], bad: float) -> None:
+        """Each camera whose images were good (no sub-score `cam.*` below `bad`) teaches its levels."""
+        for cam, levels in own.items():
+            if all(v >= bad for k, v in subscores.items() if k.startswith(f"{cam}.")):
+                self.recent.setdefault(cam, deque(maxlen=self.window)).append(levels)
 
 
 SOURCES: dict[str, tuple[str, ...]] = {
@@ -177,6 +207,7 @@ class EpisodeScorer:
         self.config = config
         self.reference = RunningReference(config.reference_duration_s, config.reference_window)
         self.looks = LookReference(cal.LOOK_PRIOR_S, cal.LOOK_FLOOR_S, config.reference_window)
+        self.cameras = CameraReference(config.reference_window)
 
     def new_episode(self) -> EpisodeAccumulator:
         return EpisodeAccumulator(self.config)
@@ -185,6 +216,9 @@ class EpisodeScorer:
         self, episode_index: int, acc: EpisodeAccumulator, success: bool | None = None
     ) -> QualityReport:
         cfg = self.config
+        own_levels = acc.camera_levels()  # empty unless the cameras' levels are learnt
+        judged_by = self.cameras.judging(own_levels)
+        acc.judge_cameras_by(judged_by)
         raw = acc.raw_metrics()
         ok = acc.success if success is None else bool(success)
         failed = cfg.success_gate and not ok  # without a success signal there is nothing to gate on
@@ -210,7 +244,11 @@ class EpisodeScorer:
             self.reference.update(acc.duration_s)
             if "look_s" in raw:
                 self.looks.update(raw["look_s"])
+        self.cameras.learn(own_levels, subs, cfg.subscore_bad)
         metrics = {k: round(float(v), 6) for k, v in raw.items()}
+        for cam, levels in judged_by.items():
+            metrics[f"{cam}.reference_brightness"] = round(levels.brightness, 3)
+            metrics[f"{cam}.reference_sharpness"] = round(levels.sharpness, 4)
         if math.isfinite(ref):
             metrics["reference_duration_s"] = round(ref, 4)
         metrics["reference_look_s"] = round(look, 4)

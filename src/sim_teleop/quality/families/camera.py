@@ -8,8 +8,10 @@ brightness range. Each is a family of its own, with a sub-score per camera (`fro
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -110,6 +112,20 @@ FROZEN_HISTORY = 16
 (offline at the default keyframe stride: about 8 keyframes and the frame after each, >= 32 frames back;
 every frame: 16 frames back, 5 cm of view motion at 3 mm a frame)."""
 
+LEARNT_BLUR_SHARE = 0.85
+"""On a learnt reference (`CameraLevels`), sharpness below this share of the camera's usual starts to count
+as blur: this project's calibrated 1.35 is 0.8-0.93 of its clean renders' 1.45-1.7."""
+
+
+@dataclass(frozen=True, slots=True)
+class CameraLevels:
+    """A camera's usual mean luma and sharpness ratio: what its dark, over-exposed and blur degrees are
+    relative to when a dataset of another layout teaches them (`quality.scorer.CameraReference`)."""
+
+    brightness: float
+    sharpness: float
+
+
 ON_GRIPPER = ("wrist", "hand", "gripper", "eye_in_hand")
 """Camera names that say the camera rides on the gripper (its view moves with the TCP)."""
 
@@ -132,12 +148,16 @@ class CameraMeter:
         "prev_frame",
         "prev_travel",
         "ref",
+        "seen",
         "th",
     )
 
-    def __init__(self, camera: str, thresholds: Mapping[str, float]) -> None:
+    def __init__(self, camera: str, thresholds: Mapping[str, float], learn: bool = False) -> None:
         self.th = thresholds
         self.ref = BRIGHTNESS_REF.get(camera, BRIGHTNESS_REF["*"])
+        # Learning the levels (another layout, offline): each image's (brightness, clipped, sharpness),
+        # judged at the end against levels that may include this episode's own.
+        self.seen: list[tuple[float, float, float]] | None = [] if learn else None
         self.n = 0
         self.dark_sum = 0.0
         self.over_sum = 0.0
@@ -160,14 +180,9 @@ class CameraMeter:
         g = grey(image)
         grads = abs_gradients(g)
         st = image_stats(g, grads)
-        rel = st.brightness / self.ref
-        dark = _clip01((th["dark_rel_hi"] - rel) / (th["dark_rel_hi"] - th["dark_rel_lo"]))
-        over = max(
-            _clip01((st.clipped - th["over_clip_lo"]) / (th["over_clip_hi"] - th["over_clip_lo"])),
-            _clip01((rel - th["over_rel_hi"]) / (th["over_rel_full"] - th["over_rel_hi"])),
-        )
-        # A frame that is mostly black or white has no edges left to judge sharpness by.
-        blur = 0.0 if max(dark, over) > 0.5 else _clip01(1.0 - st.sharpness / th["blur_ref"])
+        dark, over, blur = self._degrees(st.brightness, st.clipped, st.sharpness, self.ref, th["blur_ref"])
+        if self.seen is not None:
+            self.seen.append((st.brightness, st.clipped, st.sharpness))
         self.n += 1
         self.dark_sum += dark
         self.over_sum += over
@@ -175,6 +190,42 @@ class CameraMeter:
         if self.cell_range is not None:
             self.partial_sum += self._partial(g, grads)
         self._frozen(g, frame, travel, st.texture)
+
+    def _degrees(
+        self, brightness: float, clipped: float, sharpness: float, ref: float, blur_ref: float
+    ) -> tuple[float, float, float]:
+        """Darkness, over-exposure and blur of one image, against a usual brightness and sharpness."""
+        th = self.th
+        rel = brightness / ref
+        dark = _clip01((th["dark_rel_hi"] - rel) / (th["dark_rel_hi"] - th["dark_rel_lo"]))
+        over = max(
+            _clip01((clipped - th["over_clip_lo"]) / (th["over_clip_hi"] - th["over_clip_lo"])),
+            _clip01((rel - th["over_rel_hi"]) / (th["over_rel_full"] - th["over_rel_hi"])),
+        )
+        # A frame that is mostly black or white has no edges left to judge sharpness by.
+        blur = 0.0 if max(dark, over) > 0.5 else _clip01(1.0 - sharpness / blur_ref)
+        return dark, over, blur
+
+    def levels(self) -> CameraLevels | None:
+        """This episode's usual brightness and sharpness (median image), when they are learnt."""
+        if not self.seen:
+            return None
+        return CameraLevels(
+            brightness=float(statistics.median(b for b, _, _ in self.seen)),
+            sharpness=float(statistics.median(s for _, _, s in self.seen)),
+        )
+
+    def judge_by(self, levels: CameraLevels) -> None:
+        """Recompute the dark, over-exposed and blur sums against learnt `levels`."""
+        if not self.seen:
+            return
+        blur_ref = LEARNT_BLUR_SHARE * levels.sharpness
+        ref = max(levels.brightness, 1.0)  # a black camera's usual luma must not divide by zero
+        sums = [0.0, 0.0, 0.0]
+        for b, c, s in self.seen:
+            for k, degree in enumerate(self._degrees(b, c, s, ref, blur_ref)):
+                sums[k] += degree
+        self.dark_sum, self.over_sum, self.blur_sum = sums
 
     def _frozen(self, g: np.ndarray, frame: int, travel: Travel, texture: float) -> None:
         """Consecutive images must differ once the TCP moved `frozen_motion` between them. Any other image
@@ -241,13 +292,15 @@ class CameraMeter:
 class CamerasMeter:
     """One `CameraMeter` per camera, made when its first image arrives; raw metrics as `camera.metric`."""
 
-    __slots__ = ("cams", "th")
+    __slots__ = ("cams", "judged_by", "learn", "th")
 
     ORDER = 170  # last: it compares images against the travel the path (or joint) meter left
 
-    def __init__(self, th: Mapping[str, float]) -> None:
+    def __init__(self, th: Mapping[str, float], learn: bool = False) -> None:
         self.th = th
+        self.learn = learn
         self.cams: dict[str, CameraMeter] = {}
+        self.judged_by: dict[str, CameraLevels] = {}  # learnt levels, set before `raw`
 
     @classmethod
     def build(cls, setup: MeterSetup) -> CamerasMeter:
@@ -256,16 +309,23 @@ class CamerasMeter:
         th = setup.th
         if setup.joints:
             th = {**th, "frozen_motion": math.inf, "frozen_far_motion": th["frozen_joint_far"]}
-        return cls(th)
+        return cls(th, setup.learn_cameras)
 
     def update(self, f: FrameFacts) -> None:
         for cam, img in (f.images or {}).items():
             meter = self.cams.get(cam)
             if meter is None:
-                meter = self.cams[cam] = CameraMeter(cam, self.th)
+                meter = self.cams[cam] = CameraMeter(cam, self.th, self.learn)
             meter.add(img, f.index, f.travel)
 
+    def levels(self) -> dict[str, CameraLevels]:
+        """Each learning camera's levels in this episode."""
+        return {cam: lv for cam, m in self.cams.items() if (lv := m.levels()) is not None}
+
     def raw(self) -> dict[str, float]:
+        for cam, levels in self.judged_by.items():
+            if cam in self.cams:
+                self.cams[cam].judge_by(levels)
         return {
             f"{cam}.{key}": value for cam, meter in self.cams.items() for key, value in meter.raw().items()
         }
