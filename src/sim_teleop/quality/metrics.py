@@ -157,17 +157,17 @@ class EpisodeAccumulator:
     def duration_s(self) -> float:
         return self.n * self.dt
 
+    def _cameras(self) -> list[CamerasMeter]:
+        return [m for m in self.running if isinstance(m, CamerasMeter)]
+
     def camera_levels(self) -> dict[str, CameraLevels]:
         """Each camera's usual brightness and sharpness in this episode (only where they are learnt)."""
-        return {
-            cam: lv for m in self.running if isinstance(m, CamerasMeter) for cam, lv in m.levels().items()
-        }
+        return {cam: lv for meter in self._cameras() for cam, lv in meter.levels().items()}
 
     def judge_cameras_by(self, levels: Mapping[str, CameraLevels]) -> None:
         """The cameras' dark, over-exposed and blur degrees from here on are relative to `levels`."""
-        for meter in self.running:
-            if isinstance(meter, CamerasMeter):
-                meter.judged_by = dict(levels)
+        for meter in self._cameras():
+            meter.judged_by = dict(levels)
 
     def raw_metrics(self) -> dict[str, float]:
         """Every raw metric of the episode so far, `REPORT_ORDER` first, then in meter order."""
