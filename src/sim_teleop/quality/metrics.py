@@ -158,7 +158,12 @@ class EpisodeAccumulator:
         return self.n * self.dt
 
     def _cameras(self) -> list[CamerasMeter]:
-        return [m for m in self.running if isinstance(m, CamerasMeter)]
+        found: list[CamerasMeter] = []
+        for meter in self.running:
+            obj: object = meter  # `Meter` is a protocol: narrow from `object`
+            if isinstance(obj, CamerasMeter):
+                found.append(obj)
+        return found
 
     def camera_levels(self) -> dict[str, CameraLevels]:
         """Each camera's usual brightness and sharpness in this episode (only where they are learnt)."""
