@@ -4,6 +4,7 @@ without a false alarm on a moving clean episode or on a robot standing still."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,38 @@ def test_a_wrist_camera_lifting_may_barely_change() -> None:
     """A lift with the cube in hand changes the wrist view by a fraction of a grey level: not frozen."""
     lift = [(0.0, -0.02)] * 8
     assert _wrist_frozen(lift, stuck_from=len(lift), change=0.1) == 0.0
+
+
+def _wrist_at(xs: list[float], image_of: Callable[[int], int], carrying: bool = False) -> float:
+    """The wrist meter's frozen fraction over keyframes 4 frames apart with the TCP at x = `xs[k]` (m);
+    keyframe k shows view number `image_of(k)` (the same number: the same image, with decoder noise)."""
+    meter = CameraMeter("wrist", offline_config(QualityConfig()).thresholds)
+    rng = np.random.default_rng(0)
+    views = [rng.uniform(40, 200, (SIZE, SIZE)).astype(np.float32) for _ in range(len(xs))]
+    path, prev = 0.0, xs[0]
+    for k, x in enumerate(xs):
+        path, prev = path + abs(x - prev), x
+        img = views[image_of(k)] + rng.uniform(-0.3, 0.3, (SIZE, SIZE)).astype(np.float32)
+        travel = Travel(path, path, 0.0, np.array([x, 0.0, 0.1]))
+        meter.add(np.repeat(img[..., None], 3, axis=-1), 4 * k, travel, carrying)
+    return meter.raw()["frozen"]
+
+
+def test_a_view_back_where_it_was_may_look_the_same_but_a_view_held_while_moving_may_not() -> None:
+    """3 cm out and back, again and again (overshoots corrected by taps): 6 cm of path between two visits
+    of one place, but the camera is back where it was and sees what it saw - no stuck camera (a
+    path-based rule flagged 3 of 24 human keyboard episodes so). The same image held while the TCP goes
+    6 cm away is one."""
+    out_and_back = [0.3, 0.33, 0.3, 0.33, 0.3, 0.33, 0.3]
+    by_place = {x: i for i, x in enumerate(sorted(set(out_and_back)))}
+    assert _wrist_at(out_and_back, lambda k: by_place[out_and_back[k]]) == 0.0
+    away = [0.3, 0.32, 0.34, 0.36, 0.38, 0.40, 0.42]
+    assert _wrist_at(away, lambda k: min(k, 2)) > 0.3
+
+
+def test_a_gripper_camera_carrying_the_cube_is_not_judged_by_far_pairs() -> None:
+    """With the cube in hand it fills the wrist view: 5 cm sideways changes it by less than a stuck
+    image decodes (two failed policy rollouts were `frozen` so), so those pairs are not compared."""
+    away = [0.3, 0.32, 0.34, 0.36, 0.38, 0.40, 0.42]
+    assert _wrist_at(away, lambda k: 0, carrying=True) == 0.0
+    assert _wrist_at(away, lambda k: 0, carrying=False) > 0.3

@@ -100,6 +100,11 @@ def _end_lines(runner: SimRunner, period_s: float) -> list[str]:
             f"{runner.handover.takeovers} takeovers by a person; {runner.human_ignored} of their actions "
             "came while no attempt ran (ignored)"
         )
+    if runner.stale_takeovers:
+        lines.append(
+            f"{runner.stale_takeovers} takeover starts continued an older frame than the newest (refused: "
+            "the keys started again from the next frame)"
+        )
     answers = runner.answers.summary(period_s)
     if answers:
         lines.append(answers)

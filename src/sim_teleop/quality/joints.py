@@ -58,7 +58,8 @@ class JointTravel:
             self.travel += float(step[self.moving].mean())
         self.prev = s
         # no gripper view geometry without a TCP: all of it is "sideways" view motion
-        return Travel(self.travel, self.travel, 0.0)
+        at = s[self.moving] / self.scale[self.moving] if len(s) == len(self.scale) else None
+        return Travel(self.travel, self.travel, 0.0, at, joints=True)
 
     ORDER = 160  # after the path meter: its travel replaces the TCP's for the camera meters
 

@@ -63,8 +63,26 @@ class Median3:
 
 class Travel(NamedTuple):
     """How far the TCP went since the episode began (m): its path, the horizontal part of it, and the
-    part of it that went down."""
+    part of it that went down; `at`: where it is now (the TCP's xyz, or offline the joints in fractions
+    of their ranges, `joints`), so that a return to an earlier pose is no view motion."""
 
     path: float
     lateral: float
     down: float
+    at: np.ndarray | None = None
+    joints: bool = False
+
+    def view_since(self, earlier: Travel, on_gripper: bool, down_weight: float) -> float:
+        """How far the view moved from `earlier` to here, net: a camera on the gripper sees sideways
+        motion, and `down_weight` x the motion down (a lift with the cube in hand barely changes its
+        view); any other camera the TCP's displacement. Without positions: the path between them."""
+        if self.at is None or earlier.at is None:
+            if on_gripper:
+                return (self.lateral - earlier.lateral) + down_weight * (self.down - earlier.down)
+            return self.path - earlier.path
+        d = self.at - earlier.at
+        if self.joints:
+            return float(np.abs(d).mean()) if d.size else 0.0
+        if on_gripper:
+            return math.hypot(float(d[0]), float(d[1])) + down_weight * max(0.0, -float(d[2]))
+        return float(math.sqrt(float(d @ d)))

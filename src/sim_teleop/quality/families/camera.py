@@ -168,14 +168,15 @@ class CameraMeter:
         self.prev_frame = -2
         self.prev_travel = 0.0
         # Earlier images with the view motion up to them, for images further apart (see `add`).
-        self.history: deque[tuple[float, int, np.ndarray, float]] = deque(maxlen=FROZEN_HISTORY)
+        self.history: deque[tuple[Travel, int, np.ndarray, float]] = deque(maxlen=FROZEN_HISTORY)
         self.on_gripper = any(word in camera.lower() for word in ON_GRIPPER)
         rng = CELL_RANGE.get(camera)
         self.cell_range = CellRange(np.asarray(rng, dtype=np.float32)) if rng is not None else None
         self.partial_sum = 0.0
 
-    def add(self, image: np.ndarray, frame: int, travel: Travel) -> None:
-        """One image of frame number `frame`; `travel`: how far the TCP went up to this frame."""
+    def add(self, image: np.ndarray, frame: int, travel: Travel, carrying: bool = False) -> None:
+        """One image of frame number `frame`; `travel`: how far the TCP went up to this frame;
+        `carrying`: the gripper holds the cube (a camera on the gripper then sees mostly the cube)."""
         th = self.th
         g = grey(image)
         grads = abs_gradients(g)
@@ -189,7 +190,7 @@ class CameraMeter:
         self.blur_sum += blur
         if self.cell_range is not None:
             self.partial_sum += self._partial(g, grads)
-        self._frozen(g, frame, travel, st.texture)
+        self._frozen(g, frame, travel, st.texture, carrying)
 
     def _degrees(
         self, brightness: float, clipped: float, sharpness: float, ref: float, blur_ref: float
@@ -227,7 +228,7 @@ class CameraMeter:
                 sums[k] += degree
         self.dark_sum, self.over_sum, self.blur_sum = sums
 
-    def _frozen(self, g: np.ndarray, frame: int, travel: Travel, texture: float) -> None:
+    def _frozen(self, g: np.ndarray, frame: int, travel: Travel, texture: float, carrying: bool) -> None:
         """Consecutive images must differ once the TCP moved `frozen_motion` between them. Any other image
         (slower motion, or sampled keyframes further apart offline) is compared with the latest earlier
         image the view moved `frozen_far_motion` since - a camera stuck from mid-episode, or late in it,
@@ -238,7 +239,6 @@ class CameraMeter:
         `frozen_far_texture` (mean |gradient|) cannot show motion: offline, a wrist camera over plain floor
         decodes nearly the same image 5 cm on, as a stuck one does."""
         th = self.th
-        view = travel.lateral + th["frozen_down_weight"] * travel.down if self.on_gripper else travel.path
         near = (
             frame == self.prev_frame + 1
             and self.prev is not None
@@ -249,10 +249,14 @@ class CameraMeter:
             self.moving_pairs += 1
             if frame_difference(g, self.prev) < th["frozen_diff"]:
                 self.frozen += 1
-        else:
-            need = th["frozen_far_motion"]
+        elif not (carrying and self.on_gripper):  # the cube in hand fills a gripper camera's view
+            need, down = th["frozen_far_motion"], th["frozen_down_weight"]
             ref, tex = next(
-                ((r, x) for v, f, r, x in reversed(self.history) if view - v > need and frame - f > 1),
+                (
+                    (r, x)
+                    for t, f, r, x in reversed(self.history)
+                    if frame - f > 1 and travel.view_since(t, self.on_gripper, down) > need
+                ),
                 (None, 0.0),
             )
             if ref is not None and tex >= th["frozen_far_texture"]:
@@ -260,7 +264,7 @@ class CameraMeter:
                 if frame_difference(g, ref) < th["frozen_far_diff"]:
                     self.frozen += 1
         self.prev, self.prev_frame, self.prev_travel = g, frame, travel.path
-        self.history.append((view, frame, g, texture))
+        self.history.append((travel, frame, g, texture))
 
     def _partial(self, g: np.ndarray, grads: Gradients) -> float:
         """Partial-view degree of one image: 0 up to `partial_lo` cells out of their clean range, 1 from
@@ -316,7 +320,7 @@ class CamerasMeter:
             meter = self.cams.get(cam)
             if meter is None:
                 meter = self.cams[cam] = CameraMeter(cam, self.th, self.learn)
-            meter.add(img, f.index, f.travel)
+            meter.add(img, f.index, f.travel, f.carrying)
 
     def levels(self) -> dict[str, CameraLevels]:
         """Each learning camera's levels in this episode."""

@@ -104,8 +104,10 @@ class PathMeter:
             t = self.travel
             dz = float(v[2])
             self.travel = Travel(
-                t.path + _norm(v), t.lateral + math.hypot(float(v[0]), float(v[1])), t.down - min(dz, 0.0)
+                t.path + _norm(v), t.lateral + math.hypot(float(v[0]), float(v[1])), t.down - min(dz, 0.0), p
             )
+        else:
+            self.travel = self.travel._replace(at=p)
         if self.sample is None:
             self.p0 = self.sample = p
         elif index % self.stride == 0:
