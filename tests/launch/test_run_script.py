@@ -35,7 +35,8 @@ def _env(**extra: str) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if k not in ("UV_PYTHON", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
     }
-    return {**env, "UV_OFFLINE": "1", **extra}
+    # No bytecode compiled into the copy's venv: what these tests check is whether the venv is kept.
+    return {**env, "UV_OFFLINE": "1", "UV_COMPILE_BYTECODE": "0", **extra}
 
 
 @pytest.fixture
