@@ -217,6 +217,33 @@ def test_path_counts_rising_again_after_descending_as_a_detour() -> None:
     assert not meter.descending
 
 
+def _path_h_excess(moves: list[tuple[float, float]]) -> float:
+    """path_h_excess of a TCP driven by straight moves (dx, dy), 1 cm a frame, at a constant height."""
+    meter = PathMeter({**TH, "path_stride": 1})
+    p = np.array([0.4, 0.0, 0.2])
+    meter.add(p, None, 0, carrying=False)
+    i = 0
+    for dx, dy in moves:
+        d = np.array([dx, dy, 0.0])
+        steps = round(float(np.abs(d).max()) / 0.01)
+        for _ in range(steps):
+            i += 1
+            p = p + d / steps
+            meter.add(p, d / steps, i, carrying=False)
+    return meter.raw()["path_h_excess"]
+
+
+def test_a_late_release_corrected_back_is_no_longer_path_but_a_wander_is() -> None:
+    """Keys let go 5 cm late on both axes and tapped back (a person on a loaded machine) add nothing;
+    a 12 cm excursion sideways and back (the human driver's `wander`) is more than an overshoot."""
+    assert _path_h_excess([(0.25, 0.0)]) == 0.0
+    late = _path_h_excess([(0.30, 0.0), (-0.05, 0.0), (0.0, 0.20), (0.0, -0.05)])
+    assert late == pytest.approx(0.0, abs=1e-9)
+    wander = _path_h_excess([(0.0, 0.12), (0.0, -0.12), (0.25, 0.0)])
+    assert wander == pytest.approx(0.24 / 0.25)
+    assert wander > QualityConfig().half["path"]
+
+
 def test_raw_metrics_keep_the_report_order() -> None:
     acc = EpisodeAccumulator(QualityConfig())
     for i in range(3):
