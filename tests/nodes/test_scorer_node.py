@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from conftest import load_node
 from dora.testing import MockNode
 
@@ -185,3 +187,37 @@ def test_running_frames_that_never_arrived_are_reported_as_a_gap() -> None:
     assert [r.episode_index for r in reports] == [0, 1]
     assert "gap" not in reports[0].reasons and reports[0].metrics["missing_frames"] == 0.0
     assert "gap" in reports[1].reasons and reports[1].metrics["missing_frames"] == 3.0
+
+
+def _keyboard_attempt(index: int, stamped: bool) -> list[Frame]:
+    """A keyboard's 0.1 m/s along x, with a stretch where a loaded sim served every other tick: those
+    rows hold 20 mm (two ticks of the held key). `stamped`: the frames carry their tick index, as the sim
+    stamps them; otherwise every frame claims the next tick."""
+    steps = [0.01] * 12 + [0.02] * 12 + [0.01] * 12
+    template = frames_of_attempt(index, len(steps) + 1, EndReason.SUCCESS)
+    x, tick, out = 0.25, 100, []
+    for i, f in enumerate(template[: len(steps) + 1]):
+        if i:
+            x += steps[i - 1]
+            tick += round(steps[i - 1] / 0.01) if stamped else 1
+        state = f.state.copy()
+        state[15:18] = [x, 0.0, 0.2]
+        action = f.action.copy()
+        action[:3] = [x - 0.25, 0.0, 0.0]
+        out.append(replace(f, state=state, action=action, tick_index=tick))
+    return out + template[len(steps) + 1 :]
+
+
+def test_a_stalled_sim_never_makes_a_keyboards_pace_a_crawl() -> None:
+    """Steps over skipped ticks are nobody's steady pace: without the tick stamps the stalled stretch read
+    as a 0.2 m/s cruise and the keyboard's own 0.1 m/s as crawling (a careful person's first episode was
+    `slow` in CI beside a CPU hog)."""
+    reports = {}
+    for stamped in (False, True):
+        stream = StreamScorer(QualityConfig(reference_duration_s=4.0))
+        reports[stamped] = next(r for f in _keyboard_attempt(0, stamped) if (r := stream.on_frame(f)))
+    unstamped, stamped_report = reports[False].metrics, reports[True].metrics
+    assert unstamped["cruise_speed"] > 0.15 and unstamped["crawl_fraction"] > 0.08  # the old reading
+    assert stamped_report["cruise_speed"] == pytest.approx(0.1, abs=0.005)
+    assert stamped_report["crawl_fraction"] == 0.0
+    assert "slow" not in reports[True].reasons

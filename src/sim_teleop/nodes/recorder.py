@@ -86,8 +86,8 @@ def _serve(serve: Serve, recorder: Recorder, stop: _Stopper, watch: ConsumerWatc
 def main(node: Any = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local dataset must never fall through to the Hub
     quiet_libraries()  # encoder banners and progress bars, per episode (SIM_TELEOP_VERBOSE=1 keeps them)
-    # Import lerobot (~10 s) before registering: dora holds every node until all reached Node(), so
-    # the sim does not start ticking while the recorder is still starting.
+    # Import lerobot (5 s; 12-15 s where no bytecode is cached) before registering: dora holds every
+    # node until all reached Node(), so the sim does not start ticking while the recorder is starting.
     import lerobot.datasets  # noqa: F401
 
     from sim_teleop.config import ConfigError

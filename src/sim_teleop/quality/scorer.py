@@ -296,6 +296,7 @@ class StreamScorer:
         self.use_images = use_images
         self.follower = EpisodeFollower()
         self.acc: EpisodeAccumulator | None = None
+        self.last_tick: int | None = None  # the followed attempt's previous frame's tick index
         self.reports: list[QualityReport] = []
         self.discarded = 0
 
@@ -304,6 +305,7 @@ class StreamScorer:
         for ev in self.follower.feed(frame):
             if isinstance(ev, Started) and not ev.partial:
                 self.acc = self.scorer.new_episode()
+                self.last_tick = None
             elif isinstance(ev, Step) and self.acc is not None:
                 self._add(ev.frame, self.acc)
             elif isinstance(ev, Ended):
@@ -312,6 +314,7 @@ class StreamScorer:
 
     def _add(self, frame: Frame, acc: EpisodeAccumulator) -> None:
         images = {"front": frame.front, "wrist": frame.wrist} if self.use_images else None
+        last, self.last_tick = self.last_tick, frame.tick_index
         acc.add_frame(
             frame.state,
             frame.action,
@@ -320,6 +323,7 @@ class StreamScorer:
             cube_pose=frame.cube_pose,
             images=images,
             frame=frame.frame_index,
+            ticks=1 if last is None else max(1, frame.tick_index - last),
         )
 
     def _end(self, ended: Ended) -> QualityReport | None:

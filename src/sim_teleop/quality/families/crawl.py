@@ -71,7 +71,7 @@ class CrawlMeter:
     row would make the window look fast.
     """
 
-    __slots__ = ("dt", "frames", "prev_speed", "recent", "slow", "steady", "steady_sum", "th")
+    __slots__ = ("dt", "frames", "prev_speed", "recent", "slow", "stalls", "steady", "steady_sum", "th")
 
     def __init__(self, th: Mapping[str, float], dt: float) -> None:
         self.th = th
@@ -79,18 +79,27 @@ class CrawlMeter:
         self.frames = 0
         self.prev_speed: float | None = None
         self.recent: deque[np.ndarray] = deque(maxlen=int(th["crawl_window"]) + 1)
+        self.stalls: deque[bool] = deque(maxlen=int(th["crawl_window"]) + 1)  # per point in `recent`
         bins = math.ceil((th["crawl_speed"] - th["still_speed"]) / CRAWL_BIN)
         self.slow = [0] * max(bins, 0)  # steady frames per speed bin from still_speed up to crawl_speed
         self.steady = [0] * (math.ceil(CRUISE_TOP / CRUISE_BIN) + 1)  # steady frames per speed bin
         self.steady_sum = [0.0] * len(self.steady)  # and the sum of their speeds
 
-    def add(self, point: np.ndarray | None) -> None:
-        """The filtered command (the TCP when there is no command) of this frame."""
+    def add(self, point: np.ndarray | None, stalled: bool = False) -> None:
+        """The filtered command (the TCP when there is no command) of this frame; `stalled`: the sim
+        skipped ticks before it (`FrameFacts.stalled`)."""
         self.frames += 1
         if point is None:
             return
         self.recent.append(point)
+        self.stalls.append(stalled)
         if len(self.recent) < 2:
+            return
+        if any(itertools.islice(self.stalls, 1, None)):
+            # A step over skipped ticks holds a keyboard's motion of several ticks but an autopilot's
+            # or a policy's of one: its speed is nobody's steady pace, so the window is not counted
+            # (sustained stalls had made a keyboard's 0.1 m/s cruise 0.18 and its own pace a crawl).
+            self.prev_speed = None
             return
         th = self.th
         # A stalled sim's row (several frames of a held key in one) would raise the speed of every
@@ -145,4 +154,4 @@ class CrawlMeter:
         return cls(setup.th, setup.dt)
 
     def update(self, f: FrameFacts) -> None:
-        self.add(f.steady_cmd if f.c is not None else f.steady_tcp)
+        self.add(f.steady_cmd if f.c is not None else f.steady_tcp, f.stalled)
