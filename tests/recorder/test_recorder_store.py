@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +22,9 @@ from sim_teleop.config import ConfigError
 from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.features import build_features, compat_problems, frame_to_row
 from sim_teleop.dataset.publish import pending_path
-from sim_teleop.dataset.reader import DatasetReader, dataset_files
+from sim_teleop.dataset.reader import DatasetReader, EpisodeData, dataset_files
 from sim_teleop.dataset.repair import needs_repair, repair
-from sim_teleop.dataset.sidecar import EpisodeSidecar
+from sim_teleop.dataset.sidecar import STALLED_KEY, EpisodeSidecar
 from sim_teleop.dataset.store import EpisodeWriter, VideoSettings
 from sim_teleop.eval.summary import results_from_dataset
 from sim_teleop.messages import QualityReport, Verdict
@@ -362,6 +364,41 @@ def test_an_episode_with_a_frame_gap_is_saved_flagged_never_silently(tmp_path: P
     assert "missing_frames" not in side.records[0] and side.records[1]["missing_frames"] == 2
     assert rec.saved_with_gaps == [1] and rec.follower.stats.dropped == 2
     assert list(load(root).meta.episodes["length"]) == [5, 4]
+
+
+def test_rows_served_after_skipped_ticks_are_named_in_the_sidecar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LeRobot numbers its rows, so the sidecar keeps which rows a stalled sim served after skipping
+    ticks (the frames' tick stamps): the offline scorer reads them to judge the pace as live."""
+    from sim_teleop.quality import offline
+
+    root = tmp_path / "ds"
+    rec = Recorder(make_cfg(root, num_episodes=9), expects_quality=False, log=lambda _: None)
+    sim = ScriptedSim()
+    frames = episode_frames(sim, 5) + episode_frames(sim, 6)
+    ticks = iter([*range(100, 105), 105, 106, 109, 110, 112, 113])  # the second one skips 2 and 1 ticks
+    stamped = [
+        dataclasses.replace(f, tick_index=next(ticks)) if f.phase.value == "running" else f for f in frames
+    ]
+    for f in stamped:
+        rec.on_frame(f)
+    rec.close()
+    side = EpisodeSidecar(root)
+    assert STALLED_KEY not in side.records[0]
+    assert side.records[1][STALLED_KEY] == [2, 4]  # the rows after each skip
+    seen: dict[int, set[int]] = {}
+
+    def score_frames(
+        ep: EpisodeData, images: object, scorer: object, fps: float, stalled: Iterable[int] = ()
+    ) -> None:
+        seen[ep.index] = set(stalled)
+
+    monkeypatch.setattr(offline, "score_frames", score_frames)
+    with DatasetReader(root) as reader:
+        for i in range(2):
+            offline.score_episode(reader, i, scorer=None, cameras=False)  # type: ignore[arg-type]
+    assert seen == {0: set(), 1: {2, 4}}
 
 
 def test_stop_reason_and_end_lines(tmp_path: Path) -> None:

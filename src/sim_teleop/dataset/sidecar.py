@@ -23,6 +23,10 @@ from sim_teleop.dataset.reader import is_dataset, read_info, total_episodes
 SIDECAR_RELPATH = Path("meta") / "episode_sidecar.jsonl"
 ATTEMPT_KEY = "sim_episode_index"
 """A record's sim attempt index: the attempt (so the cube placement) its episode was recorded from."""
+STALLED_KEY = "stalled_frames"
+"""A record's rows (frame numbers in the episode) that the sim served after skipping ticks (a loaded
+machine): their step holds more than one tick of a keyboard's motion. LeRobot numbers its rows, so only
+this says so; the offline scorer leaves them out of the pace as the live one does (`FrameFacts.stalled`)."""
 
 
 class EpisodeSidecar:

@@ -9,7 +9,7 @@ names show (`layout`); the metrics needing the others are left out of its score.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from sim_teleop.dataset.features import (
     state_names,
 )
 from sim_teleop.dataset.reader import DatasetReader, EpisodeData
+from sim_teleop.dataset.sidecar import STALLED_KEY, EpisodeSidecar
 from sim_teleop.messages import GRIPPER_COMMAND_MAX, LEGACY_STATE_GRIPPER, QualityReport
 from sim_teleop.quality.config import QualityConfig
 from sim_teleop.quality.families.camera import FROZEN
@@ -139,13 +140,20 @@ def score_episode(
 ) -> QualityReport:
     ep = reader.episode(i)
     images = sample_images(reader, i, len(ep.state), stride) if cameras else {}
-    return score_frames(ep, images, scorer, reader.fps)
+    record = EpisodeSidecar(reader.root).get(i) or {}
+    stalled = frozenset(int(row) for row in record.get(STALLED_KEY, ()))
+    return score_frames(ep, images, scorer, reader.fps, stalled)
 
 
 def score_frames(
-    ep: EpisodeData, images: Mapping[int, Mapping[str, np.ndarray]], scorer: EpisodeScorer, fps: float
+    ep: EpisodeData,
+    images: Mapping[int, Mapping[str, np.ndarray]],
+    scorer: EpisodeScorer,
+    fps: float,
+    stalled: Collection[int] = (),
 ) -> QualityReport:
-    """Score one episode's rows and its sampled images (`sample_images`)."""
+    """Score one episode's rows and its sampled images (`sample_images`); `stalled`: the rows the sim
+    served after skipping ticks, as the recorder's sidecar says (`STALLED_KEY`)."""
     n = len(ep.state)
     acc = scorer.new_episode()
     layout = scorer.config.layout
@@ -153,7 +161,14 @@ def score_frames(
         acc.measure_joints(ranges(ep.state, layout.state_gripper), ranges(ep.action, layout.action_gripper))
     numbers = ep.frame_numbers(fps)  # a hole in the timestamps is a gap
     for t in range(n):
-        acc.add_frame(ep.state[t], ep.action[t], success=False, images=images.get(t), frame=int(numbers[t]))
+        acc.add_frame(
+            ep.state[t],
+            ep.action[t],
+            success=False,
+            images=images.get(t),
+            frame=int(numbers[t]),
+            ticks=2 if t in stalled else 1,
+        )
     return scorer.report(ep.index, acc, success=ep.success)
 
 

@@ -35,7 +35,7 @@ from sim_teleop.dataset.features import (
 from sim_teleop.dataset.lock import RootInUse, RootLock
 from sim_teleop.dataset.reader import read_info, read_tasks, video_codec
 from sim_teleop.dataset.repair import holds_nothing_saved, needs_repair, repair
-from sim_teleop.dataset.sidecar import ATTEMPT_KEY, EpisodeSidecar
+from sim_teleop.dataset.sidecar import ATTEMPT_KEY, STALLED_KEY, EpisodeSidecar
 from sim_teleop.dataset.store import EpisodeWriter, same_codec
 from sim_teleop.follower import EpisodeFollower, Event, Settled, Started, Step
 from sim_teleop.messages import CAMERAS, CONTROLLER_DONE, Frame, Phase, QualityReport, Verdict
@@ -207,6 +207,9 @@ class Recorder:
         self.error: BaseException | None = None
         self._queue: queue.Queue[Any] = queue.Queue()
         self._pending_frame: Frame | None = None
+        self._stalled_rows: list[int] = []  # the open episode's rows served after skipped ticks
+        self._rows = 0  # ... and its rows so far, with the tick of the last one
+        self._last_tick: int | None = None
         self._thread: threading.Thread | None = None
         if cfg.writer == "thread":
             self._thread = threading.Thread(target=self._writer_loop, name="recorder-writer", daemon=True)
@@ -375,8 +378,13 @@ class Recorder:
             return
         if isinstance(item, Started):
             self._pending_frame = None
+            self._stalled_rows, self._rows, self._last_tick = [], 0, None
             self.writer.open_episode()
         elif isinstance(item, Step):
+            tick = item.frame.tick_index
+            if self._last_tick is not None and tick - self._last_tick > 1:
+                self._stalled_rows.append(self._rows)
+            self._rows, self._last_tick = self._rows + 1, tick
             if self._pending_frame is not None:
                 self.writer.add(
                     frame_to_row(
@@ -454,6 +462,8 @@ class Recorder:
             record["annotation"] = annotation
         if c.missing_frames:
             record["missing_frames"] = c.missing_frames  # flagged, never saved silently
+        if self._stalled_rows:
+            record[STALLED_KEY] = self._stalled_rows
         sidecar = self.sidecar
         with self._sidecar_lock:  # the record goes into the version the commit makes the root
             saved_as = self.writer.commit(before_visible=lambda tree: sidecar.put(index, into=tree, **record))
