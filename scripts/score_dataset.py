@@ -138,9 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         print(not_computed_line(missing))
     scorer = EpisodeScorer(cfg)
     t0 = time.perf_counter()
-    reports = [
-        score_episode(reader, i, scorer, args.stride, cameras=not args.no_cameras) for i in range(len(reader))
-    ]
+    sidecar = EpisodeSidecar(reader.root)
+    cameras = not args.no_cameras
+    reports = [score_episode(reader, i, scorer, args.stride, cameras, sidecar) for i in range(len(reader))]
     elapsed = time.perf_counter() - t0
 
     keep = print_table(reports, threshold, args.keep, gate=cfg.success_gate)

@@ -136,8 +136,8 @@ class FrameFacts:
         self.repeated = False  # the state repeats the previous one bit for bit
         self.acted = False  # ... while the action changed
         self.stale = False  # the TCP step does not span one frame of motion (repeat, skip, after a repeat)
-        # The sim skipped ticks before this frame (a loaded machine; known live only, from the frames'
-        # tick stamps): a person's keys kept moving the target in wall time, so the step holds more.
+        # The sim skipped ticks before this frame (a loaded machine; live from the frames' tick stamps,
+        # offline from the recorder's sidecar): a person's keys kept moving the target in wall time.
         self.stalled = False
         # Left by meters for the ones after them:
         self.grip_changed = False  # the gripper command changed on this frame (`gripper`)

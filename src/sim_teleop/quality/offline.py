@@ -136,11 +136,17 @@ def sample_images(reader: DatasetReader, i: int, n: int, stride: int) -> dict[in
 
 
 def score_episode(
-    reader: DatasetReader, i: int, scorer: EpisodeScorer, stride: int = DEFAULT_STRIDE, cameras: bool = True
+    reader: DatasetReader,
+    i: int,
+    scorer: EpisodeScorer,
+    stride: int = DEFAULT_STRIDE,
+    cameras: bool = True,
+    sidecar: EpisodeSidecar | None = None,
 ) -> QualityReport:
+    """Score episode `i`; `sidecar`: the dataset's records, loaded once for a loop over its episodes."""
     ep = reader.episode(i)
     images = sample_images(reader, i, len(ep.state), stride) if cameras else {}
-    record = EpisodeSidecar(reader.root).get(i) or {}
+    record = (sidecar or EpisodeSidecar(reader.root)).get(i) or {}
     stalled = frozenset(int(row) for row in record.get(STALLED_KEY, ()))
     return score_frames(ep, images, scorer, reader.fps, stalled)
 
@@ -176,4 +182,5 @@ def score_dataset(
     root: str | Path, scorer: EpisodeScorer, stride: int = DEFAULT_STRIDE, cameras: bool = True
 ) -> list[QualityReport]:
     with DatasetReader(root) as reader:
-        return [score_episode(reader, i, scorer, stride, cameras) for i in range(len(reader))]
+        sidecar = EpisodeSidecar(reader.root)
+        return [score_episode(reader, i, scorer, stride, cameras, sidecar) for i in range(len(reader))]

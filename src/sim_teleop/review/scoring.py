@@ -17,6 +17,7 @@ from typing import Any
 from sim_teleop.config import ConfigError
 from sim_teleop.dataset import DatasetError
 from sim_teleop.dataset.reader import DatasetReader, read_info
+from sim_teleop.dataset.sidecar import EpisodeSidecar
 from sim_teleop.quality.config import load_quality_config
 from sim_teleop.quality.layout import not_computed, not_computed_line
 from sim_teleop.quality.offline import offline_config, score_episode
@@ -57,8 +58,9 @@ class ScoringJob:
                 self.note = not_computed_line(self.missing) if self.missing else None
                 scorer = EpisodeScorer(cfg)
                 self.total = len(reader)
+                sidecar = EpisodeSidecar(reader.root)
                 for i in range(len(reader)):
-                    report = score_episode(reader, i, scorer)
+                    report = score_episode(reader, i, scorer, sidecar=sidecar)
                     self.reports[report.episode_index] = report.to_dict()
                     self.done += 1
         except (ConfigError, DatasetError, OSError, KeyError, ValueError) as exc:
