@@ -7,8 +7,9 @@ recorder, scorer, eval and the controllers all need it back as events, so they a
 - `Started(episode)`: the first running frame of a new attempt. An attempt first seen in the middle of
   its run (the follower joined late) is `partial`: controllers still drive it, but it yields no
   further events, since an episode without its start is never recorded, scored or counted.
-- `Step(episode, frame)`: a running frame of the attempt (the one carrying the end reason, e.g. the
-  success frame, included). `done` and `resetting` frames never are: no padding.
+- `Step(episode, frame, stalled)`: a running frame of the attempt (the one carrying the end reason,
+  e.g. the success frame, included). `done` and `resetting` frames never are: no padding. `stalled`:
+  it came more than one tick after the attempt's previous one (a loaded sim skipped ticks).
 - `Ended(episode, reason)`: the first non-empty end reason (on the last running frame, or on the first
   done frame when the operator pressed Space). A later `rerecord` (Ctrl during done) can still
   discard the attempt: only `Settled` is final.
@@ -42,6 +43,9 @@ class Started:
 class Step:
     episode: int
     frame: Frame
+    # More than one tick since the attempt's previous step (`tick_index`): a loaded sim skipped ticks,
+    # or a frame was lost; a keyboard's target moved through every one of them.
+    stalled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,7 @@ class _Attempt:
     next_frame_index: int = 0
     missing: int = 0
     end_reason: EndReason = EndReason.NONE
+    last_tick: int | None = None  # tick index of the latest step
 
 
 @dataclass(slots=True)
@@ -192,7 +197,9 @@ class EpisodeFollower:
             self.stats.dropped += gap
             cur.frames += 1
             self.stats.recorded += 1
-            out.append(Step(cur.index, frame))
+            stalled = cur.last_tick is not None and frame.tick_index - cur.last_tick > 1
+            cur.last_tick = frame.tick_index
+            out.append(Step(cur.index, frame, stalled))
         cur.next_frame_index = frame.frame_index + 1
         if frame.end_reason is not EndReason.NONE:
             self._end(cur, frame.end_reason, out)

@@ -141,17 +141,17 @@ class EpisodeAccumulator:
         cube_pose: np.ndarray | None = None,
         images: Mapping[str, np.ndarray] | None = None,
         frame: int | None = None,
-        ticks: int = 1,
+        stalled: bool = False,
     ) -> None:
         """Add one recorded frame. `images` may be given on every frame (live) or a subset (offline);
-        `frame` is the frame number within the episode (defaults to the running count); `ticks`: the
-        sim's tick periods since the previous frame (live: more than 1 where a stalled sim skipped)."""
+        `frame` is the frame number within the episode (defaults to the running count); `stalled`: the
+        sim skipped ticks before it (live from the follower's `Step`, offline from the sidecar)."""
         index = self.n if frame is None else frame
         self.n += 1
         self.success = self.success or bool(success)
         f = self.reader.read(state, action, index, first=self.n == 1)
         f.contact_force, f.cube_pose, f.images = contact_force, cube_pose, images
-        f.stalled = ticks > 1
+        f.stalled = stalled
         for meter in self.running:
             meter.update(f)
 

@@ -173,7 +173,7 @@ def score_frames(
             success=False,
             images=images.get(t),
             frame=int(numbers[t]),
-            ticks=2 if t in stalled else 1,
+            stalled=t in stalled,
         )
     return scorer.report(ep.index, acc, success=ep.success)
 

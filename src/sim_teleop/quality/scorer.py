@@ -296,7 +296,6 @@ class StreamScorer:
         self.use_images = use_images
         self.follower = EpisodeFollower()
         self.acc: EpisodeAccumulator | None = None
-        self.last_tick: int | None = None  # the followed attempt's previous frame's tick index
         self.reports: list[QualityReport] = []
         self.discarded = 0
 
@@ -305,16 +304,14 @@ class StreamScorer:
         for ev in self.follower.feed(frame):
             if isinstance(ev, Started) and not ev.partial:
                 self.acc = self.scorer.new_episode()
-                self.last_tick = None
             elif isinstance(ev, Step) and self.acc is not None:
-                self._add(ev.frame, self.acc)
+                self._add(ev.frame, self.acc, ev.stalled)
             elif isinstance(ev, Ended):
                 report = self._end(ev)
         return report
 
-    def _add(self, frame: Frame, acc: EpisodeAccumulator) -> None:
+    def _add(self, frame: Frame, acc: EpisodeAccumulator, stalled: bool) -> None:
         images = {"front": frame.front, "wrist": frame.wrist} if self.use_images else None
-        last, self.last_tick = self.last_tick, frame.tick_index
         acc.add_frame(
             frame.state,
             frame.action,
@@ -323,7 +320,7 @@ class StreamScorer:
             cube_pose=frame.cube_pose,
             images=images,
             frame=frame.frame_index,
-            ticks=1 if last is None else max(1, frame.tick_index - last),
+            stalled=stalled,
         )
 
     def _end(self, ended: Ended) -> QualityReport | None:

@@ -208,8 +208,7 @@ class Recorder:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._pending_frame: Frame | None = None
         self._stalled_rows: list[int] = []  # the open episode's rows served after skipped ticks
-        self._rows = 0  # ... and its rows so far, with the tick of the last one
-        self._last_tick: int | None = None
+        self._rows = 0  # ... and its rows so far
         self._thread: threading.Thread | None = None
         if cfg.writer == "thread":
             self._thread = threading.Thread(target=self._writer_loop, name="recorder-writer", daemon=True)
@@ -236,8 +235,8 @@ class Recorder:
         for ev in events:
             if isinstance(ev, Step):
                 # Copy out of the (shared-memory) message buffers before handing over to the writer.
-                ev = Step(
-                    ev.episode, dataclasses.replace(frame, front=frame.front.copy(), wrist=frame.wrist.copy())
+                ev = dataclasses.replace(
+                    ev, frame=dataclasses.replace(frame, front=frame.front.copy(), wrist=frame.wrist.copy())
                 )
             self._submit(ev)
         for timing in boundary:
@@ -378,13 +377,12 @@ class Recorder:
             return
         if isinstance(item, Started):
             self._pending_frame = None
-            self._stalled_rows, self._rows, self._last_tick = [], 0, None
+            self._stalled_rows, self._rows = [], 0
             self.writer.open_episode()
         elif isinstance(item, Step):
-            tick = item.frame.tick_index
-            if self._last_tick is not None and tick - self._last_tick > 1:
+            if item.stalled:
                 self._stalled_rows.append(self._rows)
-            self._rows, self._last_tick = self._rows + 1, tick
+            self._rows += 1
             if self._pending_frame is not None:
                 self.writer.add(
                     frame_to_row(
