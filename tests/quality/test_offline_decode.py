@@ -137,9 +137,12 @@ def test_grey_of_a_frame_without_luma_plane_is_grey_of_its_rgb() -> None:
     np.testing.assert_array_equal(frame_grey(frame), grey(img))
 
 
-def reference_samples(keys: list[bool], num_frames: int, stride: int) -> list[int]:
+def reference_samples(
+    keys: list[bool], num_frames: int, stride: int, paired: set[int] | None = None
+) -> list[int]:
     """The sampling rule read off the whole stream: a keyframe at or after each next sample point, and
-    the frame after it; then the same at or after the second-to-last frame, unless already covered."""
+    the frame after it (if the keyframe is in `paired`, when given); then the same at or after the
+    second-to-last frame, unless already covered."""
     out: list[int] = []
     next_sample, take_next, last_key = 0, -1, -1
     for idx in range(num_frames):
@@ -147,12 +150,16 @@ def reference_samples(keys: list[bool], num_frames: int, stride: int) -> list[in
             out.append(idx)
         elif keys[idx] and idx >= next_sample:
             out.append(idx)
-            next_sample, take_next, last_key = idx + max(stride, 2), idx + 1, idx
+            take_next = idx + 1 if paired is None or idx in paired else -1
+            next_sample, last_key = idx + max(stride, 2), idx
     end = num_frames - 2
     if out and end > last_key + 1:
         tail = next((i for i in range(end, num_frames) if keys[i]), None)
         if tail is not None:
-            out += [i for i in (tail, tail + 1) if i < num_frames and i > out[-1]]
+            with_next = paired is None or tail in paired
+            out += [
+                i for i in (tail, tail + 1) if i < num_frames and i > out[-1] and (i == tail or with_next)
+            ]
     return out
 
 
@@ -265,17 +272,23 @@ def reference_report(root: Path, e: int, scorer: EpisodeScorer, stride: int):
     """Score episode e from every decoded frame: the sampled ones picked by the stream-order rule."""
     state, action = state_action(EPISODES[-1][1])
     a, b = EPISODES[e]
+    # the frame after a keyframe is decoded where the TCP moved enough for the consecutive frozen check
+    tcp = state[a:b, 15:18].astype(np.float64)
+    steps = np.linalg.norm(tcp[1:] - tcp[:-1], axis=1)
+    paired = {t for t in range(b - a - 1) if steps[t] > scorer.config.thresholds["frozen_motion"]}
+    assert 0 < len(paired) < b - a - 1  # both kinds of keyframe occur
     images: dict[int, dict[str, np.ndarray]] = {}
     for cam in CAMERAS:
         frames, keys = decode_all(
             root / "videos" / f"observation.images.{cam}" / "chunk-000" / "file-000.mp4"
         )
-        for i in reference_samples(keys[a:b], b - a, stride):
+        for i in reference_samples(keys[a:b], b - a, stride, paired):
             images.setdefault(i, {})[cam] = frame_grey(frames[a + i])
         tail = tail_window(b - a, stride)  # the episode's last part, sampled again more densely
         if tail is not None:
             start, tail_stride = tail
-            for i in reference_samples(keys[a + start : b], b - a - start, tail_stride):
+            tail_paired = {t - start for t in paired if t >= start}
+            for i in reference_samples(keys[a + start : b], b - a - start, tail_stride, tail_paired):
                 images.setdefault(start + i, {}).setdefault(cam, frame_grey(frames[a + start + i]))
     acc = scorer.new_episode()
     for t in range(b - a):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -199,6 +199,10 @@ def frame_grey(frame: Any) -> np.ndarray:
 MP4_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})
 
 
+Pairing = Callable[[int], bool] | None
+"""Which sampled keyframes (by frame offset) to decode the frame after too; None: every one."""
+
+
 class VideoFile:
     """One open video file: seeks to sampled keyframes and decodes only them and the frame after each.
 
@@ -226,10 +230,13 @@ class VideoFile:
     def _index(self, pts: int, t0: float, fps: float) -> int:
         return round((pts * self.tb - t0) * fps)
 
-    def sample_packets(self, t0: float, fps: float, num_frames: int, stride: int) -> list[tuple[int, Any]]:
-        """(frame offset, packet) of every sampled keyframe and of the frame after each, in stream order:
-        a keyframe at or after every `stride` frames, and one at or after the episode's second-to-last
-        frame (a camera stuck in the last part of a short episode must show in two samples)."""
+    def sample_packets(
+        self, t0: float, fps: float, num_frames: int, stride: int, pair: Pairing = None
+    ) -> list[tuple[int, Any]]:
+        """(frame offset, packet) of every sampled keyframe and of the frame after each (only after those
+        `pair` accepts, when given), in stream order: a keyframe at or after every `stride` frames, and
+        one at or after the episode's second-to-last frame (a camera stuck in the last part of a short
+        episode must show in two samples)."""
         picked: list[tuple[int, Any]] = []
         step = max(stride, 2)  # the frame after a sample is never the next sample
         target = 0
@@ -238,14 +245,13 @@ class VideoFile:
             found = self._keyframe_at_or_after(target, t0, fps, num_frames)
             if not found:
                 break
-            picked += found
+            picked += found if pair is None or pair(found[0][0]) else found[:1]
             last_key = found[0][0]
             target = last_key + step
         end = num_frames - 2
         if picked and end > last_key + 1:
-            picked += [
-                p for p in self._keyframe_at_or_after(end, t0, fps, num_frames) if p[0] > picked[-1][0]
-            ]
+            found = [p for p in self._keyframe_at_or_after(end, t0, fps, num_frames) if p[0] > picked[-1][0]]
+            picked += found if pair is None or not found or pair(found[0][0]) else found[:1]
         return picked
 
     def _keyframe_at_or_after(
@@ -290,10 +296,10 @@ class VideoFile:
         return found
 
     def sample(
-        self, t0: float, fps: float, num_frames: int, stride: int, rgb: bool = False
+        self, t0: float, fps: float, num_frames: int, stride: int, rgb: bool = False, pair: Pairing = None
     ) -> list[tuple[int, np.ndarray]]:
         """(frame offset, image) of the sampled frames: grey float32 HxW, or uint8 RGB with `rgb`."""
-        picked = self.sample_packets(t0, fps, num_frames, stride)
+        picked = self.sample_packets(t0, fps, num_frames, stride, pair)
         if not picked:
             return []
         out: list[tuple[int, np.ndarray]] = []

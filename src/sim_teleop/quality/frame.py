@@ -182,9 +182,9 @@ class FrameReader:
         f.p, f.c, f.g = p, c, g
         # A stale sample (`telemetry_freeze`, `gap`): the state repeats, or frame numbers skip.
         prev_state, prev_action = self.prev_state, self.prev_action
-        repeated = prev_state is not None and np.array_equal(state, prev_state)
+        repeated = prev_state is not None and _equal(state, prev_state)
         f.repeated = repeated
-        f.acted = repeated and prev_action is not None and not np.array_equal(action, prev_action)
+        f.acted = repeated and prev_action is not None and not _equal(action, prev_action)
         self.prev_state = np.array(state, copy=True)
         self.prev_action = np.array(action, copy=True)
         last = self.last_index
@@ -205,3 +205,9 @@ class FrameReader:
         f.steady_tcp = self.steady_tcp.y
         f.grip_changed, f.grip_event, f.jumped = False, None, False
         return f
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """`np.array_equal` of two vectors, without its generic checks (~3x faster, twice a frame)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and bool((a == b).all())

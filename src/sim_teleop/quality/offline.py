@@ -9,7 +9,7 @@ names show (`layout`); the metrics needing the others are left out of its score.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from sim_teleop.dataset.features import (
     has_success,
     state_names,
 )
-from sim_teleop.dataset.reader import DatasetReader, EpisodeData
+from sim_teleop.dataset.reader import DatasetReader, EpisodeData, Pairing
 from sim_teleop.dataset.sidecar import STALLED_KEY, EpisodeSidecar
 from sim_teleop.messages import GRIPPER_COMMAND_MAX, LEGACY_STATE_GRIPPER, QualityReport
 from sim_teleop.quality.config import QualityConfig
@@ -117,20 +117,39 @@ def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> Qu
     return replace(cfg, layout=layout, cameras=cameras, success_gate=cfg.success_gate and has_success(info))
 
 
-def sample_images(reader: DatasetReader, i: int, n: int, stride: int) -> dict[int, dict[str, np.ndarray]]:
+def consecutive_pairs(ep: EpisodeData, cfg: QualityConfig) -> Callable[[int], bool]:
+    """The sampled keyframes whose next frame the frozen check compares them with: those the TCP moved
+    more than `frozen_motion` from (`CameraMeter._frozen`). Decoding the next frame of the others would
+    only add one more image to the per-image means: at the offline 25 mm none of the frames of an expert
+    recorded at 10 fps (at most 23 mm a frame), and leaving them out halves the decoding and the image
+    metrics. A layout without a TCP compares only images further apart."""
+    tcp = cfg.layout.tcp
+    if tcp is None or len(ep.state) < 2:
+        return lambda _: False
+    p = ep.state[:, list(tcp)].astype(np.float64)
+    steps = np.sqrt(np.einsum("ij,ij->i", np.diff(p, axis=0), np.diff(p, axis=0)))
+    moving = frozenset(np.flatnonzero(steps > cfg.thresholds["frozen_motion"]).tolist())
+    return moving.__contains__
+
+
+def sample_images(
+    reader: DatasetReader, i: int, n: int, stride: int, pair: Pairing = None
+) -> dict[int, dict[str, np.ndarray]]:
     """Frame offset -> camera -> grey image of the frames sampled from episode `i`'s videos (`n` frames):
-    a keyframe at about every `stride` frames and the frame after each, the last part again denser."""
+    a keyframe at about every `stride` frames and the frame after each (each `pair` accepts, when given),
+    the last part again denser."""
     images: dict[int, dict[str, np.ndarray]] = {}
+    tail = tail_window(n, stride)
+    start, tail_stride = tail or (n, 0)
+    tail_pair = None if pair is None else (lambda k: pair(start + k))
     for key in reader.video_keys:
         cam = key.removeprefix(IMAGE_PREFIX)
         video, t0 = reader.video(i, key)
-        for idx, img in video.sample(t0, reader.fps, n, stride):
+        for idx, img in video.sample(t0, reader.fps, n, stride, pair=pair):
             images.setdefault(idx, {})[cam] = img
-        tail = tail_window(n, stride)
         if tail is not None:
-            start, tail_stride = tail
             t_start = t0 + start / reader.fps
-            for idx, img in video.sample(t_start, reader.fps, n - start, tail_stride):
+            for idx, img in video.sample(t_start, reader.fps, n - start, tail_stride, pair=tail_pair):
                 images.setdefault(start + idx, {}).setdefault(cam, img)
     return images
 
@@ -145,7 +164,8 @@ def score_episode(
 ) -> QualityReport:
     """Score episode `i`; `sidecar`: the dataset's records, loaded once for a loop over its episodes."""
     ep = reader.episode(i)
-    images = sample_images(reader, i, len(ep.state), stride) if cameras else {}
+    pair = consecutive_pairs(ep, scorer.config)
+    images = sample_images(reader, i, len(ep.state), stride, pair) if cameras else {}
     record = (sidecar or EpisodeSidecar(reader.root)).get(i) or {}
     stalled = frozenset(int(row) for row in record.get(STALLED_KEY, ()))
     return score_frames(ep, images, scorer, reader.fps, stalled)

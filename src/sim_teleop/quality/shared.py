@@ -40,7 +40,8 @@ class PlayFilter:
         if prev is None or self.radius <= 0.0:
             self.y = np.array(x, dtype=np.float64)
         else:
-            self.y = np.clip(prev, x - self.radius, x + self.radius)
+            # np.clip without its Python wrapper (~4 us a call, three calls a frame)
+            self.y = np.minimum(np.maximum(prev, x - self.radius), x + self.radius)
         return None if prev is None else self.y - prev
 
 

@@ -4,7 +4,6 @@ command is physically impossible; a much longer delay than the arm needs is a lo
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -36,27 +35,31 @@ class LagMeter:
     command's (cross-correlation of the two step series at delays -max_lag..max_lag), and how far it
     lies outside [lag_min_s, lag_max_s] (the arm's own response, calibrated on clean recordings)."""
 
-    __slots__ = ("cmd_hist", "corr", "hi", "lo", "max_lag", "tcp_hist")
+    __slots__ = ("cmd_hist", "corr", "filled", "hi", "lo", "max_lag", "tcp_hist")
 
     def __init__(self, th: Mapping[str, float], dt: float) -> None:
         self.max_lag = max(1, round(th["lag_max_s"] / dt) + 4)
         self.lo = th["lag_min_s"] / dt
         self.hi = th["lag_max_s"] / dt
-        self.cmd_hist: deque[np.ndarray] = deque(maxlen=self.max_lag + 1)
-        self.tcp_hist: deque[np.ndarray] = deque(maxlen=self.max_lag + 1)
+        # The last max_lag + 1 steps, newest first, and how many of those rows are filled.
+        self.cmd_hist = np.zeros((self.max_lag + 1, 3))
+        self.tcp_hist = np.zeros((self.max_lag + 1, 3))
+        self.filled = 0
         self.corr = np.zeros(2 * self.max_lag + 1)  # index max_lag + d: the TCP d frames after the command
 
     def add(self, cmd_step: np.ndarray | None, tcp_step: np.ndarray | None) -> None:
         if cmd_step is None or tcp_step is None:
             return
-        self.cmd_hist.appendleft(cmd_step)
-        self.tcp_hist.appendleft(tcp_step)
+        self.cmd_hist[1:] = self.cmd_hist[:-1]
+        self.cmd_hist[0] = cmd_step
+        self.tcp_hist[1:] = self.tcp_hist[:-1]
+        self.tcp_hist[0] = tcp_step
+        k = self.filled = min(self.filled + 1, self.max_lag + 1)
         m = self.max_lag
-        for d, c in enumerate(self.cmd_hist):  # the command d frames ago against the TCP now
-            self.corr[m + d] += float(c @ tcp_step)
-        for d, p in enumerate(self.tcp_hist):  # the TCP d frames ago against the command now
-            if d:
-                self.corr[m - d] += float(p @ cmd_step)
+        # the command d frames ago against the TCP now (d = 0..k-1), and the TCP d frames ago against the
+        # command now (d = 1..k-1), stored at m - d
+        self.corr[m : m + k] += self.cmd_hist[:k] @ self.tcp_hist[0]
+        self.corr[m - k + 1 : m] += (self.tcp_hist[1:k] @ self.cmd_hist[0])[::-1]
 
     def raw(self) -> dict[str, float]:
         if not self.corr.any():
