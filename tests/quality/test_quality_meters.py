@@ -253,7 +253,8 @@ def test_raw_metrics_keep_the_report_order() -> None:
     keys = list(acc.raw_metrics())
     assert keys[: len(REPORT_ORDER)] == list(REPORT_ORDER)
     path = ["path_length_m", "path_h_excess", "path_v_excess", "path"]
-    integrity = ["spike_cmd", "telemetry_freeze_s", "missing_frames", "step_jumps"]  # no lag: no command
+    # no lag: no command
+    integrity = ["spike_cmd", "telemetry_freeze_s", "missing_frames", "step_jumps", "joint_slip"]
     assert keys[len(REPORT_ORDER) :] == ["look_s", "cruise_speed", *path, *integrity]
 
 

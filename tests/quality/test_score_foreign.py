@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -190,7 +191,8 @@ def test_a_given_layout_wins_and_must_fit(joint_dataset: Path) -> None:
     info = read_info(joint_dataset)
     given = SignalLayout(tcp=None, state_gripper=6, action_xyz=(0, 1, 2), action_gripper=None)
     cfg = offline_config(QualityConfig(layout=given, layout_given=True), info)
-    assert cfg.layout == given and "detour" not in not_computed(cfg)
+    # Given, except the joint-slip check: its coefficients are gym-hil's Panda controller's.
+    assert cfg.layout == replace(given, joint_pos=None, joint_vel=None) and "detour" not in not_computed(cfg)
     with pytest.raises(ConfigError, match=r"tcp=.*7-D"):
         offline_config(QualityConfig(layout_given=True), info)  # this project's 18-D layout
 

@@ -45,6 +45,10 @@ class SignalLayout(Config):
     action_xyz_limit: float | None = 0.35  # |commanded offset| at which the command saturates (m)
     workspace_low: tuple[float, float, float] | None = (0.2, -0.3, 0.0)  # gym-hil mocap bounds (m)
     workspace_high: tuple[float, float, float] | None = (0.6, 0.3, 0.5)
+    # Joint positions (rad) and their velocities (rad/s), element by element: a dropped row shows as
+    # joints that moved more than their velocities explain (`gap`; gym-hil's controller only).
+    joint_pos: tuple[int, ...] | None = (0, 1, 2, 3, 4, 5, 6)
+    joint_vel: tuple[int, ...] | None = (7, 8, 9, 10, 11, 12, 13)
     # Offline, no TCP: motion and action spikes read in each state/action dimension's episode range
     # (`joints`), so `frozen` and `spike` are computed all the same.
     joint_ranges: bool = False

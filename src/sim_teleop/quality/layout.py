@@ -93,6 +93,8 @@ def infer_layout(
         action_xyz_limit=None,
         workspace_low=None,
         workspace_high=None,
+        joint_pos=None,  # the joint-slip coefficients are gym-hil's Panda controller's
+        joint_vel=None,
     )
 
 
@@ -103,6 +105,8 @@ def layout_problems(layout: SignalLayout, state_dim: int | None, action_dim: int
         ("state_gripper", (layout.state_gripper,), state_dim),
         ("action_xyz", layout.action_xyz, action_dim),
         ("action_gripper", (layout.action_gripper,), action_dim),
+        ("joint_pos", layout.joint_pos, state_dim),
+        ("joint_vel", layout.joint_vel, state_dim),
     )
     return [
         f"layout.{name}={indices} does not fit a {dim}-D vector"

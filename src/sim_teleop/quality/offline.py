@@ -102,6 +102,7 @@ def offline_config(cfg: QualityConfig, info: dict[str, Any] | None = None) -> Qu
         # Another robot, another task, other cameras: its own pace, its cameras' own brightness and
         # sharpness (a dim or smooth scene is not a defect there).
         cfg = replace(cfg, reference_duration_s=0.0, learn_camera_levels=True)
+        layout = replace(layout, joint_pos=None, joint_vel=None)  # gym-hil's joint dynamics do not apply
         if layout.tcp is None and not cfg.layout_given:
             layout = replace(layout, joint_ranges=True)
     problems = layout_problems(layout, feature_dim(info, STATE_KEY), feature_dim(info, ACTION_KEY))
@@ -164,8 +165,11 @@ def score_episode(
 ) -> QualityReport:
     """Score episode `i`; `sidecar`: the dataset's records, loaded once for a loop over its episodes."""
     ep = reader.episode(i)
-    pair = consecutive_pairs(ep, scorer.config)
-    images = sample_images(reader, i, len(ep.state), stride, pair) if cameras else {}
+    images = (
+        sample_images(reader, i, len(ep.state), stride, consecutive_pairs(ep, scorer.config))
+        if cameras
+        else {}
+    )
     record = (sidecar or EpisodeSidecar(reader.root)).get(i) or {}
     stalled = frozenset(int(row) for row in record.get(STALLED_KEY, ()))
     return score_frames(ep, images, scorer, reader.fps, stalled)
