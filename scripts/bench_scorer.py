@@ -625,7 +625,8 @@ def speed(args: argparse.Namespace, cfg: Any) -> dict[str, float]:
         p = float(np.median(pipeline)) if pipeline else float("nan")
         print(
             f"offline per episode (median over {len(ours)}; {frames / len(ours):.0f} frames, "
-            f"{len(reader.video_keys)} videos): ours (keyframe every {args.stride} + next; cold: "
+            f"{len(reader.video_keys)} videos): ours (keyframe every {args.stride}, + the next where the "
+            "frozen check needs it; cold: "
             f"opens, reads and closes the episode's files every time) "
             f"{o * 1000:.1f} ms; decode every frame in-process {a * 1000:.1f} ms -> {a / o:.1f}x; "
             f"anchor pipeline (ffmpeg cut per video + decode "
