@@ -3,12 +3,14 @@ one injected defect scores low on exactly the matching metric."""
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 import pytest
 
 from sim_teleop.messages import Verdict
 from sim_teleop.quality import EpisodeScorer, QualityConfig, subscore
-from sim_teleop.quality.scorer import MOTION, aggregate
+from sim_teleop.quality.scorer import MOTION, RunningReference, aggregate
 
 FPS = 10
 START = np.array([0.40, 0.00, 0.30])
@@ -254,6 +256,24 @@ def test_first_episode_of_a_slower_operator_is_not_slow() -> None:
     report = score(slow, cfg)
     assert report.metrics["duration_s"] == pytest.approx(2.5 * 3.4, abs=0.1)
     assert "slow" not in report.reasons
+
+
+def test_a_persons_early_episodes_are_not_judged_by_the_experts_pace() -> None:
+    """A human-driver keyboard session (durations as recorded, 2026-12-07): its third episode, 13.8 s
+    after 6.7 and 8.8 s, was `slow` against the expert's 4.3 s as one vote (reference 7.75 s, 78 % over
+    against the boundary's 60 %); the prior now votes for any pace up to 3x the expert's. Once the session
+    has its own pace, an episode three times as long as it is slow."""
+    half = QualityConfig().half["slow"]
+    ref = RunningReference(4.3, window=25)
+    for duration in (6.7, 8.8):
+        assert duration / ref.judging(duration) - 1 < half
+        ref.update(duration)
+    assert 13.8 / ref.judging(13.8) - 1 < half
+    assert 13.8 / statistics.median([4.3, 6.7, 8.8, 13.8]) - 1 > half  # the expert's duration as a vote
+    for duration in (13.8, 10.9, 8.5, 12.0, 10.5):
+        ref.update(duration)
+    assert 30.0 / ref.judging(30.0) - 1 > 2 * half
+    assert 4.3 / ref.judging(4.3) - 1 < 0  # faster than the session is never slow
 
 
 def stretched(ep: dict[str, np.ndarray], factor: int) -> dict[str, np.ndarray]:

@@ -41,6 +41,12 @@ standstill under 1 s between two of its movements is no hesitation yet."""
 
 REFERENCE_DURATION_S = 4.3
 """Prior for the running time-to-success reference (clean expert median)."""
+PERSON_PACE = 3.0
+"""How much longer than the expert a person's clean pick may take before the prior disagrees: the prior
+votes for any duration from `REFERENCE_DURATION_S` to this many times it. A keyboard moves at 0.1 m/s
+against the expert's ~0.23 m/s cruise, and a person looks before moving: 12 clean human-driver episodes
+took 6.7-13.8 s (1.6-3.2x); judged against the expert's 4.3 s as one vote, the session's third episode
+(13.8 s, after 6.7 and 8.8 s) was `slow`."""
 
 CELL_RANGE: dict[str, tuple[tuple[tuple[float, ...], ...], ...]] = {
     "front": (

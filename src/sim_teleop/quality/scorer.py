@@ -42,16 +42,20 @@ def subscore(x: float, half: float, power: float) -> float:
 
 class RunningReference:
     """Reference episode duration, the operator's own pace: the median of the session's recent successful
-    episodes that were good but for their pace, the calibrated expert duration (one vote) and the episode
-    being judged (one vote).
+    episodes that were good but for their pace, a prior wide enough for people (one vote) and the
+    episode being judged (one vote).
 
-    The judged episode's own vote means a person's first keyboard episode is never slow for lack of a
-    reference: with the prior's it puts the reference half-way (bad only beyond ~4x the prior); once
-    the session has a few good episodes its own pace decides. Without the episode (`value`): the
-    reference so far."""
+    The prior is a range, not the expert's duration: it votes for the judged duration clamped to the
+    expert's `prior_s` .. `spread` x that (`calibration.PERSON_PACE`), so a person's pace at the keyboard
+    agrees with it. The judged episode's own vote means a first episode is never slow for lack of a
+    reference; until the session has a few good episodes, a person's slower ones are not judged by the
+    expert's pace; after that the session's own pace decides. The price: in the first three or so
+    episodes of a session, one up to `spread` x the prior is not `slow` for a scripted expert either.
+    Without the episode (`value`): the reference so far (the prior counts as the expert's duration)."""
 
-    def __init__(self, prior_s: float, window: int) -> None:
+    def __init__(self, prior_s: float, window: int, spread: float = cal.PERSON_PACE) -> None:
         self.prior_s = prior_s  # <= 0: no prior (a task of unknown pace: the session's alone)
+        self.spread = spread
         self.recent: deque[float] = deque(maxlen=max(1, window))
 
     def _votes(self, *more: float) -> list[float]:
@@ -64,7 +68,10 @@ class RunningReference:
 
     def judging(self, duration_s: float) -> float:
         """The reference a successful episode of `duration_s` is judged against."""
-        return float(statistics.median(self._votes(duration_s)))
+        votes = [*self.recent, duration_s]
+        if self.prior_s > 0:
+            votes.append(min(max(duration_s, self.prior_s), self.spread * self.prior_s))
+        return float(statistics.median(votes))
 
     def update(self, duration_s: float) -> None:
         self.recent.append(duration_s)
