@@ -128,7 +128,8 @@ def consecutive_pairs(ep: EpisodeData, cfg: QualityConfig) -> Callable[[int], bo
     if tcp is None or len(ep.state) < 2:
         return lambda _: False
     p = ep.state[:, list(tcp)].astype(np.float64)
-    steps = np.sqrt(np.einsum("ij,ij->i", np.diff(p, axis=0), np.diff(p, axis=0)))
+    d = np.diff(p, axis=0)
+    steps = np.sqrt(np.einsum("ij,ij->i", d, d))
     moving = frozenset(np.flatnonzero(steps > cfg.thresholds["frozen_motion"]).tolist())
     return moving.__contains__
 
