@@ -58,12 +58,9 @@ class RunningReference:
         self.spread = spread
         self.recent: deque[float] = deque(maxlen=max(1, window))
 
-    def _votes(self, *more: float) -> list[float]:
-        return [*([self.prior_s] if self.prior_s > 0 else []), *self.recent, *more]
-
     @property
     def value(self) -> float:
-        votes = self._votes()
+        votes = [*([self.prior_s] if self.prior_s > 0 else []), *self.recent]
         return float(statistics.median(votes)) if votes else math.inf  # nothing to judge pace by yet
 
     def judging(self, duration_s: float) -> float:
