@@ -63,6 +63,21 @@ def test_a_persons_action_takes_over_at_once_and_the_policy_returns_after_the_re
     assert h.takeovers == 1
 
 
+def test_a_starved_sim_keeps_the_person_in_control() -> None:
+    """A loaded sim handles its next tick 1.2 s after the person's last action, whose newer ones still
+    wait in its queue: the person keeps control until the sim has also stepped `release_ticks` without
+    them."""
+    clock, said = Clock(), list[str]()
+    h = Handover(NEUTRAL, clock=clock, say=said.append, release_ticks=5)
+    human = np.array([0.1, 0.01, 0.05, 1.0], np.float32)
+    h.on_human(human)
+    assert h.drive(1)[1]
+    clock.t += RELEASE_S + 0.2
+    assert [h.drive(k)[1] for k in range(2, 6)] == [True] * 4  # 5 ticks stepped without a key ...
+    assert not h.drive(6)[1]  # ... and over 1 s: the policy again
+    assert len(said) == 2 and "policy drives again" in said[1]
+
+
 def test_a_new_attempt_starts_with_the_policy_even_during_a_takeover() -> None:
     h, _clock, _said = _handover()
     h.on_human(np.array([0.2, 0.0, 0.0, 1.0], np.float32))

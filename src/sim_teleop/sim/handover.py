@@ -31,7 +31,11 @@ RELEASE_S = 1.0
 class Handover:
     """Holds both controllers' latest actions and says, per tick, which one the sim applies.
 
-    `clock` is the sim's (a fake one in tests). `say` gets one line at each handover.
+    `clock` is the sim's (a fake one in tests). `say` gets one line at each handover. `release_ticks`:
+    the ticks the sim must also have stepped without a person's action before it hands back. A sim
+    starved by a loaded machine can handle its next tick more than `release_s` after the person's last
+    action while their newer ones wait in its queue; the wall clock alone then handed control back for
+    a tick in the middle of a takeover (seen once in CI: an intervention flag off mid-correction).
     """
 
     def __init__(
@@ -40,8 +44,11 @@ class Handover:
         release_s: float = RELEASE_S,
         clock: Callable[[], float] = time.monotonic,
         say: Callable[[str], None] | None = None,
+        release_ticks: int = 0,
     ) -> None:
         self.release_s = release_s
+        self.release_ticks = release_ticks
+        self.quiet_ticks = 0  # ticks stepped since the person's last action
         self.clock = clock
         self.say = say if say is not None else (lambda _line: None)
         self.neutral = np.asarray(neutral, np.float32).copy()
@@ -77,6 +84,7 @@ class Handover:
         """A person's action: they drive from now on (one line when they take over)."""
         self.human_action = np.asarray(action, np.float32).copy()
         self.last_human_at = self.clock()
+        self.quiet_ticks = 0
         if not self.human:
             self.human = True
             self.takeovers += 1
@@ -87,7 +95,8 @@ class Handover:
 
     def drive(self, tick_index: int, where: str = "") -> tuple[np.ndarray, bool]:
         """The action for this tick and whether a person drives it (the frame's `intervention`)."""
-        if self.human and self.clock() - self.last_human_at >= self.release_s:
+        quiet = self.quiet_ticks >= self.release_ticks
+        if self.human and quiet and self.clock() - self.last_human_at >= self.release_s:
             self.human = False
             # Hold the person's last target until the policy answers a frame it drives itself.
             if self.human_action is not None:
@@ -95,5 +104,6 @@ class Handover:
             self.fresh_from_tick = tick_index
             self.say(f"keys released for {self.release_s:g} s: the policy drives again{where}")
         if self.human and self.human_action is not None:
+            self.quiet_ticks += 1
             return self.human_action.copy(), True
         return self.policy_action.copy(), False

@@ -36,7 +36,7 @@ from sim_teleop.sim.env import (
     clamp_action,
 )
 from sim_teleop.sim.episode_state import EpisodeStateMachine
-from sim_teleop.sim.handover import Handover
+from sim_teleop.sim.handover import RELEASE_S, Handover
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,9 @@ class SimRunner:
         self.ticks = TickCounter(config.tick_period_s)
         self.action: np.ndarray = NEUTRAL_ACTION.copy()
         # Which controller drives each tick: the main one (`action`) unless a person took over (eval).
-        self.handover = Handover(NEUTRAL_ACTION, clock=clock, say=say)
+        # Half of the release time's ticks: a loaded sim that skips some still hands back on time.
+        release_ticks = round(0.5 * RELEASE_S / config.tick_period_s) if config.tick_period_s > 0 else 0
+        self.handover = Handover(NEUTRAL_ACTION, clock=clock, say=say, release_ticks=release_ticks)
         self.intervention = False  # a person drives the step about to be taken
         self.human_ignored = 0  # a person's actions outside a running attempt (nothing to drive)
         self.served_tick: int | None = None  # the tick of the newest frame emitted
